@@ -1,0 +1,411 @@
+"""The EvoLink HTTP client: endpoints, auth, User-Agent, timeouts, retries. The only module that uses httpx.
+
+Safety rules it keeps (CLI.md):
+- reads are retried on connection errors, timeouts, 408, 429 and 5xx with capped backoff and jitter,
+  honouring ``Retry-After``;
+- a create is resent only when it surely did not reach the server (no connection could be made) or
+  was refused with 429, every attempt with the same ``Idempotency-Key``; any other failure after
+  sending raises ``OutcomeUnknown`` with that key, because every create costs credits;
+- the key goes only to the configured origins, never across a redirect to another origin;
+- a plain ``http://`` base URL is refused unless it is a loopback address.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from . import __version__
+from .errors import (
+    APIError,
+    BadResponse,
+    ConfigError,
+    ConnectionFailed,
+    OutcomeUnknown,
+    RedirectRefused,
+    ResponseTimeout,
+    SeedanceError,
+    ServiceError,
+    api_error_class,
+    clip,
+)
+from .models import Credits, GenerationRequest, Task, check_task_id, is_loopback_host
+from .retry import RetryPolicy, is_retryable_status, parse_retry_after
+from .waiting import DEFAULT_POLL_INTERVAL, UpdateCallback, wait_for_task
+
+DEFAULT_BASE_URL: Final = "https://api.evolink.ai"
+DEFAULT_FILES_URL: Final = "https://files-api.evolink.ai"
+USER_AGENT: Final = f"seedance-cli/{__version__}"
+MAX_REDIRECTS: Final = 3
+
+Trace = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """Seconds allowed for each phase of a request. Generous but bounded: nothing waits forever."""
+
+    connect: float = 10.0
+    read: float = 60.0
+    write: float = 60.0
+    pool: float = 10.0
+
+    def to_httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+def check_base_url(url: str, *, what: str = "base URL") -> str:
+    """Return ``url`` without a trailing slash if it is a safe API origin, else raise ``ConfigError``.
+
+    https is required, except for loopback addresses (the emulator). User info, queries and fragments
+    are refused: a base URL is an origin, optionally with a path prefix, to which paths are appended.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"invalid {what} {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in ("http", "https") or not host:
+        raise ConfigError(f"invalid {what} {url!r}: expected https://HOST")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(f"invalid {what}: no credentials, query or fragment allowed")
+    if scheme == "http" and not is_loopback_host(host):
+        raise ConfigError(
+            f"refusing plain http:// {what} {url!r}: the API key would travel unencrypted",
+            hint="use https://, or http:// only with a loopback address such as 127.0.0.1",
+        )
+    return url.strip().rstrip("/")
+
+
+def check_api_key(api_key: str | None) -> str:
+    """Return the key if it can be sent in a header, else raise ``ConfigError`` (never echoing it)."""
+    if api_key is None or not api_key.strip():
+        raise ConfigError("no API key")
+    if any(not (0x21 <= ord(c) <= 0x7E) for c in api_key):
+        raise ConfigError("the API key contains spaces, control or non-ASCII characters")
+    return api_key
+
+
+def new_idempotency_key() -> str:
+    return f"seedance-{uuid.uuid4()}"
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host, url.port or default)
+
+
+def _json_body(response: httpx.Response) -> Any:
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadResponse(
+            f"HTTP {response.status_code} answer from {response.request.url.path} "
+            f"is not valid JSON ({exc.__class__.__name__})"
+        ) from None
+
+
+def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
+    """Turn an error answer into the right ``APIError``; tolerant of every envelope EvoLink uses."""
+    status = response.status_code
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    code: str | int | None = None
+    err_type = param = hint = None
+    message = ""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        raw_code = err.get("code")
+        code = (
+            raw_code if isinstance(raw_code, str | int) and not isinstance(raw_code, bool) else None
+        )
+        message = err.get("message") if isinstance(err.get("message"), str) else ""
+        err_type = err.get("type") if isinstance(err.get("type"), str) else None
+        param = err.get("param") if isinstance(err.get("param"), str) else None
+        suggestion = err.get("fallback_suggestion")
+        hint = suggestion if isinstance(suggestion, str) and suggestion else None
+    elif isinstance(body, dict) and isinstance(body.get("msg"), str):  # the files API's envelope
+        message = body["msg"]
+        raw_code = body.get("code")
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    if not message:
+        text = response.text if body is None else ""
+        snippet = " ".join(text.split())[:200]
+        message = f"HTTP {status} {response.reason_phrase}".rstrip() + (
+            f": {snippet}" if snippet and "<" not in snippet[:1] else ""
+        )
+    cls = api_error_class(status)
+    return cls(
+        message,
+        status=status,
+        api_code=code,
+        api_type=err_type,
+        param=param,
+        retry_after=retry_after,
+        hint=hint,
+    )
+
+
+class Client:
+    """A client for the EvoLink endpoints that seedance uses. Raises ``SeedanceError``s, never exits.
+
+    ``transport`` replaces httpx's network layer (tests); ``sleep``, ``clock`` (monotonic),
+    ``wall_clock`` (epoch, for ``Retry-After`` dates) and ``rng`` (jitter) are injectable so that
+    nothing in a test really waits. ``trace`` receives one redacted line per request and answer.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        files_url: str = DEFAULT_FILES_URL,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        trace: Trace | None = None,
+    ) -> None:
+        self._api_key = check_api_key(api_key)
+        self.base_url = check_base_url(base_url)
+        self.files_url = check_base_url(files_url, what="files URL")
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._rng = rng
+        self._trace = trace
+        self._http = httpx.Client(
+            timeout=self.timeouts.to_httpx(),
+            transport=transport,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r}, files_url={self.files_url!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- endpoints ---------------------------------------------------------------------------------
+
+    def create_generation(
+        self, request: GenerationRequest, *, idempotency_key: str | None = None
+    ) -> Task:
+        """Create a task; returns it ``pending``. Every attempt carries one ``Idempotency-Key``.
+
+        Resent only after a connection that could not be made or a 429. Raises ``OutcomeUnknown``
+        (with the key) when the request may have reached the server and no usable answer came.
+        """
+        key = idempotency_key or new_idempotency_key()
+        if not key.isprintable() or not key.isascii() or not key.strip() or len(key) > 255:
+            raise ConfigError("the idempotency key must be 1-255 printable ASCII characters")
+        url = f"{self.base_url}/v1/videos/generations"
+        body = request.to_body()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after = None
+            try:
+                response = self._exchange("POST", url, body=body, extra={"Idempotency-Key": key})
+            except ConnectionFailed as exc:  # no connection was made: nothing was sent
+                failure: SeedanceError = exc
+            except RedirectRefused:
+                raise
+            except ServiceError as exc:  # sent, and then the answer broke or never came
+                raise OutcomeUnknown(key, exc.message) from None
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        return Task.from_api(_json_body(response))
+                    except BadResponse as exc:
+                        raise OutcomeUnknown(key, exc.message) from None
+                retry_after = parse_retry_after(
+                    response.headers.get("Retry-After"), self._wall_clock()
+                )
+                error = _api_error(response, retry_after)
+                if status >= 500 or status == 408:
+                    raise OutcomeUnknown(key, f"HTTP {status}: {error.message}") from None
+                if status != 429:
+                    raise error
+                failure = error
+            if attempt >= self.retry.max_attempts:
+                raise failure
+            self._pause(attempt, retry_after, failure)
+
+    def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
+        """Fetch a task once (with retries). A failed task is returned, not raised.
+
+        ``deadline`` is a ``clock()`` time after which no retry is started.
+        """
+        check_task_id(task_id)
+        data = self._read(f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}", deadline)
+        return Task.from_api(data)
+
+    def get_credits(self) -> Credits:
+        """The remaining and used credits of this key (``token``) and of the account (``user``)."""
+        data = self._read(f"{self.base_url}/v1/credits", None)
+        if isinstance(data, dict) and data.get("success") is False:
+            raise BadResponse(
+                f"the credits answer says it failed: {clip(str(data.get('message')))}"
+            )
+        return Credits.from_api(data)
+
+    def wait(
+        self,
+        task_id: str,
+        *,
+        timeout: float | None = None,
+        interval: float = DEFAULT_POLL_INTERVAL,
+        on_update: UpdateCallback | None = None,
+        on_error: Callable[[SeedanceError], None] | None = None,
+    ) -> Task:
+        """Poll ``task_id`` until it is terminal; see ``waiting.wait_for_task``.
+
+        Returns the terminal task, failed ones included; raises ``WaitTimeout`` at the deadline.
+        """
+        return wait_for_task(
+            self,
+            task_id,
+            timeout=timeout,
+            interval=interval,
+            on_update=on_update,
+            on_error=on_error,
+            sleep=self._sleep,
+            clock=self._clock,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _read(self, url: str, deadline: float | None) -> Any:
+        """GET ``url`` and decode its JSON, retrying transient failures within the policy."""
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after = None
+            try:
+                response = self._exchange("GET", url)
+            except RedirectRefused:
+                raise
+            except ServiceError as exc:
+                failure: SeedanceError = exc
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        return _json_body(response)
+                    except BadResponse as exc:
+                        failure = exc
+                else:
+                    retry_after = parse_retry_after(
+                        response.headers.get("Retry-After"), self._wall_clock()
+                    )
+                    error = _api_error(response, retry_after)
+                    if not is_retryable_status(status):
+                        raise error
+                    failure = error
+            if attempt >= self.retry.max_attempts:
+                raise failure
+            if deadline is not None:
+                delay = self.retry.delay(attempt, retry_after, self._rng)
+                if self._clock() + delay > deadline:
+                    raise failure
+            self._pause(attempt, retry_after, failure)
+
+    def _pause(self, attempt: int, retry_after: float | None, failure: SeedanceError) -> None:
+        delay = self.retry.delay(attempt, retry_after, self._rng)
+        if self._trace:
+            self._trace(f"* retry {attempt} in {delay:.1f}s after: {failure.message}")
+        self._sleep(delay)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One attempt, following same-origin redirects only. Translates httpx's errors.
+
+        ``ConnectionFailed`` means the request surely never left this machine; every other
+        ``ServiceError`` means it may have reached the server.
+        """
+        headers = {"Authorization": f"Bearer {self._api_key}", **(extra or {})}
+        content = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        target = httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send_once(method, target, headers, content)
+            if not response.is_redirect:
+                return response
+            location = response.headers.get("Location", "")
+            next_url = target.join(location)
+            if _origin(next_url) != _origin(target):
+                raise RedirectRefused(
+                    f"HTTP {response.status_code} redirect from {target.host} to another origin "
+                    f"({next_url.host}); not followed, so the API key stays with {target.host}"
+                )
+            if response.status_code not in (307, 308) and method != "GET":
+                raise RedirectRefused(
+                    f"HTTP {response.status_code} redirect of a {method}; not followed"
+                )
+            target = next_url
+        raise RedirectRefused(f"more than {MAX_REDIRECTS} redirects; stopped")
+
+    def _send_once(
+        self, method: str, url: httpx.URL, headers: Mapping[str, str], content: bytes | None
+    ) -> httpx.Response:
+        if self._trace:
+            shown = {k: ("Bearer ***" if k == "Authorization" else v) for k, v in headers.items()}
+            self._trace(f"> {method} {url.copy_with(query=None)}")
+            for name, value in shown.items():
+                self._trace(f"> {name}: {value}")
+        started = self._clock()
+        try:
+            response = self._http.request(method, url, headers=headers, content=content)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise ConnectionFailed(f"could not connect to {url.host} ({exc})") from None
+        except httpx.TimeoutException as exc:
+            raise ResponseTimeout(
+                f"no answer from {url.host} in time ({exc.__class__.__name__})"
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise BadResponse(
+                f"the connection to {url.host} broke before a full answer came ({exc})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise ServiceError(f"request to {url.host} failed ({exc})") from None
+        if self._trace:
+            elapsed = self._clock() - started
+            self._trace(
+                f"< HTTP {response.status_code} {response.reason_phrase} "
+                f"({len(response.content)} bytes, {elapsed:.2f}s)"
+            )
+        return response

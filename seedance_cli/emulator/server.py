@@ -1,0 +1,383 @@
+"""The emulator's HTTP side: a real server on loopback, the fault layer, the request record, control.
+
+Besides the EvoLink endpoints it answers ``/_emulator/...`` (no key needed) so that a test or a
+user's CI script can steer a running emulator:
+
+- ``GET /_emulator/health``: ``{"ok": true}``
+- ``POST /_emulator/faults`` with ``{"faults": ["create:500", ...]}``: add faults (see ``faults.py``)
+- ``DELETE /_emulator/faults``: clear them
+- ``GET /_emulator/requests``: every request seen: kind, method, path, status, idempotency key
+- ``POST /_emulator/reset``: forget requests and faults
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from .faults import Fault, FaultSpecError
+from .service import Reply, Request, Service
+
+#: Largest request body read (a 10 MB image, base64-encoded, with room to spare).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+HTML_ERROR_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+    b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>\n"
+)
+MALFORMED_JSON = b'{"id": "task-unified-'
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    """A request as the emulator received it, with the status it answered (``None``: no answer)."""
+
+    kind: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int | None = None
+    fault: str | None = None
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("idempotency-key")
+
+    @property
+    def has_authorization(self) -> bool:
+        return "authorization" in self.headers
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "fault": self.fault,
+            "idempotency_key": self.idempotency_key,
+            "authorization": self.has_authorization,
+            "user_agent": self.headers.get("user-agent"),
+        }
+
+
+def route(method: str, path: str) -> str:
+    """The endpoint kind of a request: ``create``, ``query``, ... or ``control``/``unknown``."""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["_emulator"]:
+        return "control"
+    if method in ("GET", "HEAD"):
+        if parts[:1] == ["results"] and len(parts) == 2:
+            return "download"
+        if parts[:1] == ["files"] or parts[:4] == ["api", "v1", "files", "download"]:
+            return "file"
+    if method == "GET":
+        if parts[:2] == ["v1", "tasks"] and len(parts) == 3:
+            return "query"
+        if parts == ["v1", "credits"]:
+            return "credits"
+        if parts == ["api", "v1", "files", "quota"]:
+            return "quota"
+    if method == "POST":
+        if parts == ["v1", "videos", "generations"]:
+            return "create"
+        if parts[:4] == ["api", "v1", "files", "upload"] and len(parts) == 5:
+            return "upload" if parts[4] in ("stream", "base64", "url") else "unknown"
+    return "unknown"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: Emulator
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "seedance-emulator"
+    sys_version = ""
+    timeout = 30  # an idle keep-alive connection is let go after this
+    server: _Server
+    methods: ClassVar = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.emulator._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+        self.server.emulator._connections.discard(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _handle(self) -> None:
+        emulator = self.server.emulator
+        split = urlsplit(self.path)
+        if self.headers.get("Transfer-Encoding"):
+            self._write(
+                Reply.json(
+                    411,
+                    {
+                        "error": {
+                            "code": "length_required",
+                            "message": "Content-Length is required",
+                            "type": "invalid_request_error",
+                        }
+                    },
+                )
+            )
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._write(emulator.service.error("create", 413))
+            return
+        body = self.rfile.read(length) if length else b""
+        kind = route(self.command, split.path)
+        if kind == "control":
+            self._write(emulator._control(self.command, split.path, body))
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = Request(kind, self.command, split.path, split.query, headers, body)
+        record = RecordedRequest(kind, self.command, self.path, headers, body)
+        emulator._record(record)
+        if kind == "unknown":
+            reply = emulator.service.error(
+                "query", 404, f"No route for {self.command} {split.path}"
+            )
+            record.status = reply.status
+            self._write(reply)
+            return
+        fault = emulator.service.take_fault(kind)
+        if fault is not None:
+            record.fault = f"{fault.kind}:{fault.action}"
+        if fault is not None and fault.status is not None:
+            extra = (
+                {"Retry-After": fault.params["retry-after"]}
+                if "retry-after" in fault.params
+                else {}
+            )
+            reply = emulator.service.error(kind, fault.status, **extra)
+        else:
+            ignore_range = fault is not None and fault.action == "ignore-range"
+            reply = emulator.service.handle(request, ignore_range=ignore_range)
+        emulator._log(
+            f"{self.command} {split.path} -> {reply.status}"
+            + (f" [fault {record.fault}]" if record.fault else "")
+        )
+        action = fault.action if fault is not None else None
+        if action == "drop":
+            self._drop()
+            return
+        if action == "slow":
+            emulator._stopping.wait(fault.seconds if fault else 0)
+        elif action == "malformed":
+            reply = Reply(200, MALFORMED_JSON, "application/json")
+        elif action == "html":
+            reply = Reply(200, HTML_ERROR_PAGE, "text/html; charset=utf-8")
+        record.status = reply.status
+        self._write(reply, truncate=action == "truncate")
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _write(self, reply: Reply, *, truncate: bool = False) -> None:
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            if truncate:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body[: len(reply.body) // 2] if truncate else reply.body)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+            return
+        if truncate:
+            self._drop()
+
+
+class Emulator:
+    """The EvoLink emulator: a real HTTP server on 127.0.0.1, in a background thread.
+
+    ``clock`` (epoch seconds) drives task progress: pass a ``FakeClock`` and advance it to make tasks
+    finish without waiting. ``second_origin`` hosts result videos on another port, as the real
+    service hosts them on another host. Use as a context manager, or ``start()``/``stop()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        task_seconds: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        api_key: str | None = None,
+        credits: float = 1000.0,
+        max_files: int = 2000,
+        second_origin: bool = False,
+        legacy_error_codes: bool = False,
+        files_errors_http_200: bool = False,
+        faults: Iterable[str | Fault] = (),
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the emulator listens on loopback only (127.0.0.1, ::1 or localhost)")
+        self.service = Service(
+            task_seconds=task_seconds,
+            clock=clock,
+            api_key=api_key,
+            credits=credits,
+            max_files=max_files,
+            legacy_error_codes=legacy_error_codes,
+            files_errors_http_200=files_errors_http_200,
+        )
+        for fault in faults:
+            self.add_fault(fault)
+        self._host, self._port = host, port
+        self._second_origin = second_origin
+        self._servers: list[_Server] = []
+        self._threads: list[threading.Thread] = []
+        self._connections: set[socket.socket] = set()
+        self._records: list[RecordedRequest] = []
+        self._records_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._log_fn = log
+        self.url = ""
+        self.results_url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        main = self._listen(self._port)
+        self.url = self._url_of(main)
+        self.results_url = self._url_of(self._listen(0)) if self._second_origin else self.url
+        self.service.base_url = self.url
+        self.service.results_url = self.results_url
+        return self
+
+    def _listen(self, port: int) -> _Server:
+        server = _Server((self._host, port), _Handler)
+        server.emulator = self
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"seedance-emulator-{server.server_address[1]}",
+        )
+        thread.start()
+        self._servers.append(server)
+        self._threads.append(thread)
+        return server
+
+    def _url_of(self, server: _Server) -> str:
+        host = "[::1]" if self._host == "::1" else self._host
+        return f"http://{host}:{server.server_address[1]}"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for server in self._servers:
+            server.shutdown()
+        for conn in list(self._connections):
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for server in self._servers:
+            server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._servers.clear()
+        self._threads.clear()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def wait(self) -> None:
+        """Block until ``stop()`` is called from elsewhere (a signal handler)."""
+        self._stopping.wait()
+
+    # -- steering and inspection -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._servers[0].server_address[1])
+
+    def add_fault(self, fault: str | Fault) -> Fault:
+        """Inject a fault, given as a ``Fault`` or a spec such as ``"query:429:2:retry-after=3"``."""
+        parsed = Fault.parse(fault) if isinstance(fault, str) else fault
+        self.service.add_fault(parsed)
+        return parsed
+
+    def clear_faults(self) -> None:
+        self.service.clear_faults()
+
+    def requests(self, kind: str | None = None) -> list[RecordedRequest]:
+        """Every request received so far (of one ``kind`` if given), oldest first."""
+        with self._records_lock:
+            return [r for r in self._records if kind is None or r.kind == kind]
+
+    def reset(self) -> None:
+        with self._records_lock:
+            self._records.clear()
+        self.clear_faults()
+
+    def _record(self, record: RecordedRequest) -> None:
+        with self._records_lock:
+            self._records.append(record)
+
+    def _log(self, line: str) -> None:
+        if self._log_fn is not None:
+            self._log_fn(line)
+
+    def _control(self, method: str, path: str, body: bytes) -> Reply:
+        action = path.rstrip("/").rsplit("/", 1)[-1]
+        if action == "health" and method == "GET":
+            return Reply.json(200, {"ok": True})
+        if action == "requests" and method == "GET":
+            return Reply.json(200, {"requests": [r.summary() for r in self.requests()]})
+        if action == "reset" and method == "POST":
+            self.reset()
+            return Reply.json(200, {"ok": True})
+        if action == "faults" and method == "DELETE":
+            self.clear_faults()
+            return Reply.json(200, {"ok": True})
+        if action == "faults" and method == "POST":
+            try:
+                payload = json.loads(body or b"{}")
+                specs = payload.get("faults", [])
+                if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs):
+                    raise FaultSpecError('expected {"faults": ["KIND:ACTION[:COUNT]", ...]}')
+                for spec in specs:
+                    self.add_fault(spec)
+            except (ValueError, AttributeError) as exc:
+                return Reply.json(400, {"error": {"code": "bad_fault", "message": str(exc)}})
+            return Reply.json(200, {"ok": True, "added": len(specs)})
+        return Reply.json(404, {"error": {"code": "not_found", "message": f"no control {path}"}})

@@ -1,0 +1,780 @@
+"""What the emulated EvoLink service knows and answers: tasks, credits, files, validation, envelopes.
+
+No HTTP here: ``Service.handle`` takes a parsed request and returns a ``Reply``. The HTTP layer
+(``server.py``) adds the faults and the wire. Shapes follow API.md and the official OpenAPI files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import email.parser
+import email.policy
+import hashlib
+import hmac
+import http
+import ipaddress
+import json
+import math
+import re
+import secrets
+import string
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, Final
+from urllib.parse import parse_qs, quote, urlsplit
+
+from .faults import FOREVER, Fault
+
+MODEL: Final = "seedance-1.5-pro"
+ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive")
+QUALITIES: Final = ("480p", "720p", "1080p")
+RESULT_TTL: Final = 24 * 3600
+FILE_TTL: Final = 72 * 3600
+FILE_MAX_BYTES: Final = 10 * 1024 * 1024
+CREATE_MAX_BYTES: Final = 1024 * 1024
+#: Invented prices (credits per second of video) - EvoLink publishes none. The seed's example
+#: (8 s, 720p, audio) reserved 8 credits.
+PRICE_PER_SECOND: Final = {"480p": 0.5, "720p": 1.0, "1080p": 2.0}
+SILENT_FACTOR: Final = 0.6
+#: User-Agents the result host's bot filter refuses (prefixes, lower case).
+BOT_AGENTS: Final = ("python-", "python/", "curl/", "wget/", "go-http-client", "java/")
+ALPHABET: Final = string.ascii_lowercase + string.digits
+
+# (code, type, message) of each HTTP error, per endpoint, as the OpenAPI files give them.
+_CREATE_ERRORS: Final = {
+    400: ("invalid_request", "invalid_request_error", "Invalid request parameters"),
+    401: ("unauthorized", "authentication_error", "Invalid or expired token"),
+    402: (
+        "insufficient_quota",
+        "insufficient_quota",
+        "Insufficient quota. Please top up your account.",
+    ),
+    403: (
+        "model_access_denied",
+        "invalid_request_error",
+        f"Token does not have access to model: {MODEL}",
+    ),
+    413: ("request_too_large", "invalid_request_error", "Request entity too large"),
+    429: ("rate_limit_exceeded", "rate_limit_error", "Too many requests, please try again later"),
+    500: ("internal_error", "api_error", "Internal server error"),
+}
+_QUERY_ERRORS: Final = {
+    400: (
+        "invalid_task_id",
+        "invalid_request_error",
+        "Invalid task ID format, must start with 'task-unified-'",
+    ),
+    401: ("unauthorized", "authentication_error", "Authentication required"),
+    402: (
+        "quota_exceeded",
+        "insufficient_quota",
+        "Insufficient quota. Please top up your account.",
+    ),
+    403: (
+        "permission_denied",
+        "invalid_request_error",
+        "You don't have permission to access this task",
+    ),
+    404: ("task_not_found", "invalid_request_error", "The requested task could not be found"),
+    429: ("rate_limit_exceeded", "evo_api_error", "Rate limit exceeded"),
+    500: ("internal_error", "api_error", "Failed to retrieve task status"),
+}
+_CREDITS_TYPES: Final = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+    500: "internal_server_error",
+    502: "upstream_error",
+    503: "service_unavailable_error",
+}
+_FALLBACK_SUGGESTIONS: Final = {
+    429: "retry after 60 seconds",
+    500: "try again later",
+    502: "try again later",
+    503: "retry after 30 seconds",
+}
+_UPSTREAM_ERRORS: Final = {
+    502: ("bad_gateway", "upstream_error", "Upstream service error"),
+    503: ("service_unavailable", "service_unavailable_error", "Service temporarily unavailable"),
+    504: ("gateway_timeout", "upstream_error", "Upstream service timed out"),
+}
+TASK_ERROR_MESSAGES: Final = {
+    "content_policy_violation": "Content policy violation.\nYour request was blocked by safety filters.",
+    "invalid_parameters": "Invalid parameters for this model.",
+    "image_processing_error": "The input image could not be processed.",
+    "image_dimension_mismatch": "The first and last frame images have different dimensions.",
+    "request_cancelled": "The request was cancelled.",
+    "generation_failed_no_content": "The model returned no content. Please try again.",
+    "service_error": "The generation service failed. Please try again later.",
+    "generation_timeout": "The generation took too long and was stopped.",
+    "resource_exhausted": "Generation resources are exhausted. Please try again later.",
+    "quota_exceeded": "Quota exceeded.",
+    "service_unavailable": "The generation service is unavailable.",
+    "resource_not_found": "A resource of the request was not found.",
+    "unknown_error": "An unknown error occurred.",
+}
+
+
+@dataclasses.dataclass
+class Reply:
+    """One HTTP answer before it goes on the wire."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, **headers: str) -> Reply:
+        return cls(status, json.dumps(payload, ensure_ascii=False).encode(), headers=dict(headers))
+
+
+@dataclasses.dataclass
+class Request:
+    """A parsed request: ``kind`` names the endpoint (``create``, ``query``, ...)."""
+
+    kind: str
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def bearer(self) -> str | None:
+        value = self.headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@dataclasses.dataclass
+class EmulatedTask:
+    id: str
+    owner: str
+    created: float
+    body: dict[str, Any]
+    credits: float
+    fate: str = "complete"  # complete | fail | hang | cancel
+    error_code: str | None = None
+    error_message: str | None = None
+    odd_status: str | None = None
+    settled: bool = False
+
+
+@dataclasses.dataclass
+class StoredFile:
+    file_id: str
+    file_name: str
+    original_name: str
+    upload_path: str
+    mime_type: str
+    data: bytes
+    uploaded: float
+
+
+def sample_video() -> bytes:
+    """The real, playable MP4 (3 s, 320x180, H.264 + AAC) that every completed task returns."""
+    return resources.files(__package__).joinpath("sample.mp4").read_bytes()
+
+
+def image_mime(data: bytes) -> str | None:
+    """The image type by its bytes: JPEG, PNG, GIF or WebP; else ``None``."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+_EXTENSIONS: Final = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+}
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _internal_host(host: str) -> bool:
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return bool(re.fullmatch(r"[0-9.]+|0x[0-9a-f.x]+", host))  # odd numeric spellings
+    return not addr.is_global
+
+
+class Service:
+    """The emulated service's state and answers. Thread-safe; time comes from ``clock`` (epoch s)."""
+
+    def __init__(
+        self,
+        *,
+        task_seconds: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        api_key: str | None = None,
+        credits: float = 1000.0,
+        max_files: int = 2000,
+        legacy_error_codes: bool = False,
+        files_errors_http_200: bool = False,
+    ) -> None:
+        if task_seconds <= 0:
+            raise ValueError("task_seconds must be positive")
+        self.task_seconds = task_seconds
+        self.clock = clock
+        self.api_key = api_key
+        self.legacy_error_codes = legacy_error_codes
+        self.files_errors_http_200 = files_errors_http_200
+        self.token_remaining = credits
+        self.user_remaining = credits
+        self.used = 0.0
+        self.max_files = max_files
+        self.tasks: dict[str, EmulatedTask] = {}
+        self.files: dict[str, StoredFile] = {}
+        self.video = sample_video()
+        self.video_etag = '"' + hashlib.sha256(self.video).hexdigest()[:32] + '"'
+        self.faults: list[Fault] = []
+        self.base_url = ""
+        self.results_url = ""
+        self._secret = secrets.token_bytes(16)
+        self._lock = threading.RLock()
+
+    # -- envelopes ---------------------------------------------------------------------------------
+
+    def error(self, kind: str, status: int, message: str | None = None, **extra: str) -> Reply:
+        """The error answer of ``kind`` for ``status``, in the envelope that endpoint uses."""
+        if kind in ("upload", "quota", "file"):
+            text = message or http.HTTPStatus(status).phrase
+            reply = Reply.json(
+                200 if self.files_errors_http_200 else status,
+                {"success": False, "code": status, "msg": text},
+            )
+            reply.headers.update(extra)
+            return reply
+        if kind == "download":
+            text = message or f"{status} {http.HTTPStatus(status).phrase}"
+            return Reply(status, text.encode(), "text/plain; charset=utf-8", dict(extra))
+        table = _QUERY_ERRORS if kind == "query" else _CREATE_ERRORS
+        code, err_type, default = (
+            table.get(status)
+            or _UPSTREAM_ERRORS.get(status)
+            or (
+                http.HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_"),
+                "api_error" if status >= 500 else "invalid_request_error",
+                http.HTTPStatus(status).phrase,
+            )
+        )
+        err: dict[str, Any] = {"code": code, "message": message or default, "type": err_type}
+        if kind == "credits" or self.legacy_error_codes:
+            err["code"] = status
+            err["type"] = _CREDITS_TYPES.get(status, err_type)
+            if status in _FALLBACK_SUGGESTIONS:
+                err["fallback_suggestion"] = _FALLBACK_SUGGESTIONS[status]
+        if kind == "query" and status == 400:
+            err["param"] = "task_id"
+        param = extra.pop("param", None)
+        if param:
+            err["param"] = param
+        return Reply.json(status, {"error": err}, **extra)
+
+    # -- faults ------------------------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self.faults.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def take_fault(self, kind: str) -> Fault | None:
+        """The first fault that applies to ``kind``, used up by one."""
+        with self._lock:
+            for fault in self.faults:
+                if fault.matches(kind):
+                    if fault.count != FOREVER:
+                        fault.count -= 1
+                        if fault.count == 0:
+                            self.faults.remove(fault)
+                    return fault
+        return None
+
+    # -- dispatch ----------------------------------------------------------------------------------
+
+    def handle(self, request: Request, *, ignore_range: bool = False) -> Reply:
+        """Answer one request that passed the fault layer."""
+        if request.kind == "download":
+            return self._serve_download(request, ignore_range=ignore_range)
+        if request.kind == "file":
+            return self._serve_file(request, ignore_range=ignore_range)
+        key = request.bearer
+        if key is None or (self.api_key is not None and not hmac.compare_digest(key, self.api_key)):
+            message = "Authentication required" if key is None else "Invalid or expired token"
+            return self.error(request.kind, 401, message)
+        with self._lock:
+            if request.kind == "create":
+                return self._create(key, request)
+            if request.kind == "query":
+                return self._query(key, request.path.rsplit("/", 1)[-1])
+            if request.kind == "credits":
+                return self._credits()
+            if request.kind == "quota":
+                return self._quota()
+            if request.kind == "upload":
+                return self._upload(request)
+        return self.error(request.kind, 404, f"no such endpoint: {request.method} {request.path}")
+
+    # -- create ------------------------------------------------------------------------------------
+
+    def validate(self, body: object) -> tuple[str, str] | None:
+        """The first rule of API.md that ``body`` breaks, as (param, message), else ``None``."""
+        if not isinstance(body, dict):
+            return ("body", "Request body must be a JSON object")
+        model = body.get("model")
+        if model is None:
+            return ("model", "model is required")
+        if model != MODEL:
+            return ("model", f"Unsupported model: {model!r}; expected {MODEL!r}")
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return ("prompt", "prompt is required and must be a non-empty string")
+        if len(prompt) > 2000:
+            return ("prompt", f"prompt must be at most 2000 characters, got {len(prompt)}")
+        images = body.get("image_urls", [])
+        if not isinstance(images, list):
+            return ("image_urls", "image_urls must be an array of URLs")
+        if len(images) > 2:
+            return ("image_urls", f"at most 2 images are supported, got {len(images)}")
+        for url in images:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+                return ("image_urls", f"invalid image URL: {url!r}")
+        duration = body.get("duration")
+        if duration is not None and (
+            not isinstance(duration, int) or isinstance(duration, bool) or not 4 <= duration <= 12
+        ):
+            return ("duration", f"duration must be an integer from 4 to 12, got {duration!r}")
+        quality = body.get("quality")
+        if quality is not None and quality not in QUALITIES:
+            return ("quality", f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+        ratio = body.get("aspect_ratio")
+        if ratio is not None and ratio not in ASPECT_RATIOS:
+            return ("aspect_ratio", f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}")
+        audio = body.get("generate_audio")
+        if audio is not None and not isinstance(audio, bool):
+            return ("generate_audio", "generate_audio must be a boolean")
+        callback = body.get("callback_url")
+        if callback is not None:
+            if not isinstance(callback, str) or urlsplit(callback).scheme != "https":
+                return ("callback_url", "callback_url must be an HTTPS URL")
+            if len(callback) > 2048:
+                return ("callback_url", "callback_url must be at most 2048 characters")
+            if _internal_host(urlsplit(callback).hostname or ""):
+                return (
+                    "callback_url",
+                    "callback_url must not point to an internal network address",
+                )
+        return None
+
+    def price(self, body: Mapping[str, Any]) -> float:
+        per_second = PRICE_PER_SECOND[body.get("quality") or "720p"]
+        factor = 1.0 if body.get("generate_audio", True) else SILENT_FACTOR
+        return round(int(body.get("duration") or 5) * per_second * factor, 4)
+
+    def _create(self, key: str, request: Request) -> Reply:
+        if len(request.body) > CREATE_MAX_BYTES:
+            return self.error("create", 413)
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return self.error("create", 400, "Request body is not valid JSON")
+        problem = self.validate(body)
+        if problem is not None:
+            param, message = problem
+            return self.error("create", 400, message, param=param)
+        cost = self.price(body)
+        self._settle()
+        if cost > self.token_remaining or cost > self.user_remaining:
+            return self.error("create", 402)
+        now = self.clock()
+        task_id = f"task-unified-{int(now)}-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
+        task = EmulatedTask(id=task_id, owner=key, created=now, body=body, credits=cost)
+        fault = self.take_fault("task")
+        if fault is not None:
+            action, params = fault.action, fault.params
+            task.fate = {"status": "complete"}.get(action, action)
+            if action == "fail":
+                code = params.get("code", "service_error")
+                task.error_code = None if code.lower() == "none" else code
+                task.error_message = params.get("message") or TASK_ERROR_MESSAGES.get(
+                    code, "The task failed."
+                )
+            if action == "status":
+                task.odd_status = params.get("status", "queued")
+        self.tasks[task_id] = task
+        self.token_remaining -= cost
+        self.user_remaining -= cost
+        return Reply.json(200, self.render(task, now))
+
+    # -- tasks -------------------------------------------------------------------------------------
+
+    def _phase(self, task: EmulatedTask, now: float) -> tuple[str, int]:
+        """(status, progress) of ``task`` at ``now``: pending, then processing, then its end."""
+        total = self.task_seconds
+        elapsed = max(0.0, now - task.created)
+        pending_for = total * 0.1
+        ends_at = total * 0.5 if task.fate in ("fail", "cancel") else total
+        if task.fate != "hang" and elapsed >= ends_at:
+            return {"fail": "failed", "cancel": "cancelled"}.get(task.fate, "completed"), (
+                100 if task.fate == "complete" else int(100 * ends_at / total)
+            )
+        if elapsed < pending_for:
+            return "pending", 0
+        share = (elapsed - pending_for) / (total - pending_for)
+        progress = max(1, min(99 if task.fate != "hang" else 90, int(share * 100)))
+        return task.odd_status or "processing", progress
+
+    def render(self, task: EmulatedTask, now: float) -> dict[str, Any]:
+        """The task object as the create and query endpoints return it at ``now``."""
+        status, progress = self._phase(task, now)
+        out: dict[str, Any] = {
+            "created": int(task.created),
+            "id": task.id,
+            "model": MODEL,
+            "object": "video.generation.task",
+            "progress": progress,
+            "status": status,
+        }
+        duration = int(task.body.get("duration") or 5)
+        if status == "pending":
+            out["task_info"] = {
+                "can_cancel": True,
+                "estimated_time": math.ceil(self.task_seconds),
+                "video_duration": duration,
+            }
+            out["usage"] = {
+                "billing_rule": "per_call",
+                "credits_reserved": task.credits,
+                "user_group": "default",
+            }
+        else:
+            out["task_info"] = {"can_cancel": False}
+        out["type"] = "video"
+        if status == "completed":
+            out["results"] = [self.result_url(task)]
+        elif status == "failed" and task.error_code is not None:
+            out["error"] = {
+                "code": task.error_code,
+                "message": task.error_message or "",
+                "type": "task_error",
+            }
+        return out
+
+    def completed_at(self, task: EmulatedTask) -> float:
+        return task.created + self.task_seconds
+
+    def result_url(self, task: EmulatedTask) -> str:
+        expires = int(self.completed_at(task) + RESULT_TTL)
+        return (
+            f"{self.results_url}/results/{task.id}.mp4?expires={expires}"
+            f"&signature={self._sign(task.id, expires)}"
+        )
+
+    def _sign(self, task_id: str, expires: int) -> str:
+        mac = hmac.new(self._secret, f"{task_id}:{expires}".encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
+    def _query(self, key: str, task_id: str) -> Reply:
+        if not task_id.startswith("task-unified-"):
+            return self.error("query", 400)
+        task = self.tasks.get(task_id)
+        if task is None:
+            return self.error("query", 404)
+        if not hmac.compare_digest(task.owner, key):
+            return self.error("query", 403)
+        self._settle()
+        return Reply.json(200, self.render(task, self.clock()))
+
+    def _settle(self) -> None:
+        """Book the credits of tasks that ended: a failed or cancelled task gets its credits back."""
+        now = self.clock()
+        for task in self.tasks.values():
+            if task.settled:
+                continue
+            status, _ = self._phase(task, now)
+            if status == "completed":
+                self.used += task.credits
+                task.settled = True
+            elif status in ("failed", "cancelled"):
+                self.token_remaining += task.credits
+                self.user_remaining += task.credits
+                task.settled = True
+
+    def _credits(self) -> Reply:
+        self._settle()
+        return Reply.json(
+            200,
+            {
+                "data": {
+                    "token": {
+                        "remaining_credits": round(self.token_remaining, 4),
+                        "unlimited_credits": False,
+                        "used_credits": round(self.used, 4),
+                    },
+                    "user": {
+                        "remaining_credits": round(self.user_remaining, 4),
+                        "used_credits": round(self.used, 4),
+                    },
+                },
+                "message": "",
+                "success": True,
+            },
+        )
+
+    # -- result videos -----------------------------------------------------------------------------
+
+    def _serve_download(self, request: Request, *, ignore_range: bool = False) -> Reply:
+        agent = request.headers.get("user-agent", "")
+        if not agent or agent.lower().startswith(BOT_AGENTS):
+            # API.md: the result hosts' bot filter answers default library agents like this.
+            return self.error("download", 403, "error code: 1010")
+        task_id = request.path.rsplit("/", 1)[-1].removesuffix(".mp4")
+        query = parse_qs(request.query)
+        task = self.tasks.get(task_id)
+        if task is None:
+            return self.error("download", 404, "NoSuchKey: The specified key does not exist.")
+        try:
+            expires = int(query.get("expires", ["0"])[0])
+        except ValueError:
+            expires = 0
+        signature = query.get("signature", [""])[0]
+        if not hmac.compare_digest(signature, self._sign(task_id, expires)):
+            return self.error("download", 403, "AccessDenied: signature does not match")
+        now = self.clock()
+        if now >= expires:
+            return self.error("download", 403, "AccessDenied: Request has expired")
+        if self._phase(task, now)[0] != "completed":
+            return self.error("download", 404, "NoSuchKey: The specified key does not exist.")
+        return self.ranged(
+            request,
+            self.video,
+            "video/mp4",
+            self.video_etag,
+            self.completed_at(task),
+            ignore_range=ignore_range,
+        )
+
+    def ranged(
+        self,
+        request: Request,
+        data: bytes,
+        content_type: str,
+        etag: str,
+        modified: float,
+        *,
+        ignore_range: bool = False,
+    ) -> Reply:
+        """``data`` with Range (206/416), If-Range, ETag and Last-Modified handled."""
+        last_modified = email_date(modified)
+        headers = {"ETag": etag, "Last-Modified": last_modified, "Accept-Ranges": "bytes"}
+        spec = request.headers.get("range", "")
+        if_range = request.headers.get("if-range")
+        if if_range is not None and if_range not in (etag, last_modified):
+            spec = ""
+        size = len(data)
+        match = (
+            re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", spec) if spec and not ignore_range else None
+        )
+        if match is None or (not match[1] and not match[2]):
+            return Reply(200, data, content_type, headers)
+        if match[1]:
+            start = int(match[1])
+            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        else:
+            start, end = max(0, size - int(match[2])), size - 1
+        if start >= size or start > end:
+            headers["Content-Range"] = f"bytes */{size}"
+            return Reply(416, b"", "text/plain", headers)
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        return Reply(206, data[start : end + 1], content_type, headers)
+
+    # -- files API ---------------------------------------------------------------------------------
+
+    def _quota(self) -> Reply:
+        used = len(self.files)
+        return Reply.json(
+            200,
+            {
+                "success": True,
+                "code": 200,
+                "data": {
+                    "user_group": "default",
+                    "used_files": used,
+                    "max_files": self.max_files,
+                    "remain_files": max(0, self.max_files - used),
+                    "is_custom": False,
+                    "quota_reason": "",
+                },
+            },
+        )
+
+    def _upload(self, request: Request) -> Reply:
+        route = request.path.rsplit("/", 1)[-1]
+        if route == "stream":
+            parsed = self._parse_multipart(request)
+            if isinstance(parsed, Reply):
+                return parsed
+            data, original, fields = parsed
+        else:
+            try:
+                payload = json.loads(request.body)
+            except (ValueError, UnicodeDecodeError):
+                return self.error("upload", 400, "Request body is not valid JSON")
+            if not isinstance(payload, dict):
+                return self.error("upload", 400, "Request body must be a JSON object")
+            fields = {k: v for k, v in payload.items() if isinstance(v, str)}
+            if route == "base64":
+                fetched = self._decode_base64(payload.get("base64_data"))
+            else:
+                fetched = self._fetch_url(payload.get("file_url"))
+            if isinstance(fetched, Reply):
+                return fetched
+            data, original = fetched
+        if len(data) > FILE_MAX_BYTES:
+            return self.error("upload", 413, f"File too large: {len(data)} bytes, max 10MB")
+        mime = image_mime(data)
+        if mime is None:
+            return self.error(
+                "upload",
+                400,
+                "Unsupported file type: only image/jpeg, image/png, image/gif, "
+                "image/webp are accepted",
+            )
+        if len(self.files) >= self.max_files:
+            return self.error(
+                "upload", 403, f"File quota exceeded: {len(self.files)}/{self.max_files} files used"
+            )
+        file_id = "file_" + secrets.token_hex(8)
+        upload_path = (
+            fields.get("upload_path") or fields.get("uploadPath") or mime.split("/")[0] + "s"
+        )
+        upload_path = re.sub(r"[^A-Za-z0-9_-]", "_", upload_path)[:64] or "files"
+        wanted = fields.get("file_name") or fields.get("fileName")
+        name = (
+            re.sub(r"[^A-Za-z0-9._-]", "_", wanted)[:128]
+            if wanted
+            else (f"{secrets.token_hex(6)}.{_EXTENSIONS[mime]}")
+        )
+        now = self.clock()
+        stored = StoredFile(file_id, name, original or name, upload_path, mime, data, now)
+        self.files[file_id] = stored
+        return Reply.json(
+            200,
+            {
+                "success": True,
+                "code": 200,
+                "msg": "File uploaded successfully",
+                "data": {
+                    "file_id": file_id,
+                    "file_name": name,
+                    "original_name": stored.original_name,
+                    "file_size": len(data),
+                    "mime_type": mime,
+                    "upload_path": upload_path,
+                    "file_url": f"{self.base_url}/files/{upload_path}/{quote(name)}",
+                    "download_url": f"{self.base_url}/api/v1/files/download/{file_id}",
+                    "upload_time": _iso(now),
+                    "expires_at": _iso(now + FILE_TTL),
+                },
+            },
+        )
+
+    def _parse_multipart(self, request: Request) -> tuple[bytes, str, dict[str, str]] | Reply:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            return self.error("upload", 400, "Content-Type must be multipart/form-data")
+        head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+        data: bytes | None = None
+        original = ""
+        fields: dict[str, str] = {}
+        if message.is_multipart():
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True)
+                if not isinstance(name, str) or not isinstance(payload, bytes):
+                    continue
+                if name == "file":
+                    if data is not None:
+                        return self.error("upload", 400, "Only one file per request")
+                    data = payload
+                    original = part.get_filename() or ""
+                else:
+                    fields[name] = payload.decode("utf-8", "replace")
+        if data is None:
+            return self.error("upload", 400, "Missing form field: file")
+        return data, original, fields
+
+    def _decode_base64(self, value: object) -> tuple[bytes, str] | Reply:
+        if not isinstance(value, str) or not value:
+            return self.error("upload", 400, "base64_data is required")
+        encoded = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
+        try:
+            return base64.b64decode(encoded, validate=True), ""
+        except (binascii.Error, ValueError):
+            return self.error("upload", 400, "base64_data is not valid base64")
+
+    def _fetch_url(self, value: object) -> tuple[bytes, str] | Reply:
+        if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+            return self.error("upload", 400, "file_url must be an http(s) URL")
+        host = urlsplit(value).hostname or ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            # The emulator never leaves the machine: it fetches only loopback URLs.
+            return self.error("upload", 400, f"Failed to download file from {host}")
+        try:
+            with urllib.request.urlopen(value, timeout=5) as answer:  # noqa: S310 - loopback only
+                return answer.read(FILE_MAX_BYTES + 1), value.rsplit("/", 1)[-1]
+        except OSError as exc:
+            return self.error("upload", 400, f"Failed to download file: {exc}")
+
+    def _serve_file(self, request: Request, *, ignore_range: bool = False) -> Reply:
+        parts = request.path.strip("/").split("/")
+        with self._lock:
+            if parts[:4] == ["api", "v1", "files", "download"] and len(parts) == 5:
+                stored = self.files.get(parts[4])
+            else:
+                stored = next(
+                    (
+                        f
+                        for f in self.files.values()
+                        if ["files", f.upload_path, quote(f.file_name)] == parts
+                    ),
+                    None,
+                )
+        if stored is None or self.clock() >= stored.uploaded + FILE_TTL:
+            return self.error("download", 404, "File not found or expired")
+        etag = '"' + hashlib.sha256(stored.data).hexdigest()[:32] + '"'
+        return self.ranged(
+            request, stored.data, stored.mime_type, etag, stored.uploaded, ignore_range=ignore_range
+        )
+
+
+def email_date(epoch: float) -> str:
+    """An HTTP date (RFC 9110 IMF-fixdate)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

@@ -1,0 +1,298 @@
+"""The one exception tree of seedance and the exit codes it maps onto.
+
+Every error the library raises is a ``SeedanceError``; each class carries the exit code the CLI uses for
+it, so the mapping lives here and only here::
+
+    SeedanceError                       exit 1 (a bug, unless a subclass says otherwise)
+    ├── UsageError                      2   refused locally, before any request
+    │   └── ValidationError             2   a request field breaks a rule of the API (names the field)
+    ├── ConfigError                     3   no API key, unreadable or invalid config, unsafe base URL
+    ├── APIError                        -   the API answered and refused (HTTP status, code, message)
+    │   ├── AuthenticationError         4   401
+    │   ├── PermissionDeniedError       4   403
+    │   ├── InsufficientCreditsError    5   402
+    │   ├── InvalidRequestError         6   400, 413, 422 and other 4xx
+    │   │   └── NotFoundError           6   404
+    │   ├── RateLimitError              7   429 (after retries)
+    │   └── ServerError                 7   5xx (after retries)
+    ├── ServiceError                    7   the network or the service failed us: no usable answer
+    │   ├── ConnectionFailed            7   could not connect (nothing was sent)
+    │   ├── ResponseTimeout             7   connected, but the answer did not come in time
+    │   ├── BadResponse                 7   an answer that is not what the API sends (bad JSON, cut short)
+    │   └── RedirectRefused             7   a redirect to another origin: not followed
+    ├── TaskFailed                      8   the task ended failed or cancelled (carries the task)
+    ├── WaitTimeout                     9   the deadline passed while the task was still running
+    └── OutcomeUnknown                  10  a create may have reached the server; it was not resent
+
+"The API refused" (``APIError``) means the service answered and nothing was done. "The task failed"
+(``TaskFailed``) means the task was created, paid for and ended badly. "The network failed"
+(``ServiceError``) means there was no usable answer at all. ``OutcomeUnknown`` is the one that costs
+money: a create was sent and we cannot tell whether the server made a task; it carries the
+idempotency key so the caller can find out before trying again.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .models import Task
+
+#: Longest server message kept in an error; an HTML error page can be megabytes.
+MAX_MESSAGE_CHARS = 500
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes of CLI.md, which users' scripts depend on."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    CONFIG = 3
+    AUTH = 4
+    CREDITS = 5
+    REFUSED = 6
+    UNAVAILABLE = 7
+    TASK_FAILED = 8
+    TIMEOUT = 9
+    OUTCOME_UNKNOWN = 10
+    INTERRUPTED = 130
+
+
+EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.INTERNAL: "unexpected internal error (a bug)",
+    ExitCode.USAGE: "usage: bad flag or input, refused locally before any request",
+    ExitCode.CONFIG: "configuration: no API key, unreadable or invalid config file",
+    ExitCode.AUTH: "authentication or permission refused by the API (401, 403)",
+    ExitCode.CREDITS: "insufficient credits or quota (402)",
+    ExitCode.REFUSED: "request refused by the API (other 4xx: invalid request, task not found)",
+    ExitCode.UNAVAILABLE: "service unavailable: network failure, timeouts, 429 or 5xx after retries, "
+    "failed download",
+    ExitCode.TASK_FAILED: "the task failed or was cancelled",
+    ExitCode.TIMEOUT: "wait deadline passed; the task is still running",
+    ExitCode.OUTCOME_UNKNOWN: "outcome unknown: a create may have reached the server; it was not resent",
+    ExitCode.INTERRUPTED: "interrupted by Ctrl-C",
+}
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """Shorten ``text`` to ``limit`` characters, marking the cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class SeedanceError(Exception):
+    """Base of every error seedance raises. ``hint`` says what the user can do about it."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
+    #: A stable, machine-readable name for ``--json`` output.
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(SeedanceError):
+    """Input refused locally; nothing was sent."""
+
+    exit_code = ExitCode.USAGE
+    code = "usage_error"
+
+
+class ValidationError(UsageError):
+    """A request field breaks a rule of the API. ``field`` is the API field name (``duration``)."""
+
+    code = "invalid_input"
+
+    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{field}: {message}", hint=hint)
+        self.field = field
+        self.reason = message
+
+
+class ConfigError(SeedanceError):
+    """No API key, an unreadable or invalid config file, or an unsafe base URL."""
+
+    exit_code = ExitCode.CONFIG
+    code = "config_error"
+
+
+class APIError(SeedanceError):
+    """The API answered with an error: it refused, and did nothing.
+
+    ``status`` is the HTTP status and drives control flow. ``api_code`` is the envelope's
+    ``error.code`` as sent: a string (``"invalid_request"``) or, before March 2026, an integer equal
+    to the status. ``api_type`` and ``param`` are the envelope's ``type`` and ``param``.
+    """
+
+    exit_code = ExitCode.REFUSED
+    code = "api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        api_code: str | int | None = None,
+        api_type: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(clip(message), hint=hint)
+        self.status = status
+        self.api_code = api_code
+        self.api_type = api_type
+        self.param = param
+        self.retry_after = retry_after
+
+    @property
+    def code_name(self) -> str:
+        """The error code as a string: the API's own when it sent a string, else this class's."""
+        return self.api_code if isinstance(self.api_code, str) and self.api_code else self.code
+
+
+class AuthenticationError(APIError):
+    exit_code = ExitCode.AUTH
+    code = "unauthorized"
+
+
+class PermissionDeniedError(APIError):
+    exit_code = ExitCode.AUTH
+    code = "permission_denied"
+
+
+class InsufficientCreditsError(APIError):
+    exit_code = ExitCode.CREDITS
+    code = "insufficient_quota"
+
+
+class InvalidRequestError(APIError):
+    exit_code = ExitCode.REFUSED
+    code = "invalid_request"
+
+
+class NotFoundError(InvalidRequestError):
+    code = "not_found"
+
+
+class RateLimitError(APIError):
+    exit_code = ExitCode.UNAVAILABLE
+    code = "rate_limit_exceeded"
+
+
+class ServerError(APIError):
+    exit_code = ExitCode.UNAVAILABLE
+    code = "server_error"
+
+
+def api_error_class(status: int) -> type[APIError]:
+    """The ``APIError`` subclass for an HTTP error status."""
+    if status == 401:
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    if status == 402:
+        return InsufficientCreditsError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitError
+    if status >= 500:
+        return ServerError
+    return InvalidRequestError
+
+
+class ServiceError(SeedanceError):
+    """No usable answer: the network failed, the service timed out or sent something unreadable."""
+
+    exit_code = ExitCode.UNAVAILABLE
+    code = "service_unavailable"
+
+
+class ConnectionFailed(ServiceError):
+    """Could not connect; nothing was sent."""
+
+    code = "connection_failed"
+
+
+class ResponseTimeout(ServiceError):
+    code = "timeout"
+
+
+class BadResponse(ServiceError):
+    """An answer that is not what the API sends: unparseable JSON, a body cut short, a wrong shape."""
+
+    code = "bad_response"
+
+
+class RedirectRefused(ServiceError):
+    """The server redirected to another origin; the key is never sent there, so it is not followed."""
+
+    code = "redirect_refused"
+
+
+class TaskFailed(SeedanceError):
+    """The task ended ``failed`` or ``cancelled``. ``task`` is the final task as the API returned it."""
+
+    exit_code = ExitCode.TASK_FAILED
+    code = "task_failed"
+
+    def __init__(self, task: Task, *, hint: str | None = None) -> None:
+        err = task.error
+        detail = (
+            f"{err.code}: {err.message}" if err and err.message else (err.code if err else None)
+        )
+        message = f"task {task.id} {task.status}" + (
+            f" ({detail})" if detail else " (no reason given)"
+        )
+        super().__init__(message, hint=hint)
+        self.task = task
+
+
+class WaitTimeout(SeedanceError):
+    """The wait deadline passed; ``task`` (the last one seen, if any) is still running."""
+
+    exit_code = ExitCode.TIMEOUT
+    code = "wait_timeout"
+
+    def __init__(self, task_id: str, timeout: float, task: Task | None = None) -> None:
+        super().__init__(f"task {task_id} still running after {timeout:g}s")
+        self.task_id = task_id
+        self.timeout = timeout
+        self.task = task
+
+
+class OutcomeUnknown(SeedanceError):
+    """A create may have reached the server and it is unknown whether a task was made.
+
+    It was deliberately not resent, because every create costs credits. ``idempotency_key`` is the
+    key every attempt carried; ``cause`` says what went wrong after sending.
+    """
+
+    exit_code = ExitCode.OUTCOME_UNKNOWN
+    code = "outcome_unknown"
+
+    def __init__(self, idempotency_key: str, cause: str) -> None:
+        super().__init__(
+            f"the create may have reached the server ({cause}); it was not resent",
+            hint=f"idempotency key {idempotency_key}: check your recent tasks before creating again",
+        )
+        self.idempotency_key = idempotency_key
+        self.cause = cause
+
+
+def describe(exc: BaseException) -> dict[str, Any]:
+    """The ``{"code", "message", "hint"}`` object of ``--json`` error output."""
+    if isinstance(exc, APIError):
+        return {"code": exc.code_name, "message": exc.message, "hint": exc.hint}
+    if isinstance(exc, SeedanceError):
+        return {"code": exc.code, "message": exc.message, "hint": exc.hint}
+    return {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}", "hint": None}

@@ -1,0 +1,368 @@
+"""Requests and answers of the EvoLink API as plain data, with the rules of API.md enforced locally."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import math
+import re
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Final, TypeGuard
+from urllib.parse import urlsplit
+
+from .errors import BadResponse, ValidationError
+
+MODEL: Final = "seedance-1.5-pro"
+PROMPT_MAX_CHARS: Final = 2000
+MAX_IMAGES: Final = 2
+DURATION_MIN: Final = 4
+DURATION_MAX: Final = 12
+QUALITIES: Final = ("480p", "720p", "1080p")
+ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive")
+CALLBACK_URL_MAX_CHARS: Final = 2048
+#: Task ids are put into a URL path; anything outside this set could change the request's meaning.
+TASK_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+TASK_ID_PREFIX: Final = "task-unified-"
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a URL host stands for when it is an IP literal, in any spelling, else ``None``.
+
+    Besides the canonical forms this catches the legacy IPv4 spellings that resolvers accept
+    (``2130706433``, ``0x7f.1``, ``0177.0.0.1``), which would otherwise slip a loopback address past a
+    string check.
+    """
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if re.fullmatch(r"(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}", host, re.IGNORECASE):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` names and loopback IP literals."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    addr = parse_ip_literal(host)
+    return addr is not None and addr.is_loopback
+
+
+def is_internal_host(host: str) -> bool:
+    """True for hosts the API refuses as callback targets: loopback, private, link-local, reserved."""
+    if is_loopback_host(host):
+        return True
+    addr = parse_ip_literal(host.lower().rstrip("."))
+    if addr is None:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return not addr.is_global or addr.is_multicast
+
+
+def check_http_url(field: str, url: object, *, https_only: bool = False) -> str:
+    """Return ``url`` if it is an absolute http(s) URL with a host, else raise ``ValidationError``."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValidationError(field, "must be a URL")
+    if url != url.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        raise ValidationError(field, "must not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a bad port
+    except ValueError as exc:
+        raise ValidationError(field, f"is not a valid URL ({exc})") from None
+    del port
+    allowed = ("https",) if https_only else ("http", "https")
+    if parts.scheme.lower() not in allowed:
+        need = "an https:// URL" if https_only else "an http:// or https:// URL"
+        raise ValidationError(field, f"must be {need}, got {url!r}")
+    if not parts.hostname:
+        raise ValidationError(field, f"has no host: {url!r}")
+    return url
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationRequest:
+    """One create request. Every rule of API.md is checked on construction (``ValidationError``).
+
+    ``None`` means "not set": the field is left out of the body and the API's default applies
+    (duration 5, quality 720p, aspect ratio 16:9, audio on).
+    """
+
+    prompt: str
+    image_urls: tuple[str, ...] = ()
+    duration: int | None = None
+    quality: str | None = None
+    aspect_ratio: str | None = None
+    generate_audio: bool | None = None
+    callback_url: str | None = None
+    model: str = MODEL
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image_urls, tuple):
+            object.__setattr__(self, "image_urls", tuple(self.image_urls))
+        self._check()
+
+    def _check(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ValidationError("model", "must be a model name")
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise ValidationError("prompt", "must not be empty")
+        if len(self.prompt) > PROMPT_MAX_CHARS:
+            raise ValidationError(
+                "prompt",
+                f"is {len(self.prompt)} characters; at most {PROMPT_MAX_CHARS} are allowed",
+            )
+        if len(self.image_urls) > MAX_IMAGES:
+            raise ValidationError(
+                "image_urls",
+                f"{len(self.image_urls)} images given; at most {MAX_IMAGES} "
+                "(first frame, then last frame)",
+            )
+        for url in self.image_urls:
+            check_http_url("image_urls", url)
+        if self.duration is not None:
+            if not isinstance(self.duration, int) or isinstance(self.duration, bool):
+                raise ValidationError("duration", "must be a whole number of seconds")
+            if not DURATION_MIN <= self.duration <= DURATION_MAX:
+                raise ValidationError(
+                    "duration",
+                    f"must be {DURATION_MIN} to {DURATION_MAX} seconds, got {self.duration}",
+                )
+        if self.quality is not None and self.quality not in QUALITIES:
+            raise ValidationError(
+                "quality", f"must be one of {', '.join(QUALITIES)}, got {self.quality!r}"
+            )
+        if self.aspect_ratio is not None and self.aspect_ratio not in ASPECT_RATIOS:
+            raise ValidationError(
+                "aspect_ratio",
+                f"must be one of {', '.join(ASPECT_RATIOS)}, got {self.aspect_ratio!r}",
+            )
+        if self.generate_audio is not None and not isinstance(self.generate_audio, bool):
+            raise ValidationError("generate_audio", "must be true or false")
+        if self.callback_url is not None:
+            url = check_http_url("callback_url", self.callback_url, https_only=True)
+            if len(url) > CALLBACK_URL_MAX_CHARS:
+                raise ValidationError(
+                    "callback_url",
+                    f"is {len(url)} characters; at most {CALLBACK_URL_MAX_CHARS} are allowed",
+                )
+            host = urlsplit(url).hostname or ""
+            if is_internal_host(host):
+                raise ValidationError(
+                    "callback_url",
+                    f"points at a private or loopback address ({host}); the API refuses those",
+                )
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON body of ``POST /v1/videos/generations``; unset fields are left out."""
+        body: dict[str, Any] = {"model": self.model, "prompt": self.prompt}
+        if self.image_urls:
+            body["image_urls"] = list(self.image_urls)
+        for name in ("duration", "quality", "aspect_ratio", "generate_audio", "callback_url"):
+            value = getattr(self, name)
+            if value is not None:
+                body[name] = value
+        return body
+
+
+def check_task_id(task_id: str) -> str:
+    """Return ``task_id`` if it is safe to put into a URL path, else raise ``ValidationError``.
+
+    The ``task-unified-`` prefix is left for the API to judge (``400 invalid_task_id``), so that a
+    new id form of the service does not break this tool.
+    """
+    if not isinstance(task_id, str) or not TASK_ID_RE.fullmatch(task_id):
+        raise ValidationError(
+            "task_id",
+            f"{task_id!r} is not a task id (expected e.g. task-unified-1761313744-vux2jw0k)",
+        )
+    return task_id
+
+
+class TaskStatus:
+    """Task status names and the sets that drive control flow. Never compare single strings.
+
+    An unknown status counts as still running: it is in none of the sets.
+    """
+
+    PENDING: Final = "pending"
+    PROCESSING: Final = "processing"
+    COMPLETED: Final = "completed"
+    FAILED: Final = "failed"
+    CANCELLED: Final = "cancelled"
+
+    SUCCEEDED: Final = frozenset({COMPLETED})
+    UNSUCCESSFUL: Final = frozenset({FAILED, CANCELLED})
+    TERMINAL: Final = SUCCEEDED | UNSUCCESSFUL
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskError:
+    """Why a task failed. ``code`` is a string such as ``content_policy_violation``."""
+
+    code: str
+    message: str
+    type: str | None = None
+
+    #: Codes that will fail again if resent as they are (API.md).
+    NOT_RETRYABLE: ClassVar[frozenset[str]] = frozenset(
+        {
+            "content_policy_violation",
+            "invalid_parameters",
+            "image_processing_error",
+            "image_dimension_mismatch",
+            "request_cancelled",
+        }
+    )
+
+    @property
+    def retryable(self) -> bool:
+        """True when a later, identical create may succeed (a service-side failure)."""
+        return self.code not in self.NOT_RETRYABLE
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A generation task as the API returned it. ``raw`` keeps the answer untouched for ``--json``."""
+
+    id: str
+    status: str
+    progress: int
+    results: tuple[str, ...]
+    error: TaskError | None
+    created: int | None
+    model: str | None
+    estimated_time: float | None
+    credits_reserved: float | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls, data: object) -> Task:
+        """Build a task from a create or query answer; tolerate absent or odd optional fields.
+
+        Raises ``BadResponse`` only when there is no task id or status to speak of.
+        """
+        if not isinstance(data, dict):
+            raise BadResponse(f"expected a task object, got {type(data).__name__}")
+        task_id, status = data.get("id"), data.get("status")
+        if not isinstance(task_id, str) or not task_id:
+            raise BadResponse("the answer has no task id")
+        if not isinstance(status, str) or not status:
+            raise BadResponse(f"task {task_id}: the answer has no status")
+        progress = data.get("progress")
+        progress_int = (
+            max(0, min(100, int(progress)))
+            if _is_number(progress) and math.isfinite(progress)
+            else 0
+        )
+        results_raw = data.get("results")
+        results = (
+            tuple(r for r in results_raw if isinstance(r, str) and r)
+            if isinstance(results_raw, list)
+            else ()
+        )
+        err = data.get("error")
+        error = None
+        if isinstance(err, dict):
+            code = err.get("code")
+            message = err.get("message")
+            error = TaskError(
+                code=str(code) if code is not None else "unknown_error",
+                message=message if isinstance(message, str) else "",
+                type=err.get("type") if isinstance(err.get("type"), str) else None,
+            )
+        info = data.get("task_info")
+        estimate = info.get("estimated_time") if isinstance(info, dict) else None
+        usage = data.get("usage")
+        reserved = usage.get("credits_reserved") if isinstance(usage, dict) else None
+        created = data.get("created")
+        model = data.get("model")
+        return cls(
+            id=task_id,
+            status=status,
+            progress=progress_int,
+            results=results,
+            error=error,
+            created=int(created) if _is_number(created) else None,
+            model=model if isinstance(model, str) else None,
+            estimated_time=float(estimate) if _is_number(estimate) else None,
+            credits_reserved=float(reserved) if _is_number(reserved) else None,
+            raw=data,
+        )
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TaskStatus.TERMINAL
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status in TaskStatus.SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        """True for ``failed`` and ``cancelled``; such a task may come without ``error``."""
+        return self.status in TaskStatus.UNSUCCESSFUL
+
+    @property
+    def video_url(self) -> str | None:
+        """The result video (``results[0]``), when the task completed with one."""
+        return self.results[0] if self.succeeded and self.results else None
+
+
+@dataclasses.dataclass(frozen=True)
+class CreditBalance:
+    remaining: float
+    used: float
+    unlimited: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Credits:
+    """``token`` is this key's own limit, ``user`` the account's balance."""
+
+    token: CreditBalance
+    user: CreditBalance
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls, data: object) -> Credits:
+        """Build from the ``GET /v1/credits`` answer; raises ``BadResponse`` on another shape."""
+        payload = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(payload, dict):
+            raise BadResponse("the credits answer has no data object")
+
+        def balance(name: str) -> CreditBalance:
+            part = payload.get(name)
+            if not isinstance(part, dict):
+                raise BadResponse(f"the credits answer has no {name} object")
+            remaining, used = part.get("remaining_credits"), part.get("used_credits")
+            if not _is_number(remaining) or not _is_number(used):
+                raise BadResponse(f"the credits answer has no numbers for {name}")
+            return CreditBalance(
+                remaining=float(remaining),
+                used=float(used),
+                unlimited=part.get("unlimited_credits") is True,
+            )
+
+        assert isinstance(data, dict)
+        return cls(token=balance("token"), user=balance("user"), raw=data)
+
+
+def task_ids(items: Sequence[str]) -> list[str]:
+    """Check every id with ``check_task_id`` and drop repeats, keeping order."""
+    seen: dict[str, None] = {}
+    for item in items:
+        seen.setdefault(check_task_id(item), None)
+    return list(seen)
