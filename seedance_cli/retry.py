@@ -70,7 +70,7 @@ class RetryPolicy:
         """Seconds to sleep before retry number ``retry`` (1 for the first retry)."""
         if retry_after is not None:
             return min(max(0.0, retry_after), self.max_retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2 ** max(0, retry - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** max(0, retry - 1))
         jitter = rng() if rng is not None else 1.0
         return ceiling / 2 + ceiling / 2 * jitter
 

@@ -14,7 +14,9 @@ A spec reads ``KIND:ACTION[:COUNT][:KEY=VALUE,...]``:
   - ``truncate``: carried out, the answer cut off halfway (Content-Length promises all of it);
   - ``malformed``: carried out, answered 200 with a body that is not JSON;
   - ``html``: carried out, answered 200 with an HTML error page;
-  - ``ignore-range``: (download) the whole file with 200, whatever ``Range`` asked.
+  - ``ignore-range``: (download) the whole file with 200, whatever ``Range`` asked;
+  - ``redirect``: not carried out; answered ``307`` (``status=30X``) to the same path on the
+    results origin (another port with ``--second-origin``), or to ``to=URL``.
 - ACTION for ``task``:
   - ``fail``: fails midway with ``code=CODE`` (default ``service_error``), ``message=TEXT``;
     ``code=none`` fails with no ``error`` object at all;
@@ -30,11 +32,20 @@ Examples: ``create:500``, ``query:429:3:retry-after=2``, ``create:drop``, ``down
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Final
 
 ENDPOINT_KINDS: Final = ("create", "query", "credits", "upload", "quota", "download", "file", "any")
-ENDPOINT_ACTIONS: Final = ("drop", "slow", "truncate", "malformed", "html", "ignore-range")
+ENDPOINT_ACTIONS: Final = (
+    "drop",
+    "slow",
+    "truncate",
+    "malformed",
+    "html",
+    "ignore-range",
+    "redirect",
+)
 TASK_ACTIONS: Final = ("fail", "hang", "cancel", "status")
 FOREVER: Final = -1
 
@@ -103,7 +114,8 @@ class Fault:
                 except ValueError:
                     raise FaultSpecError(f"{spec!r}: count {text!r} is not a number") from None
         params: dict[str, str] = {}
-        for chunk in ":".join(rest).split(",") if rest else ():
+        # A comma starts a new pair only before "key=": values such as HTTP dates hold commas.
+        for chunk in re.split(r",(?=\s*[a-z][a-z-]*=)", ":".join(rest)) if rest else ():
             if not chunk:
                 continue
             key, sep, value = chunk.partition("=")

@@ -171,7 +171,11 @@ class _Handler(BaseHTTPRequestHandler):
         fault = emulator.service.take_fault(kind)
         if fault is not None:
             record.fault = f"{fault.kind}:{fault.action}"
-        if fault is not None and fault.status is not None:
+        if fault is not None and fault.action == "redirect":
+            target = fault.params.get("to") or emulator.results_url + self.path
+            status = int(fault.params.get("status", "307"))
+            reply = Reply(status, b"", "text/plain", {"Location": target})
+        elif fault is not None and fault.status is not None:
             extra = (
                 {"Retry-After": fault.params["retry-after"]}
                 if "retry-after" in fault.params
@@ -287,7 +291,7 @@ class Emulator:
         server.emulator = self
         thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             daemon=True,
             name=f"seedance-emulator-{server.server_address[1]}",
         )

@@ -1,0 +1,114 @@
+"""Shared fixtures: hermetic isolation, a loopback-only network guard, the emulator and clients."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seedance_cli import Client, RetryPolicy
+from seedance_cli.client import Timeouts
+from seedance_cli.emulator import Emulator, FakeClock
+
+TEST_KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test sees the user's config, data, keys or terminal settings."""
+    for name in list(os.environ):
+        if name.startswith(("SEEDANCE_", "EVOLINK_")):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    for sub in ("config", "data", "cache"):
+        (home / sub).mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("SEEDANCE_CONFIG_DIR", str(home / "config" / "seedance"))
+    monkeypatch.setenv("SEEDANCE_DATA_DIR", str(home / "data" / "seedance"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("TERM", "dumb")
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    return home
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: Any) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            allowed = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            allowed = host == "localhost"
+        if not allowed:
+            raise OSError(f"test tried to reach {host}: only loopback is allowed")
+    _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A safety net: any connection beyond 127.0.0.1 fails the test that tries it."""
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def emulator(clock: FakeClock) -> Iterator[Emulator]:
+    with Emulator(clock=clock, task_seconds=60) as emu:
+        yield emu
+
+
+class Rng:
+    """Deterministic jitter: always the middle of the range."""
+
+    def __call__(self) -> float:
+        return 0.5
+
+
+MakeClient = Callable[..., Client]
+
+
+@pytest.fixture
+def make_client(emulator: Emulator, clock: FakeClock) -> Iterator[MakeClient]:
+    """Clients bound to the emulator and the fake clock; closed after the test."""
+    made: list[Client] = []
+
+    def make(**overrides: Any) -> Client:
+        options: dict[str, Any] = {
+            "base_url": emulator.url,
+            "files_url": emulator.url,
+            "sleep": clock.sleep,
+            "clock": clock.monotonic,
+            "wall_clock": clock.time,
+            "rng": Rng(),
+            "timeouts": Timeouts(connect=2, read=5, write=5, pool=2),
+            "retry": RetryPolicy(),
+        }
+        options.update(overrides)
+        client = Client(options.pop("api_key", TEST_KEY), **options)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> Client:
+    return make_client()
