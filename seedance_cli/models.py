@@ -101,7 +101,7 @@ class GenerationRequest:
     """
 
     prompt: str
-    image_urls: tuple[str, ...] = ()
+    image_urls: Sequence[str] = ()  # kept as a tuple
     duration: int | None = None
     quality: str | None = None
     aspect_ratio: str | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import math
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Final
 
 #: Statuses worth another try for a read: request timeout, rate limit, and transient server faults.

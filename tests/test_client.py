@@ -47,7 +47,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_create_query_credits_round_trip(client: Client, emulator: Emulator, clock: FakeClock) -> None:
+def test_create_query_credits_round_trip(
+    client: Client, emulator: Emulator, clock: FakeClock
+) -> None:
     task = client.create_generation(REQUEST)
     assert task.status == "pending" and task.id.startswith("task-unified-")
     assert task.credits_reserved == 8.0 and task.estimated_time == 60.0
@@ -158,9 +160,10 @@ def test_query_errors_from_the_emulator_itself(
 
 
 def test_wrong_key_is_401(clock: FakeClock) -> None:
-    with Emulator(clock=clock, api_key="sk-right") as emu, Client(
-        "sk-wrong", base_url=emu.url, sleep=clock.sleep
-    ) as client:
+    with (
+        Emulator(clock=clock, api_key="sk-right") as emu,
+        Client("sk-wrong", base_url=emu.url, sleep=clock.sleep) as client,
+    ):
         with pytest.raises(AuthenticationError) as info:
             client.get_credits()
         assert info.value.api_code == 401  # the credits endpoint's integer form
@@ -168,9 +171,10 @@ def test_wrong_key_is_401(clock: FakeClock) -> None:
 
 
 def test_out_of_credits_is_402(clock: FakeClock) -> None:
-    with Emulator(clock=clock, credits=10) as emu, Client(
-        TEST_KEY, base_url=emu.url, sleep=clock.sleep
-    ) as client:
+    with (
+        Emulator(clock=clock, credits=10) as emu,
+        Client(TEST_KEY, base_url=emu.url, sleep=clock.sleep) as client,
+    ):
         client.create_generation(GenerationRequest("x", duration=8))
         with pytest.raises(InsufficientCreditsError) as info:
             client.create_generation(GenerationRequest("x", duration=8))
@@ -180,9 +184,10 @@ def test_out_of_credits_is_402(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("kind", ["create", "query"])
 def test_legacy_integer_error_codes_are_understood(clock: FakeClock, kind: str) -> None:
-    with Emulator(clock=clock, legacy_error_codes=True) as emu, Client(
-        TEST_KEY, base_url=emu.url, sleep=clock.sleep
-    ) as client:
+    with (
+        Emulator(clock=clock, legacy_error_codes=True) as emu,
+        Client(TEST_KEY, base_url=emu.url, sleep=clock.sleep) as client,
+    ):
         emu.add_fault(f"{kind}:402")
         with pytest.raises(InsufficientCreditsError) as info:
             if kind == "create":
@@ -272,8 +277,13 @@ def test_reads_recover_from_broken_answers(
 
 
 @pytest.mark.parametrize(
-    ("action", "error"), [("drop", BadResponse), ("truncate", BadResponse),
-                          ("malformed", BadResponse), ("html", BadResponse)]
+    ("action", "error"),
+    [
+        ("drop", BadResponse),
+        ("truncate", BadResponse),
+        ("malformed", BadResponse),
+        ("html", BadResponse),
+    ],
 )
 def test_reads_report_persistently_broken_answers_as_service_failures(
     make_client: MakeClient, emulator: Emulator, action: str, error: type[ServiceError]
@@ -306,8 +316,13 @@ def test_read_timeout_persisting_is_a_timeout_error(
 
 def test_connection_refused_read_is_retried_then_fails(clock: FakeClock) -> None:
     port = free_port()
-    with Client(TEST_KEY, base_url=f"http://127.0.0.1:{port}", sleep=clock.sleep,
-                retry=RetryPolicy(max_attempts=3), rng=lambda: 1.0) as client:
+    with Client(
+        TEST_KEY,
+        base_url=f"http://127.0.0.1:{port}",
+        sleep=clock.sleep,
+        retry=RetryPolicy(max_attempts=3),
+        rng=lambda: 1.0,
+    ) as client:
         with pytest.raises(ConnectionFailed) as info:
             client.get_credits()
     assert info.value.exit_code == ExitCode.UNAVAILABLE
@@ -395,8 +410,12 @@ def test_create_to_a_closed_port_fails_as_connection_failed_not_outcome_unknown(
     clock: FakeClock,
 ) -> None:
     port = free_port()
-    with Client(TEST_KEY, base_url=f"http://127.0.0.1:{port}", sleep=clock.sleep,
-                retry=RetryPolicy(max_attempts=3)) as client:
+    with Client(
+        TEST_KEY,
+        base_url=f"http://127.0.0.1:{port}",
+        sleep=clock.sleep,
+        retry=RetryPolicy(max_attempts=3),
+    ) as client:
         with pytest.raises(ConnectionFailed) as info:
             client.create_generation(REQUEST)
     assert info.value.exit_code == ExitCode.UNAVAILABLE
@@ -462,9 +481,10 @@ def test_create_answer_without_task_id_is_outcome_unknown(make_client: MakeClien
 
 @pytest.mark.parametrize("kind", ["create", "query", "credits"])
 def test_redirect_to_another_origin_is_not_followed(clock: FakeClock, kind: str) -> None:
-    with Emulator(clock=clock, second_origin=True) as emu, Client(
-        TEST_KEY, base_url=emu.url, sleep=clock.sleep
-    ) as client:
+    with (
+        Emulator(clock=clock, second_origin=True) as emu,
+        Client(TEST_KEY, base_url=emu.url, sleep=clock.sleep) as client,
+    ):
         emu.add_fault(f"{kind}:redirect")
         with pytest.raises(RedirectRefused) as info:
             if kind == "create":
@@ -478,9 +498,7 @@ def test_redirect_to_another_origin_is_not_followed(clock: FakeClock, kind: str)
         assert clock.sleeps == []
 
 
-def test_same_origin_redirect_is_followed_with_the_key(
-    client: Client, emulator: Emulator
-) -> None:
+def test_same_origin_redirect_is_followed_with_the_key(client: Client, emulator: Emulator) -> None:
     emulator.add_fault("credits:redirect:1:to=/v1/credits")
     assert client.get_credits().token.remaining == 1000.0
     records = emulator.requests("credits")
@@ -507,8 +525,15 @@ def test_unsafe_base_urls_are_refused(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://api.evolink.ai", "https://api.evolink.ai/", "http://127.0.0.1:8989",
-            "http://localhost:1", "http://[::1]:8080", "https://proxy.example.com/evolink"]
+    "url",
+    [
+        "https://api.evolink.ai",
+        "https://api.evolink.ai/",
+        "http://127.0.0.1:8989",
+        "http://localhost:1",
+        "http://[::1]:8080",
+        "https://proxy.example.com/evolink",
+    ],
 )
 def test_safe_base_urls_are_accepted(url: str) -> None:
     with Client(TEST_KEY, base_url=url, files_url=url) as client:
@@ -523,9 +548,7 @@ def test_unusable_keys_are_config_errors_that_do_not_echo_the_key(key: str | Non
         assert key not in str(info.value)
 
 
-def test_repr_and_trace_never_show_the_key(
-    make_client: MakeClient, emulator: Emulator
-) -> None:
+def test_repr_and_trace_never_show_the_key(make_client: MakeClient, emulator: Emulator) -> None:
     lines: list[str] = []
     client = make_client(trace=lines.append)
     emulator.add_fault("credits:503")
@@ -548,8 +571,13 @@ def silent_server() -> Iterator[str]:
 
 
 def test_every_request_has_a_read_timeout(silent_server: str, clock: FakeClock) -> None:
-    with Client(TEST_KEY, base_url=silent_server, sleep=clock.sleep,
-                timeouts=Timeouts(read=0.1), retry=RetryPolicy(max_attempts=1)) as client:
+    with Client(
+        TEST_KEY,
+        base_url=silent_server,
+        sleep=clock.sleep,
+        timeouts=Timeouts(read=0.1),
+        retry=RetryPolicy(max_attempts=1),
+    ) as client:
         with pytest.raises(ResponseTimeout):
             client.get_credits()
         with pytest.raises(OutcomeUnknown):

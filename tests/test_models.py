@@ -182,9 +182,9 @@ def test_seed_answer_reads_as_a_running_task() -> None:
 
 
 def test_status_sets() -> None:
-    assert TaskStatus.TERMINAL == {"completed", "failed", "cancelled"}
-    assert TaskStatus.SUCCEEDED == {"completed"}
-    assert TaskStatus.UNSUCCESSFUL == {"failed", "cancelled"}
+    assert {"completed", "failed", "cancelled"} == TaskStatus.TERMINAL
+    assert {"completed"} == TaskStatus.SUCCEEDED
+    assert {"failed", "cancelled"} == TaskStatus.UNSUCCESSFUL
 
 
 @pytest.mark.parametrize("status", ["queued", "running", "succeeded", "COMPLETED", "done"])
@@ -196,8 +196,14 @@ def test_unknown_status_is_still_running_never_success(status: str) -> None:
 
 
 def test_completed_task_exposes_its_video() -> None:
-    task = Task.from_api({**SEED_ANSWER, "status": "completed", "progress": 100,
-                          "results": ["https://r/x.mp4", "https://r/y.mp4"]})
+    task = Task.from_api(
+        {
+            **SEED_ANSWER,
+            "status": "completed",
+            "progress": 100,
+            "results": ["https://r/x.mp4", "https://r/y.mp4"],
+        }
+    )
     assert task.is_terminal and task.succeeded and not task.failed
     assert task.video_url == "https://r/x.mp4"
     assert task.results == ("https://r/x.mp4", "https://r/y.mp4")
@@ -214,11 +220,23 @@ def test_cancelled_is_terminal_and_unsuccessful() -> None:
 
 
 def test_failed_task_error_and_retryability() -> None:
-    task = Task.from_api({**SEED_ANSWER, "status": "failed", "error": {
-        "code": "content_policy_violation", "message": "blocked", "type": "task_error"}})
+    task = Task.from_api(
+        {
+            **SEED_ANSWER,
+            "status": "failed",
+            "error": {
+                "code": "content_policy_violation",
+                "message": "blocked",
+                "type": "task_error",
+            },
+        }
+    )
     assert task.error is not None
     assert (task.error.code, task.error.message, task.error.type) == (
-        "content_policy_violation", "blocked", "task_error")
+        "content_policy_violation",
+        "blocked",
+        "task_error",
+    )
     assert not task.error.retryable
     again = Task.from_api({**SEED_ANSWER, "status": "failed", "error": {"code": "service_error"}})
     assert again.error is not None and again.error.retryable and again.error.message == ""
@@ -245,10 +263,20 @@ def test_answers_without_id_or_status_are_bad_responses(data: Any) -> None:
 
 
 def test_credits_shape() -> None:
-    credits = Credits.from_api({"success": True, "message": "", "data": {
-        "token": {"remaining_credits": 99416.4429, "unlimited_credits": False,
-                  "used_credits": 583.5571},
-        "user": {"remaining_credits": 1095.3996, "used_credits": 135.9048}}})
+    credits = Credits.from_api(
+        {
+            "success": True,
+            "message": "",
+            "data": {
+                "token": {
+                    "remaining_credits": 99416.4429,
+                    "unlimited_credits": False,
+                    "used_credits": 583.5571,
+                },
+                "user": {"remaining_credits": 1095.3996, "used_credits": 135.9048},
+            },
+        }
+    )
     assert credits.token.remaining == 99416.4429 and credits.token.used == 583.5571
     assert credits.user.remaining == 1095.3996 and not credits.token.unlimited
     with pytest.raises(BadResponse):

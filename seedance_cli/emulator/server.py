@@ -107,6 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "seedance-emulator"
     sys_version = ""
     timeout = 30  # an idle keep-alive connection is let go after this
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
     methods: ClassVar = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 

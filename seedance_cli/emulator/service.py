@@ -327,6 +327,8 @@ class Service:
         if key is None or (self.api_key is not None and not hmac.compare_digest(key, self.api_key)):
             message = "Authentication required" if key is None else "Invalid or expired token"
             return self.error(request.kind, 401, message)
+        if request.kind == "upload":  # locks only to store: a URL upload may fetch from us
+            return self._upload(request)
         with self._lock:
             if request.kind == "create":
                 return self._create(key, request)
@@ -336,8 +338,6 @@ class Service:
                 return self._credits()
             if request.kind == "quota":
                 return self._quota()
-            if request.kind == "upload":
-                return self._upload(request)
         return self.error(request.kind, 404, f"no such endpoint: {request.method} {request.path}")
 
     # -- create ------------------------------------------------------------------------------------
@@ -360,11 +360,11 @@ class Service:
         if not isinstance(images, list):
             return ("image_urls", "image_urls must be an array of URLs")
         if len(images) > 2:
-            return ("image_urls", f"at most 2 images are supported, got {len(images)}")
+            return ("image_urls", f"image_urls supports at most 2 images, got {len(images)}")
         for url in images:
             parts = urlsplit(url) if isinstance(url, str) else None
             if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-                return ("image_urls", f"invalid image URL: {url!r}")
+                return ("image_urls", f"image_urls must hold http(s) URLs, got {url!r}")
         duration = body.get("duration")
         if duration is not None and (
             not isinstance(duration, int) or isinstance(duration, bool) or not 4 <= duration <= 12
@@ -666,13 +666,19 @@ class Service:
                 "Unsupported file type: only image/jpeg, image/png, image/gif, "
                 "image/webp are accepted",
             )
+        with self._lock:
+            return self._store(data, mime, original, fields)
+
+    def _store(self, data: bytes, mime: str, original: str, fields: Mapping[str, str]) -> Reply:
         if len(self.files) >= self.max_files:
             return self.error(
                 "upload", 403, f"File quota exceeded: {len(self.files)}/{self.max_files} files used"
             )
         file_id = "file_" + secrets.token_hex(8)
         upload_path = (
-            fields.get("upload_path") or fields.get("uploadPath") or mime.split("/")[0] + "s"
+            fields.get("upload_path")
+            or fields.get("uploadPath")
+            or mime.split("/", maxsplit=1)[0] + "s"
         )
         upload_path = re.sub(r"[^A-Za-z0-9_-]", "_", upload_path)[:64] or "files"
         wanted = fields.get("file_name") or fields.get("fileName")
