@@ -1,0 +1,80 @@
+"""``seedance emulator`` as a real process: what it prints, faults from flags, how it stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "seedance_cli", "emulator", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = start("--task-seconds", "1", "--fault", "credits:503:1:retry-after=1")
+    assert proc.stdout is not None
+    base = proc.stdout.readline().strip()
+    files = proc.stdout.readline().strip()
+    assert base.startswith("export SEEDANCE_BASE_URL=http://127.0.0.1:")
+    assert files == base.replace("BASE_URL", "FILES_URL")
+    yield proc, base.split("=", 1)[1]
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def test_prints_exports_serves_and_applies_flag_faults(
+    running: tuple[subprocess.Popen[str], str],
+) -> None:
+    proc, url = running
+    headers = {"Authorization": "Bearer k"}
+    first = httpx.get(f"{url}/v1/credits", headers=headers)
+    assert first.status_code == 503 and first.headers["retry-after"] == "1"
+    assert httpx.get(f"{url}/v1/credits", headers=headers).status_code == 200
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert stdout == ""
+    assert "listening on" in stderr and "GET /v1/credits -> 503 [fault credits:503]" in stderr
+    assert "emulator stopped" in stderr and "Traceback" not in stderr
+    assert "Bearer" not in stderr
+
+
+def test_sigterm_stops_cleanly(running: tuple[subprocess.Popen[str], str]) -> None:
+    proc, _ = running
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in stderr
+
+
+def test_bad_fault_is_a_usage_error_before_listening() -> None:
+    proc = start("--fault", "create:explode")
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert stdout == ""
+    assert stderr.startswith("error: --fault 'create:explode': unknown action")
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_busy_port_is_a_usage_error(running: tuple[subprocess.Popen[str], str]) -> None:
+    _, url = running
+    port = url.rsplit(":", 1)[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "seedance_cli", "emulator", "--port", port],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
