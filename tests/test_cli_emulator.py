@@ -74,7 +74,9 @@ def test_busy_port_is_a_usage_error(running: tuple[subprocess.Popen[str], str]) 
     port = url.rsplit(":", 1)[1]
     proc = subprocess.run(
         [sys.executable, "-m", "seedance_cli", "emulator", "--port", port],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
