@@ -1,37 +1,172 @@
 """The ``seedance`` command: typer wiring only. Flags in, one library call, output out.
 
-Heavy modules (httpx, rich, the emulator) are imported inside the commands that need them, so that
-``seedance --version`` and ``--help`` start fast.
+Errors become exit codes in one place, ``main()``. Heavy modules (httpx, rich, the emulator) are
+imported inside the commands that need them, so that ``seedance --version`` and ``--help`` start fast.
 """
 
 from __future__ import annotations
 
-import signal
+import dataclasses
+import functools
+import inspect
+import math
+import os
+import shlex
 import sys
-from typing import Annotated
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer.exceptions import TyperException
 
 from . import __version__
-from .errors import EXIT_CODE_MEANINGS, ExitCode
+from .errors import (
+    EXIT_CODE_MEANINGS,
+    ConfigError,
+    ExitCode,
+    Interrupted,
+    SeedanceError,
+    TaskFailed,
+    UsageError,
+    ValidationError,
+    WaitTimeout,
+)
 
-EXIT_CODES_HELP = "\n\n".join(
-    f"{int(code):>3}  {meaning}" for code, meaning in EXIT_CODE_MEANINGS.items()
+if TYPE_CHECKING:
+    from .client import Client
+    from .config import Settings
+    from .models import GenerationRequest, Task
+    from .render import Output
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: How long a ``--sandbox`` task takes, and how often the sandbox is polled: it is local, so the
+#: 5-second rule that spares EvoLink's gateway does not apply.
+SANDBOX_TASK_SECONDS = 4.0
+SANDBOX_POLL_INTERVAL = 0.5
+#: The API field each ``generate`` flag fills, for error messages that name the flag.
+FLAG_OF_FIELD = {
+    "prompt": "PROMPT",
+    "image_urls": "--image",
+    "duration": "--duration",
+    "quality": "--quality",
+    "aspect_ratio": "--aspect-ratio",
+    "generate_audio": "--audio",
+    "callback_url": "--callback-url",
+    "model": "--model",
+    "idempotency_key": "--idempotency-key",
+}
+
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {int(code):>3}  {meaning}" for code, meaning in EXIT_CODE_MEANINGS.items()
 )
 
 app = typer.Typer(
     name="seedance",
     help="Generate videos with Seedance 1.5 Pro through the EvoLink API.",
-    epilog=f"Exit codes:\n\n{EXIT_CODES_HELP}",
-    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     add_completion=False,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
+config_app = typer.Typer(
+    help="Manage the config file and its profiles.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_app, name="config")
 
 
-def _version(value: bool) -> None:
+# -- global options, accepted before or after the command ------------------------------------------
+
+
+@dataclasses.dataclass
+class Globals:
+    profile: str | None = None
+    base_url: str | None = None
+    json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    no_color: bool = False
+    sandbox: bool = False
+
+    def merged(self, other: Globals) -> Globals:
+        """``other`` (given after the command) over ``self`` (given before it)."""
+        return Globals(
+            profile=other.profile or self.profile,
+            base_url=other.base_url or self.base_url,
+            json=self.json or other.json,
+            quiet=self.quiet or other.quiet,
+            verbose=self.verbose or other.verbose,
+            no_color=self.no_color or other.no_color,
+            sandbox=self.sandbox or other.sandbox,
+        )
+
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="Config profile (env SEEDANCE_PROFILE).",
+        show_default=False,
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url", metavar="URL", help="API origin (env SEEDANCE_BASE_URL).", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output, one object per line.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or chatter on stderr.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Trace HTTP on stderr (secrets redacted).")
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour or escape codes.")]
+SandboxOpt = Annotated[
+    bool,
+    typer.Option("--sandbox", help="Run against a local emulator: no key, no network, no cost."),
+]
+
+_GLOBAL_PARAMS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("g_profile", ProfileOpt, None),
+        ("g_base_url", BaseUrlOpt, None),
+        ("g_json", JsonOpt, False),
+        ("g_quiet", QuietOpt, False),
+        ("g_verbose", VerboseOpt, False),
+        ("g_no_color", NoColorOpt, False),
+        ("g_sandbox", SandboxOpt, False),
+    )
+] + [inspect.Parameter("g_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+
+
+def with_globals(func: F) -> F:
+    """Let a command accept the global options after its name too, and hand it a ``Runtime``."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "rt"]
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        ctx: typer.Context = kwargs.pop("g_ctx")
+        after = Globals(**{p.name[2:]: kwargs.pop(p.name) for p in _GLOBAL_PARAMS[:-1]})
+        world = ctx.obj if isinstance(ctx.obj, World) else World()
+        return func(*args, rt=Runtime(world.options.merged(after), world), **kwargs)
+
+    command.__signature__ = signature.replace(parameters=own + _GLOBAL_PARAMS)  # type: ignore[attr-defined]
+    del command.__wrapped__
+    return command  # type: ignore[return-value]
+
+
+def _show_version(value: bool) -> None:
     if value:
         print(f"seedance {__version__}")
         raise typer.Exit(0)
@@ -39,12 +174,658 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+    sandbox: SandboxOpt = False,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Generate videos with Seedance 1.5 Pro through the EvoLink API."""
+    """Generate videos with Seedance 1.5 Pro through the EvoLink API.
+
+    Set a key once with `seedance config set api-key`, or export SEEDANCE_API_KEY. Try everything
+    without one: `seedance --sandbox generate "A cat playing piano" --wait`.
+    """
+    world = ctx.ensure_object(World)
+    world.options = Globals(profile, base_url, json_, quiet, verbose, no_color, sandbox)
+
+
+# -- the runtime: settings, output, client ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class World:
+    """What a run takes from outside, injectable by tests: time, and the options before the command."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    options: Globals = dataclasses.field(default_factory=Globals)
+
+
+class Runtime:
+    """What every command needs, made on first use: output, settings, a client."""
+
+    def __init__(self, options: Globals, world: World) -> None:
+        from .render import Output
+
+        self.options = options
+        self.world = world
+        self.out: Output = Output(
+            json_mode=options.json,
+            quiet=options.quiet,
+            verbose=options.verbose,
+            no_color=options.no_color,
+        )
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from .config import FILE_NAME, ConfigFile, config_dir, resolve
+
+            cfg = ConfigFile.load(config_dir() / FILE_NAME)
+            for warning in cfg.warnings:
+                self.out.warn(warning)
+            self._settings = resolve(
+                profile=self.options.profile, base_url=self.options.base_url, config=cfg
+            )
+        return self._settings
+
+    def poll_interval(self, flag: float | None) -> float:
+        from .waiting import DEFAULT_POLL_INTERVAL
+
+        if flag is not None:
+            return flag
+        if self.settings.poll_interval is not None:
+            return self.settings.poll_interval
+        return SANDBOX_POLL_INTERVAL if self.options.sandbox else DEFAULT_POLL_INTERVAL
+
+    @contextmanager
+    def client(self) -> Iterator[Client]:
+        """A client for the configured API, or for an in-process emulator with ``--sandbox``."""
+        from .client import Client
+
+        settings = self.settings
+        if self.options.sandbox:
+            from .emulator import Emulator
+
+            with Emulator(
+                task_seconds=SANDBOX_TASK_SECONDS, clock=self.world.wall_clock
+            ) as emulator:
+                self.out.info(
+                    f"sandbox: a local emulator at {emulator.url} stands in for EvoLink "
+                    "(no key, no network, no cost)"
+                )
+                with Client(
+                    "sandbox-key",
+                    base_url=emulator.url,
+                    files_url=emulator.url,
+                    trace=self.out.trace,
+                    **self.timekeeping(),
+                ) as client:
+                    yield client
+            return
+        if settings.api_key is None:
+            raise ConfigError(
+                "no API key",
+                hint="run `seedance config set api-key` (it asks for the key without echoing it), "
+                "or export SEEDANCE_API_KEY; keys are at https://evolink.ai/dashboard/keys",
+            )
+        with Client(
+            settings.api_key,
+            base_url=settings.base_url,
+            files_url=settings.files_url,
+            trace=self.out.trace,
+            **self.timekeeping(),
+        ) as client:
+            yield client
+
+    def timekeeping(self) -> dict[str, Any]:
+        return {
+            "sleep": self.world.sleep,
+            "clock": self.world.clock,
+            "wall_clock": self.world.wall_clock,
+        }
+
+    def resume_command(self, verb: str, task_ids: Sequence[str], *extra: str) -> str:
+        """The command that picks up where this one stopped, with the options that matter."""
+        words = ["seedance", verb, *task_ids, *extra]
+        if self.options.profile:
+            words[1:1] = ["--profile", self.options.profile]
+        if self.options.base_url:
+            words[1:1] = ["--base-url", self.options.base_url]
+        return shlex.join(words)
+
+    def resume_hint(self, verb: str, task_ids: Sequence[str]) -> str:
+        if self.options.sandbox:
+            return "the sandbox emulator stopped with this process; its tasks are gone"
+        return f"resume with: {self.resume_command(verb, task_ids)}"
+
+
+# -- generate --------------------------------------------------------------------------------------
+
+
+def read_prompt(value: str) -> str:
+    """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped."""
+    if value == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("PROMPT is '-' but stdin is a terminal", hint="pipe the prompt in")
+        text = sys.stdin.read()
+    elif value.startswith("@") and len(value) > 1:
+        path = Path(value[1:]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"PROMPT: no such file {str(path)!r}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"PROMPT: cannot read {str(path)!r}: {exc}") from None
+    else:
+        text = value
+    return text.rstrip()
+
+
+def build_request(
+    rt: Runtime,
+    prompt: str,
+    *,
+    images: Sequence[str],
+    duration: int | None,
+    quality: str | None,
+    aspect_ratio: str | None,
+    audio: bool | None,
+    callback_url: str | None,
+    model: str,
+) -> GenerationRequest:
+    """Flags over profile defaults, checked against every rule before anything is sent."""
+    from .models import GenerationRequest
+
+    settings = rt.settings
+    try:
+        return GenerationRequest(
+            prompt=read_prompt(prompt),
+            image_urls=tuple(images),
+            duration=duration if duration is not None else settings.duration,
+            quality=quality if quality is not None else settings.quality,
+            aspect_ratio=aspect_ratio if aspect_ratio is not None else settings.aspect_ratio,
+            generate_audio=audio if audio is not None else settings.audio,
+            callback_url=callback_url,
+            model=model,
+        )
+    except ValidationError as exc:
+        raise flag_error(exc) from None
+
+
+def flag_error(exc: ValidationError) -> UsageError:
+    flag = FLAG_OF_FIELD.get(exc.field, exc.field)
+    return UsageError(f"{flag}: {exc.reason}", hint=exc.hint)
+
+
+def check_seconds(flag: str, value: float | None, *, allow_zero: bool) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise UsageError(f"{flag}: must be a number of seconds {'>= 0' if allow_zero else '> 0'}")
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def generate(
+    rt: Runtime,
+    prompt: Annotated[
+        str,
+        typer.Argument(
+            help="What the video shows; '-' reads stdin, '@FILE' reads a file.", show_default=False
+        ),
+    ],
+    image: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--image",
+            "-i",
+            metavar="URL",
+            help="Image URL: the first frame, then the last frame (at most 2).",
+        ),
+    ] = None,
+    duration: Annotated[
+        int | None, typer.Option("--duration", "-d", metavar="4..12", help="Seconds (default 5).")
+    ] = None,
+    quality: Annotated[
+        str | None, typer.Option(metavar="480p|720p|1080p", help="Resolution (default 720p).")
+    ] = None,
+    aspect_ratio: Annotated[
+        str | None,
+        typer.Option(
+            "--aspect-ratio",
+            "-a",
+            metavar="RATIO",
+            help="16:9 (default), 9:16, 1:1, 4:3, 3:4, 21:9 or adaptive.",
+        ),
+    ] = None,
+    audio: Annotated[
+        bool | None,
+        typer.Option(
+            "--audio/--no-audio",
+            help="Generate sound (default on; costs more).",
+            show_default=False,
+        ),
+    ] = None,
+    callback_url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="HTTPS URL the API calls when the task ends."),
+    ] = None,
+    model: Annotated[str, typer.Option(metavar="NAME", help="Model name.")] = "seedance-1.5-pro",
+    wait: Annotated[
+        bool, typer.Option("--wait", "-w", help="Wait for the result; print its URL.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(metavar="SECONDS", help="Give up waiting after this long (exit 9)."),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS", help="Poll every SECONDS (default 5, env SEEDANCE_POLL_INTERVAL)."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the request that would be sent; send nothing."),
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(metavar="KEY", help="Idempotency-Key for the create (default: a new one)."),
+    ] = None,
+) -> None:
+    """Create a video generation task.
+
+    Prints the task id (with --wait, the result URL). Every input is checked before anything
+    is sent: a bad value costs nothing and exits 2.
+    """
+    check_seconds("--timeout", timeout, allow_zero=True)
+    check_seconds("--interval", interval, allow_zero=False)
+    request = build_request(
+        rt,
+        prompt,
+        images=image or (),
+        duration=duration,
+        quality=quality,
+        aspect_ratio=aspect_ratio,
+        audio=audio,
+        callback_url=callback_url,
+        model=model,
+    )
+    if idempotency_key is not None:
+        from .models import check_idempotency_key
+
+        try:
+            check_idempotency_key(idempotency_key)
+        except ValidationError as exc:
+            raise flag_error(exc) from None
+    if dry_run:
+        show_dry_run(rt, request, idempotency_key)
+        return
+    with rt.client() as client:
+        try:
+            task = client.create_generation(request, idempotency_key=idempotency_key)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "interrupted while the create was under way; it may have reached the server",
+                hint="check `seedance status` of your recent tasks before creating again",
+            ) from None
+        reserved = f" ({task.credits_reserved:g} credits reserved)" if task.credits_reserved else ""
+        rt.out.info(f"created {task.id}{reserved}")
+        if not wait:
+            if rt.options.json or rt.out.out_fancy:
+                rt.out.task(task)
+            else:
+                rt.out.line(task.id)
+            if not rt.options.sandbox:
+                rt.out.info(f"wait for it with: {rt.resume_command('wait', [task.id])}")
+            return
+        finish_wait(rt, client, [task.id], timeout=timeout, interval=rt.poll_interval(interval))
+
+
+def show_dry_run(rt: Runtime, request: GenerationRequest, idempotency_key: str | None) -> None:
+    from .render import to_json
+
+    base = rt.options.base_url or (
+        "http://127.0.0.1:<sandbox>" if rt.options.sandbox else rt.settings.base_url
+    )
+    url = f"{base.rstrip('/')}/v1/videos/generations"
+    body = request.to_body()
+    if rt.options.json:
+        rt.out.json(
+            {"method": "POST", "url": url, "idempotency_key": idempotency_key, "body": body}
+        )
+        return
+    rt.out.line(f"POST {url}")
+    for text in to_json(body, indent=2).splitlines():
+        rt.out._write_out(text)
+    rt.out.info("dry run: nothing was sent")
+
+
+# -- wait and status -------------------------------------------------------------------------------
+
+
+def finish_wait(
+    rt: Runtime, client: Client, task_ids: Sequence[str], *, timeout: float | None, interval: float
+) -> None:
+    """Wait for every task under one deadline, show each outcome, raise the most serious error."""
+    from .waiting import wait_for_tasks
+
+    failures: list[SeedanceError] = []
+
+    def on_error(exc: SeedanceError) -> None:
+        rt.out.trace(f"* poll failed, will retry: {exc.message}")
+
+    try:
+        with rt.out.progress(task_ids, rt.world.wall_clock) as display:
+            outcomes = wait_for_tasks(
+                client,
+                task_ids,
+                timeout=timeout,
+                interval=interval,
+                on_update=display.update,
+                on_error=on_error,
+                sleep=rt.world.sleep,
+                clock=rt.world.clock,
+            )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted while waiting for {', '.join(task_ids)}; the task keeps running",
+            hint=rt.resume_hint("wait", task_ids),
+        ) from None
+    still_running: list[str] = []
+    for task_id, outcome in outcomes.items():
+        if isinstance(outcome, WaitTimeout):
+            still_running.append(task_id)
+            if rt.options.json and outcome.task is not None:
+                rt.out.task(outcome.task)
+        elif isinstance(outcome, SeedanceError):
+            failures.append(about(task_id, outcome))
+        elif outcome.succeeded:
+            show_result(rt, outcome)
+        else:
+            if rt.options.json:
+                rt.out.task(outcome)
+            failures.append(TaskFailed(outcome, hint=retry_hint(outcome)))
+    if still_running:
+        failures.append(
+            WaitTimeoutAll(still_running, timeout or 0.0, rt.resume_hint("wait", still_running))
+        )
+    report(rt, failures)
+
+
+def about(task_id: str, exc: SeedanceError) -> SeedanceError:
+    """``exc`` with the task id in front of its message, for output about several tasks."""
+    if not exc.message.startswith(task_id):
+        exc.message = f"{task_id}: {exc.message}"
+    return exc
+
+
+def report(rt: Runtime, failures: Sequence[SeedanceError]) -> None:
+    """Show every failure, then end with the exit code of the most serious one.
+
+    Not reaching the API or being refused (its own code) beats a failed task (8), which beats a
+    deadline (9).
+    """
+    if not failures:
+        return
+    for failure in failures:
+        rt.out.error(failure)
+
+    def rank(exc: SeedanceError) -> int:
+        return 0 if isinstance(exc, WaitTimeout) else 1 if isinstance(exc, TaskFailed) else 2
+
+    raise AlreadyShown(max(failures, key=rank))
+
+
+def show_result(rt: Runtime, task: Task) -> None:
+    if rt.options.json or rt.out.out_fancy:
+        rt.out.task(task)
+    else:
+        rt.out.line(task.video_url or "")
+    if not task.video_url:
+        rt.out.warn(f"task {task.id} completed without a result URL")
+
+
+def retry_hint(task: Task) -> str | None:
+    if task.error is None:
+        return "the API gave no reason"
+    if task.error.retryable:
+        return "a service-side failure: the same request may succeed later"
+    return "this request will fail again as it is; change it before retrying"
+
+
+class WaitTimeoutAll(WaitTimeout):
+    """The deadline passed for one or more tasks; the message and hint name them all."""
+
+    def __init__(self, task_ids: Sequence[str], timeout: float, hint: str) -> None:
+        super().__init__(task_ids[0], timeout)
+        self.message = f"still running after {timeout:g}s: {', '.join(task_ids)}"
+        self.hint = hint
+        self.task_ids = list(task_ids)
+
+
+class AlreadyShown(SeedanceError):
+    """An error whose lines were printed where it happened; ``main`` only exits with its code."""
+
+    def __init__(self, error: SeedanceError) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.error = error
+        self.exit_code = error.exit_code  # type: ignore[misc]
+
+
+TaskIdsArg = Annotated[list[str], typer.Argument(metavar="TASK_ID...", show_default=False)]
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def wait(
+    rt: Runtime,
+    task_ids: TaskIdsArg,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS", help="Give up after this long (exit 9); one deadline for all."
+        ),
+    ] = None,
+    interval: Annotated[
+        float | None,
+        typer.Option(
+            metavar="SECONDS", help="Poll every SECONDS (default 5, env SEEDANCE_POLL_INTERVAL)."
+        ),
+    ] = None,
+) -> None:
+    """Wait until every task has ended, with progress; print each result URL.
+
+    Exits 8 if a task failed (its code and message shown), 9 if the deadline passed (the command
+    that resumes is shown), 130 on Ctrl-C.
+    """
+    from .models import task_ids as check_ids
+
+    check_seconds("--timeout", timeout, allow_zero=True)
+    check_seconds("--interval", interval, allow_zero=False)
+    try:
+        ids = check_ids(task_ids)
+    except ValidationError as exc:
+        raise UsageError(f"TASK_ID: {exc.reason}") from None
+    with rt.client() as client:
+        finish_wait(rt, client, ids, timeout=timeout, interval=rt.poll_interval(interval))
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
+    """Fetch each task once and show it: a table on a terminal, one line per task when piped.
+
+    Piped lines read id<TAB>status<TAB>progress<TAB>url; --json prints each task as the API
+    returned it.
+    """
+    from .models import task_ids as check_ids
+
+    try:
+        ids = check_ids(task_ids)
+    except ValidationError as exc:
+        raise UsageError(f"TASK_ID: {exc.reason}") from None
+    rows: list[tuple[str, Task | SeedanceError]] = []
+    errors: list[SeedanceError] = []
+    with rt.client() as client:
+        for task_id in ids:
+            try:
+                rows.append((task_id, client.get_task(task_id)))
+            except (SeedanceError, KeyboardInterrupt) as exc:
+                if isinstance(exc, KeyboardInterrupt):
+                    raise Interrupted("interrupted") from None
+                rows.append((task_id, exc))
+                errors.append(about(task_id, exc))
+    rt.out.status_lines(rows)
+    report(rt, errors)
+
+
+# -- config ----------------------------------------------------------------------------------------
+
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY",
+        help="api-key, base-url, files-url, duration, quality, aspect-ratio, audio or output-dir.",
+        show_default=False,
+    ),
+]
+
+
+def _config_file(rt: Runtime) -> tuple[Any, str]:
+    from .config import FILE_NAME, ConfigFile, config_dir
+
+    cfg = ConfigFile.load(config_dir() / FILE_NAME)
+    for warning in cfg.warnings:
+        rt.out.warn(warning)
+    name = rt.options.profile or os.environ.get("SEEDANCE_PROFILE") or "default"
+    from .config import check_profile_name
+
+    return cfg, check_profile_name(name)
+
+
+def _read_secret(rt: Runtime) -> str:
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        try:
+            return getpass.getpass("API key (input hidden): ", stream=sys.stderr)
+        except (EOFError, KeyboardInterrupt):
+            raise Interrupted("no key entered; nothing was changed") from None
+    return sys.stdin.readline().strip() if sys.stdin is not None else ""
+
+
+@config_app.command("set")
+@with_globals
+def config_set(
+    rt: Runtime,
+    key: KeyArg,
+    value: Annotated[
+        str | None,
+        typer.Argument(
+            help="The value; for api-key leave it out to type it hidden or pipe it in.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Set KEY in the profile, checking the value first."""
+    from .config import SECRET_KEYS, check_key, check_value
+
+    name = check_key(key)
+    if value is None:
+        if name not in SECRET_KEYS:
+            raise UsageError(f"config set {name}: a VALUE is needed")
+        value = _read_secret(rt)
+    elif name in SECRET_KEYS:
+        rt.out.warn(
+            "a key typed on the command line stays in your shell history; "
+            "`seedance config set api-key` alone asks for it instead"
+        )
+    checked = check_value(name, value)
+    cfg, profile = _config_file(rt)
+    cfg.profiles.setdefault(profile, {})[name] = checked
+    cfg.save()
+    rt.out.info(f"set {name} in profile {profile!r} ({cfg.path})")
+
+
+@config_app.command("get")
+@with_globals
+def config_get(rt: Runtime, key: KeyArg) -> None:
+    """Print KEY from the profile (keys masked)."""
+    from .config import SECRET_KEYS, check_key, mask
+
+    name = check_key(key)
+    cfg, profile = _config_file(rt)
+    value = cfg.profile(profile).get(name)
+    if value is None:
+        raise ConfigError(f"{name} is not set in profile {profile!r} ({cfg.path})")
+    shown = mask(value) if name in SECRET_KEYS else display_value(value)
+    if rt.options.json:
+        rt.out.json({name: shown})
+    else:
+        rt.out.line(shown)
+
+
+@config_app.command("unset")
+@with_globals
+def config_unset(rt: Runtime, key: KeyArg) -> None:
+    """Remove KEY from the profile."""
+    from .config import check_key
+
+    name = check_key(key)
+    cfg, profile = _config_file(rt)
+    if name not in cfg.profile(profile):
+        rt.out.info(f"{name} was not set in profile {profile!r}")
+        return
+    del cfg.profiles[profile][name]
+    cfg.save()
+    rt.out.info(f"unset {name} in profile {profile!r} ({cfg.path})")
+
+
+@config_app.command("list")
+@with_globals
+def config_list(rt: Runtime) -> None:
+    """Show every setting in effect, its value (keys masked) and where it comes from."""
+    from .config import effective_settings
+
+    rows = effective_settings(rt.settings, rt.options.base_url)
+    if rt.options.json:
+        rt.out.json({key: {"value": value, "source": source} for key, value, source in rows})
+        return
+    for key, value, source in rows:
+        rt.out.line(f"{key}\t{display_value(value) if value is not None else ''}\t{source}")
+
+
+@config_app.command("path")
+@with_globals
+def config_path(rt: Runtime) -> None:
+    """Print the path of the config file (it need not exist yet)."""
+    from .config import FILE_NAME, config_dir
+
+    path = config_dir() / FILE_NAME
+    if rt.options.json:
+        rt.out.json({"path": str(path), "exists": path.exists()})
+    else:
+        rt.out.line(str(path))
+
+
+def display_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# -- emulator --------------------------------------------------------------------------------------
 
 
 @app.command()
@@ -76,6 +857,7 @@ def emulator(
         list[str] | None,
         typer.Option(
             "--fault",
+            metavar="SPEC",
             help="Inject a fault, KIND:ACTION[:COUNT][:KEY=VALUE,...], e.g. create:500, "
             "query:429:3:retry-after=2, create:drop, download:truncate, task:fail:1:code=... "
             "Repeatable.",
@@ -88,6 +870,8 @@ def emulator(
     Prints `export SEEDANCE_BASE_URL=...` and `export SEEDANCE_FILES_URL=...` lines on stdout
     and logs each request on stderr. Stop it with Ctrl-C.
     """
+    import signal
+
     from .emulator import Emulator, FaultSpecError
 
     def log(line: str) -> None:
@@ -109,11 +893,9 @@ def emulator(
         )
         emu.start()
     except FaultSpecError as exc:
-        print(f"error: --fault {exc}", file=sys.stderr)
-        raise typer.Exit(ExitCode.USAGE) from None
+        raise UsageError(f"--fault {exc}") from None
     except OSError as exc:
-        print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
-        raise typer.Exit(ExitCode.USAGE) from None
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     print(f"export SEEDANCE_BASE_URL={emu.url}", flush=True)
     print(f"export SEEDANCE_FILES_URL={emu.url}", flush=True)
     print(
@@ -124,11 +906,82 @@ def emulator(
         emu.wait()
     except KeyboardInterrupt:
         emu.stop()
-        print("emulator stopped", file=sys.stderr)
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
+        raise Interrupted("emulator stopped") from None
     emu.stop()
 
 
-def main() -> None:
-    """Entry point of the ``seedance`` console script."""
-    app()
+# -- the one place errors become exit codes --------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``seedance`` console script: run, then exit with the right code."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
+    """Run the CLI and return its exit code; every error is printed and mapped here, once."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="seedance", standalone_mode=False, obj=world or World())
+        return int(result) if isinstance(result, int) else 0
+    except AlreadyShown as exc:
+        return int(exc.exit_code)
+    except SeedanceError as exc:
+        _output(args).error(exc)
+        return int(exc.exit_code)
+    except TyperException as exc:  # usage errors found while parsing flags
+        return _usage_error(exc, args)
+    except typer.Abort:
+        _output(args).error(Interrupted("aborted"))
+        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        _output(args).error(Interrupted("interrupted"))
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # a bug: say so plainly, without leaking anything
+        from .render import OutputClosed
+
+        if isinstance(exc, OutputClosed):
+            _silence_stdout()
+            return int(ExitCode.OK)
+        out = _output(args)
+        out.error(
+            SeedanceError(
+                f"internal error: {type(exc).__name__}",
+                hint="this is a bug; rerun with --verbose for details",
+            )
+        )
+        if out.verbose:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+
+
+def _output(args: Sequence[str]) -> Output:
+    from .render import Output
+
+    return Output(
+        json_mode="--json" in args,
+        quiet="--quiet" in args or "-q" in args,
+        verbose="--verbose" in args or "-v" in args,
+        no_color="--no-color" in args,
+    )
+
+
+def _usage_error(exc: TyperException, args: Sequence[str]) -> int:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help())  # `seedance` or `seedance config` alone: the help, on stdout
+        return int(ExitCode.OK)
+    hint = f"see `{ctx.command_path} --help`" if ctx is not None else None
+    _output(args).error(UsageError(exc.format_message(), hint=hint))
+    return int(ExitCode.USAGE)
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away, point it at /dev/null so exit does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

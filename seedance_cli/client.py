@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -27,7 +27,6 @@ from . import __version__
 from .errors import (
     APIError,
     BadResponse,
-    ConfigError,
     ConnectionFailed,
     OutcomeUnknown,
     RedirectRefused,
@@ -37,12 +36,20 @@ from .errors import (
     api_error_class,
     clip,
 )
-from .models import Credits, GenerationRequest, Task, check_task_id, is_loopback_host
+from .models import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FILES_URL,
+    Credits,
+    GenerationRequest,
+    Task,
+    check_api_key,
+    check_base_url,
+    check_idempotency_key,
+    check_task_id,
+)
 from .retry import RetryPolicy, is_retryable_status, parse_retry_after
 from .waiting import DEFAULT_POLL_INTERVAL, UpdateCallback, wait_for_task
 
-DEFAULT_BASE_URL: Final = "https://api.evolink.ai"
-DEFAULT_FILES_URL: Final = "https://files-api.evolink.ai"
 USER_AGENT: Final = f"seedance-cli/{__version__}"
 MAX_REDIRECTS: Final = 3
 
@@ -60,40 +67,6 @@ class Timeouts:
 
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
-
-
-def check_base_url(url: str, *, what: str = "base URL") -> str:
-    """Return ``url`` without a trailing slash if it is a safe API origin, else raise ``ConfigError``.
-
-    https is required, except for loopback addresses (the emulator). User info, queries and fragments
-    are refused: a base URL is an origin, optionally with a path prefix, to which paths are appended.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigError(f"invalid {what} {url!r}: {exc}") from None
-    scheme = parts.scheme.lower()
-    host = parts.hostname or ""
-    if scheme not in ("http", "https") or not host:
-        raise ConfigError(f"invalid {what} {url!r}: expected https://HOST")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ConfigError(f"invalid {what}: no credentials, query or fragment allowed")
-    if scheme == "http" and not is_loopback_host(host):
-        raise ConfigError(
-            f"refusing plain http:// {what} {url!r}: the API key would travel unencrypted",
-            hint="use https://, or http:// only with a loopback address such as 127.0.0.1",
-        )
-    return url.strip().rstrip("/")
-
-
-def check_api_key(api_key: str | None) -> str:
-    """Return the key if it can be sent in a header, else raise ``ConfigError`` (never echoing it)."""
-    if api_key is None or not api_key.strip():
-        raise ConfigError("no API key")
-    if any(not (0x21 <= ord(c) <= 0x7E) for c in api_key):
-        raise ConfigError("the API key contains spaces, control or non-ASCII characters")
-    return api_key
 
 
 def new_idempotency_key() -> str:
@@ -221,9 +194,7 @@ class Client:
         Resent only after a connection that could not be made or a 429. Raises ``OutcomeUnknown``
         (with the key) when the request may have reached the server and no usable answer came.
         """
-        key = idempotency_key or new_idempotency_key()
-        if not key.isprintable() or not key.isascii() or not key.strip() or len(key) > 255:
-            raise ConfigError("the idempotency key must be 1-255 printable ASCII characters")
+        key = check_idempotency_key(idempotency_key or new_idempotency_key())
         url = f"{self.base_url}/v1/videos/generations"
         body = request.to_body()
         attempt = 0

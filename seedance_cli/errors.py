@@ -22,7 +22,8 @@ it, so the mapping lives here and only here::
     │   └── RedirectRefused             7   a redirect to another origin: not followed
     ├── TaskFailed                      8   the task ended failed or cancelled (carries the task)
     ├── WaitTimeout                     9   the deadline passed while the task was still running
-    └── OutcomeUnknown                  10  a create may have reached the server; it was not resent
+    ├── OutcomeUnknown                  10  a create may have reached the server; it was not resent
+    └── Interrupted                     130 Ctrl-C (carries what to run to resume)
 
 "The API refused" (``APIError``) means the service answered and nothing was done. "The task failed"
 (``TaskFailed``) means the task was created, paid for and ended badly. "The network failed"
@@ -287,6 +288,13 @@ class OutcomeUnknown(SeedanceError):
         )
         self.idempotency_key = idempotency_key
         self.cause = cause
+
+
+class Interrupted(SeedanceError):
+    """Ctrl-C. The message says what was under way; the hint, how to resume it."""
+
+    exit_code = ExitCode.INTERRUPTED
+    code = "interrupted"
 
 
 def describe(exc: BaseException) -> dict[str, Any]:

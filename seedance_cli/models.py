@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final, TypeGuard
 from urllib.parse import urlsplit
 
-from .errors import BadResponse, ValidationError
+from .errors import BadResponse, ConfigError, ValidationError
 
+DEFAULT_BASE_URL: Final = "https://api.evolink.ai"
+DEFAULT_FILES_URL: Final = "https://files-api.evolink.ai"
 MODEL: Final = "seedance-1.5-pro"
 PROMPT_MAX_CHARS: Final = 2000
 MAX_IMAGES: Final = 2
@@ -90,6 +92,40 @@ def check_http_url(field: str, url: object, *, https_only: bool = False) -> str:
     if not parts.hostname:
         raise ValidationError(field, f"has no host: {url!r}")
     return url
+
+
+def check_base_url(url: str, *, what: str = "base URL") -> str:
+    """Return ``url`` without a trailing slash if it is a safe API origin, else raise ``ConfigError``.
+
+    https is required, except for loopback addresses (the emulator). User info, queries and fragments
+    are refused: a base URL is an origin, optionally with a path prefix, to which paths are appended.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"invalid {what} {url!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in ("http", "https") or not host:
+        raise ConfigError(f"invalid {what} {url!r}: expected https://HOST")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ConfigError(f"invalid {what}: no credentials, query or fragment allowed")
+    if scheme == "http" and not is_loopback_host(host):
+        raise ConfigError(
+            f"refusing plain http:// {what} {url!r}: the API key would travel unencrypted",
+            hint="use https://, or http:// only with a loopback address such as 127.0.0.1",
+        )
+    return url.strip().rstrip("/")
+
+
+def check_api_key(api_key: str | None) -> str:
+    """Return the key if it can be sent in a header, else raise ``ConfigError`` (never echoing it)."""
+    if api_key is None or not api_key.strip():
+        raise ConfigError("no API key")
+    if any(not (0x21 <= ord(c) <= 0x7E) for c in api_key):
+        raise ConfigError("the API key contains spaces, control or non-ASCII characters")
+    return api_key
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +211,15 @@ class GenerationRequest:
             if value is not None:
                 body[name] = value
         return body
+
+
+def check_idempotency_key(key: str) -> str:
+    """Return ``key`` if it can travel in a header: 1-255 printable ASCII characters, no spaces."""
+    if not 0 < len(key) <= 255 or any(not 0x21 <= ord(c) <= 0x7E for c in key):
+        raise ValidationError(
+            "idempotency_key", "must be 1-255 printable ASCII characters without spaces"
+        )
+    return key
 
 
 def check_task_id(task_id: str) -> str:

@@ -1,22 +1,25 @@
-"""Polling a task until it ends: deadline, cadence, tolerance of transient failures, callbacks."""
+"""Polling tasks until they end: one deadline, a cadence, tolerance of transient failures, callbacks."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 from .errors import RateLimitError, SeedanceError, ServerError, ServiceError, WaitTimeout
 from .models import Task
 
-#: API.md: vendor clients poll every 5-15 s, and each poll of an unfinished task costs the gateway an
-#: upstream call. Never faster than this unless the caller says so.
+#: API.md: vendor clients poll every 5-15 s, and each poll of an unfinished task costs the gateway
+#: an upstream call. Never faster than this unless the caller says so.
 DEFAULT_POLL_INTERVAL: Final = 5.0
 #: Without a deadline, how long an unbroken run of transient failures is borne before giving up.
 DEFAULT_MAX_OUTAGE: Final = 600.0
 
 UpdateCallback = Callable[[Task], None]
 ErrorCallback = Callable[[SeedanceError], None]
+#: What a wait ends with, per task: the terminal task, or the error that ended its wait
+#: (``WaitTimeout`` at the deadline, or a permanent error such as ``NotFoundError``).
+Outcome = Task | SeedanceError
 
 
 class TaskSource(Protocol):
@@ -26,6 +29,68 @@ class TaskSource(Protocol):
 def is_transient(exc: SeedanceError) -> bool:
     """Failures that may pass by themselves: the network, timeouts, 429, 5xx."""
     return isinstance(exc, ServiceError | RateLimitError | ServerError)
+
+
+def wait_for_tasks(
+    source: TaskSource,
+    task_ids: Sequence[str],
+    *,
+    timeout: float | None = None,
+    interval: float = DEFAULT_POLL_INTERVAL,
+    on_update: UpdateCallback | None = None,
+    on_error: ErrorCallback | None = None,
+    max_outage: float = DEFAULT_MAX_OUTAGE,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Outcome]:
+    """Poll every task until each has an outcome; never raises for one task's sake.
+
+    One round polls each unfinished task once, then sleeps ``interval`` (cut short at the deadline).
+    ``on_update`` gets every task seen; ``on_error`` every transient failure, which is borne until the
+    deadline (``timeout`` seconds from now), or for ``max_outage`` seconds in a row when there is none.
+    The last round happens at the deadline; unfinished tasks then get a ``WaitTimeout`` carrying the
+    last task seen. A failed task is an outcome like any other: it is returned, not raised.
+    """
+    if interval <= 0:
+        raise ValueError("interval must be positive")
+    deadline = clock() + timeout if timeout is not None else None
+    outcomes: dict[str, Outcome] = {}
+    last: dict[str, Task] = {}
+    outage_since: dict[str, float] = {}
+    pending = list(dict.fromkeys(task_ids))
+    while True:
+        for task_id in pending:
+            try:
+                task = source.get_task(task_id, deadline=deadline)
+            except SeedanceError as exc:
+                if not is_transient(exc):
+                    outcomes[task_id] = exc
+                    continue
+                now = clock()
+                since = outage_since.setdefault(task_id, now)
+                if on_error is not None:
+                    on_error(exc)
+                if deadline is None and now - since >= max_outage:
+                    outcomes[task_id] = exc
+                continue
+            outage_since.pop(task_id, None)
+            last[task_id] = task
+            if on_update is not None:
+                on_update(task)
+            if task.is_terminal:
+                outcomes[task_id] = task
+        pending = [t for t in pending if t not in outcomes]
+        if not pending:
+            return {t: outcomes[t] for t in dict.fromkeys(task_ids)}
+        if deadline is None:
+            sleep(interval)
+            continue
+        remaining = deadline - clock()
+        if remaining <= 0:
+            for task_id in pending:
+                outcomes[task_id] = WaitTimeout(task_id, timeout or 0.0, last.get(task_id))
+            return {t: outcomes[t] for t in dict.fromkeys(task_ids)}
+        sleep(min(interval, remaining))
 
 
 def wait_for_task(
@@ -40,43 +105,22 @@ def wait_for_task(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Task:
-    """Poll until the task is terminal and return it: a failed task is returned, not raised.
+    """Poll one task until it is terminal and return it: a failed task is returned, not raised.
 
-    ``on_update`` gets every task seen; ``on_error`` every transient failure, which is borne until
-    the deadline (``timeout`` seconds from now), or for ``max_outage`` seconds in a row when there is
-    none. The last poll happens at the deadline; then ``WaitTimeout`` (carrying the last task seen).
-    Other errors (401, 404, ...) are raised at once.
+    Raises ``WaitTimeout`` (carrying the last task seen) when the deadline passes, and permanent
+    errors (401, 404, ...) at once. See ``wait_for_tasks`` for the rules.
     """
-    if interval <= 0:
-        raise ValueError("interval must be positive")
-    start = clock()
-    deadline = start + timeout if timeout is not None else None
-    last: Task | None = None
-    outage_since: float | None = None
-    while True:
-        try:
-            task = source.get_task(task_id, deadline=deadline)
-        except SeedanceError as exc:
-            if not is_transient(exc):
-                raise
-            now = clock()
-            outage_since = now if outage_since is None else outage_since
-            if on_error is not None:
-                on_error(exc)
-            if deadline is None and now - outage_since >= max_outage:
-                raise
-        else:
-            outage_since = None
-            last = task
-            if on_update is not None:
-                on_update(task)
-            if task.is_terminal:
-                return task
-        now = clock()
-        if deadline is None:
-            sleep(interval)
-            continue
-        remaining = deadline - now
-        if remaining <= 0:
-            raise WaitTimeout(task_id, timeout or 0.0, last)
-        sleep(min(interval, remaining))
+    outcome = wait_for_tasks(
+        source,
+        [task_id],
+        timeout=timeout,
+        interval=interval,
+        on_update=on_update,
+        on_error=on_error,
+        max_outage=max_outage,
+        sleep=sleep,
+        clock=clock,
+    )[task_id]
+    if isinstance(outcome, SeedanceError):
+        raise outcome
+    return outcome

@@ -15,6 +15,8 @@ from seedance_cli import Client, RetryPolicy
 from seedance_cli.client import Timeouts
 from seedance_cli.emulator import Emulator, FakeClock
 
+from .clirunner import CliRunner
+
 TEST_KEY = "sk-test-0123456789abcdef"
 
 
@@ -112,3 +114,23 @@ def make_client(emulator: Emulator, clock: FakeClock) -> Iterator[MakeClient]:
 @pytest.fixture
 def client(make_client: MakeClient) -> Client:
     return make_client()
+
+
+SENTINEL_KEY = "sk-SENTINEL-5f3a9c1e7b2d4068a1"
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clock: FakeClock
+) -> CliRunner:
+    """The CLI in-process, with no API configured (see ``api`` for one)."""
+    return CliRunner(capsys, monkeypatch, clock)
+
+
+@pytest.fixture
+def api(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    """Point the CLI at the emulator through the environment, with the sentinel key."""
+    monkeypatch.setenv("SEEDANCE_BASE_URL", emulator.url)
+    monkeypatch.setenv("SEEDANCE_FILES_URL", emulator.url)
+    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+    return emulator

@@ -18,7 +18,7 @@ from seedance_cli import (
 )
 from seedance_cli.emulator import Emulator, FakeClock
 from seedance_cli.errors import ExitCode, SeedanceError
-from seedance_cli.waiting import DEFAULT_POLL_INTERVAL, wait_for_task
+from seedance_cli.waiting import DEFAULT_POLL_INTERVAL, wait_for_task, wait_for_tasks
 
 from .conftest import MakeClient
 
@@ -161,3 +161,33 @@ def test_interval_is_the_callers_to_choose(make_client: MakeClient, clock: FakeC
     assert set(clock.sleeps) == {1.0}
     with pytest.raises(ValueError, match="positive"):
         client.wait(task.id, interval=0)
+
+
+def test_several_tasks_share_one_deadline_and_each_gets_its_outcome(
+    client: Client, emulator: Emulator, clock: FakeClock
+) -> None:
+    done = client.create_generation(REQUEST).id
+    emulator.add_fault("task:fail:1:code=service_error")
+    failed = client.create_generation(REQUEST).id
+    emulator.add_fault("task:hang")
+    hung = client.create_generation(REQUEST).id
+    missing = "task-unified-1761313744-zzzzzzzz"
+    outcomes = wait_for_tasks(
+        client,
+        [done, failed, hung, missing, done],
+        timeout=90,
+        sleep=clock.sleep,
+        clock=clock.monotonic,
+    )
+    assert list(outcomes) == [done, failed, hung, missing]
+    ok, bad, late = outcomes[done], outcomes[failed], outcomes[hung]
+    assert isinstance(ok, Task) and ok.succeeded
+    assert isinstance(bad, Task) and bad.failed
+    assert isinstance(late, WaitTimeout) and late.task is not None
+    assert isinstance(outcomes[missing], NotFoundError)
+    assert sum(clock.sleeps) == 90
+    # The missing task was asked about once; finished tasks are not polled again.
+    queried = [r.path.rsplit("/", 1)[-1] for r in emulator.requests("query")]
+    assert queried.count(missing) == 1
+    assert queried.count(failed) == 7  # at 0, 5, ..., 30 s: it fails midway
+    assert queried.count(hung) == 19  # every round until the deadline, the last one at 90 s

@@ -1,0 +1,410 @@
+"""The config file, its profiles, and where every setting comes from: flag > environment > profile > default.
+
+The file is ``config.toml`` in ``SEEDANCE_CONFIG_DIR`` or ``platformdirs.user_config_dir("seedance")``::
+
+    [profiles.default]
+    api_key = "sk-..."
+    quality = "1080p"
+
+It is written atomically (a temporary file beside it, fsync, rename) with mode 0600 in a 0700 folder.
+Reading never creates anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import stat
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from .errors import ConfigError, UsageError, ValidationError
+from .models import (
+    ASPECT_RATIOS,
+    DEFAULT_BASE_URL,
+    DEFAULT_FILES_URL,
+    DURATION_MAX,
+    DURATION_MIN,
+    QUALITIES,
+    check_api_key,
+    check_base_url,
+)
+
+DEFAULT_PROFILE: Final = "default"
+FILE_NAME: Final = "config.toml"
+TRUE_WORDS: Final = frozenset({"true", "yes", "on", "1"})
+FALSE_WORDS: Final = frozenset({"false", "no", "off", "0"})
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    return value.strip()
+
+
+def _api_key(value: object) -> str:
+    try:
+        return check_api_key(_text(value, "the API key"))
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+
+
+def _url(what: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        try:
+            return check_base_url(_text(value, what), what=what)
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
+
+    return parse
+
+
+def _duration(value: object) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("duration must be a whole number of seconds")
+    if not DURATION_MIN <= value <= DURATION_MAX:
+        raise ValueError(f"duration must be {DURATION_MIN} to {DURATION_MAX} seconds, got {value}")
+    return value
+
+
+def _choice(choices: tuple[str, ...], what: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        if value not in choices:
+            raise ValueError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+
+    return parse
+
+
+def _audio(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return value.strip().lower() in TRUE_WORDS
+    raise ValueError("audio must be true or false")
+
+
+def _path(value: object) -> str:
+    return _text(value, "output-dir")
+
+
+#: Every key a profile may hold: the name users type, and how a value is checked and normalised.
+KEYS: Final[dict[str, Callable[[object], Any]]] = {
+    "api-key": _api_key,
+    "base-url": _url("base-url"),
+    "files-url": _url("files-url"),
+    "duration": _duration,
+    "quality": _choice(QUALITIES, "quality"),
+    "aspect-ratio": _choice(ASPECT_RATIOS, "aspect-ratio"),
+    "audio": _audio,
+    "output-dir": _path,
+}
+SECRET_KEYS: Final = frozenset({"api-key"})
+
+
+def toml_name(key: str) -> str:
+    return key.replace("-", "_")
+
+
+def check_key(key: str) -> str:
+    """The canonical (dashed) name of a config key; ``UsageError`` for an unknown one."""
+    name = key.strip().lower().replace("_", "-")
+    if name not in KEYS:
+        raise UsageError(f"unknown config key {key!r}", hint=f"keys: {', '.join(KEYS)}")
+    return name
+
+
+def check_value(key: str, value: object) -> Any:
+    """``value`` checked and normalised for ``key``; ``ValidationError`` names the key."""
+    try:
+        return KEYS[key](value)
+    except ValueError as exc:
+        raise ValidationError(key, str(exc).removeprefix(f"{key} ")) from None
+
+
+def check_profile_name(name: str) -> str:
+    """A profile name is a TOML bare key: letters, digits, ``-`` and ``_``."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        raise UsageError(f"--profile: {name!r} is not a profile name (letters, digits, - and _)")
+    return name
+
+
+def mask(secret: str) -> str:
+    """``sk-...abcd``: enough to tell keys apart, never enough to use one."""
+    if len(secret) <= 12:
+        return "****"
+    return f"{secret[:3]}...{secret[-4:]}"
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    override = env.get("SEEDANCE_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("seedance"))
+
+
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    override = env.get("SEEDANCE_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("seedance"))
+
+
+@dataclasses.dataclass
+class ConfigFile:
+    """The parsed config file. ``warnings`` collects what the user should hear about."""
+
+    path: Path
+    profiles: dict[str, dict[str, Any]]
+    warnings: list[str] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> ConfigFile:
+        """Read ``path`` (absent: empty). ``ConfigError`` (exit 3) names the file and the problem."""
+        try:
+            raw = path.read_bytes()
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            return cls(path, {})
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        warnings = []
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(
+                f"config file {path} is readable by others (mode {stat.S_IMODE(mode):04o}); "
+                f"fix it with: chmod 600 {path}"
+            )
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"invalid config file {path}: {exc}") from None
+        profiles_raw = data.get("profiles", {})
+        if not isinstance(profiles_raw, dict):
+            raise ConfigError(f"invalid config file {path}: [profiles] must be a table")
+        profiles: dict[str, dict[str, Any]] = {}
+        for name, table in profiles_raw.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"invalid config file {path}: [profiles.{name}] must be a table")
+            profile: dict[str, Any] = {}
+            for key, value in table.items():
+                dashed = key.replace("_", "-")
+                if dashed not in KEYS:
+                    warnings.append(
+                        f"config file {path}: [profiles.{name}] ignores unknown key {key!r}"
+                    )
+                    continue
+                try:
+                    profile[dashed] = KEYS[dashed](value)
+                except ValueError as exc:
+                    raise ConfigError(
+                        f"invalid config file {path}: [profiles.{name}] {key}: {exc}"
+                    ) from None
+            profiles[name] = profile
+        return cls(path, profiles, warnings)
+
+    def profile(self, name: str) -> dict[str, Any]:
+        return self.profiles.get(name, {})
+
+    def save(self) -> None:
+        """Write atomically with mode 0600, creating the folder with mode 0700 if needed."""
+        import tomli_w
+
+        folder = self.path.parent
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            document = {
+                "profiles": {
+                    name: {toml_name(k): v for k, v in sorted(values.items())}
+                    for name, values in sorted(self.profiles.items())
+                    if values
+                }
+            }
+            fd, temp = tempfile.mkstemp(dir=folder, prefix=".config.", suffix=".tmp")
+            try:
+                os.fchmod(fd, 0o600)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(tomli_w.dumps(document).encode("utf-8"))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(temp, self.path)
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+            _fsync_dir(folder)
+        except OSError as exc:
+            raise ConfigError(f"cannot write config file {self.path}: {exc.strerror}") from None
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting resolved, each from the highest source that has it."""
+
+    profile: str
+    config_path: Path
+    api_key: str | None
+    api_key_source: str | None
+    base_url: str
+    files_url: str
+    duration: int | None
+    quality: str | None
+    aspect_ratio: str | None
+    audio: bool | None
+    output_dir: str | None
+    poll_interval: float | None
+
+
+def resolve(
+    *,
+    profile: str | None = None,
+    base_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    config: ConfigFile | None = None,
+) -> Settings:
+    """Resolve settings: flag > environment > profile in the config file > built-in default.
+
+    ``profile`` and ``base_url`` are the flags. Raises ``ConfigError`` for an invalid config file,
+    an unknown profile asked for by name, or an invalid value in the environment.
+    """
+    env = os.environ if environ is None else environ
+    name = check_profile_name(profile or env.get("SEEDANCE_PROFILE") or DEFAULT_PROFILE)
+    cfg = config if config is not None else ConfigFile.load(config_dir(env) / FILE_NAME)
+    if (
+        (profile or env.get("SEEDANCE_PROFILE"))
+        and name != DEFAULT_PROFILE
+        and (name not in cfg.profiles)
+    ):
+        known = ", ".join(sorted(cfg.profiles)) or "none yet"
+        raise ConfigError(
+            f"no profile {name!r} in {cfg.path}",
+            hint=f"profiles: {known}; create it with: seedance --profile {name} config set api-key",
+        )
+    values = cfg.profile(name)
+
+    def env_value(var: str, key: str) -> Any:
+        raw = env.get(var)
+        if raw is None or raw == "":
+            return None
+        try:
+            return KEYS[key](raw)
+        except ValueError as exc:
+            raise ConfigError(f"invalid {var}: {exc}") from None
+
+    key, source = None, None
+    for var in ("SEEDANCE_API_KEY", "EVOLINK_API_KEY"):
+        if env.get(var):
+            key, source = env_value(var, "api-key"), var
+            break
+    if key is None and "api-key" in values:
+        key, source = values["api-key"], f"profile {name!r} in {cfg.path}"
+
+    flag_base = None
+    if base_url is not None:
+        try:
+            flag_base = check_base_url(base_url)
+        except ConfigError as exc:
+            raise UsageError(f"--base-url: {exc.message}", hint=exc.hint) from None
+
+    interval_raw = env.get("SEEDANCE_POLL_INTERVAL")
+    interval = None
+    if interval_raw:
+        try:
+            interval = float(interval_raw)
+        except ValueError:
+            interval = math.nan
+        if not math.isfinite(interval) or interval <= 0:
+            raise ConfigError(
+                f"invalid SEEDANCE_POLL_INTERVAL {interval_raw!r}: expected seconds > 0"
+            )
+
+    return Settings(
+        profile=name,
+        config_path=cfg.path,
+        api_key=key,
+        api_key_source=source,
+        base_url=flag_base
+        or env_value("SEEDANCE_BASE_URL", "base-url")
+        or values.get("base-url")
+        or DEFAULT_BASE_URL,
+        files_url=env_value("SEEDANCE_FILES_URL", "files-url")
+        or values.get("files-url")
+        or DEFAULT_FILES_URL,
+        duration=values.get("duration"),
+        quality=values.get("quality"),
+        aspect_ratio=values.get("aspect-ratio"),
+        audio=values.get("audio"),
+        output_dir=values.get("output-dir"),
+        poll_interval=interval,
+    )
+
+
+def effective_settings(settings: Settings, base_url_flag: str | None) -> list[tuple[str, Any, str]]:
+    """(key, value, source) for every config key as it applies now; keys masked."""
+    profile_source = f"profile {settings.profile!r}"
+    rows: list[tuple[str, Any, str]] = []
+    key = settings.api_key
+    rows.append(
+        (
+            "api-key",
+            mask(key) if key else None,
+            (settings.api_key_source or "not set").replace(f" in {settings.config_path}", ""),
+        )
+    )
+
+    def source_of(value: Any, default: Any, env_var: str | None, flag: bool = False) -> str:
+        if flag:
+            return "flag"
+        if env_var and os.environ.get(env_var):
+            return env_var
+        return "default" if value == default else profile_source
+
+    rows.append(
+        (
+            "base-url",
+            settings.base_url,
+            source_of(
+                settings.base_url, DEFAULT_BASE_URL, "SEEDANCE_BASE_URL", base_url_flag is not None
+            ),
+        )
+    )
+    rows.append(
+        (
+            "files-url",
+            settings.files_url,
+            source_of(settings.files_url, DEFAULT_FILES_URL, "SEEDANCE_FILES_URL"),
+        )
+    )
+    for name, value in (
+        ("duration", settings.duration),
+        ("quality", settings.quality),
+        ("aspect-ratio", settings.aspect_ratio),
+        ("audio", settings.audio),
+        ("output-dir", settings.output_dir),
+    ):
+        rows.append((name, value, profile_source if value is not None else "default"))
+    return rows

@@ -1,0 +1,337 @@
+"""Everything the CLI shows: data on stdout, the rest on stderr. The only module that imports rich.
+
+Rich is used only where a person is looking: a terminal, with colour allowed (no ``NO_COLOR``, no
+``TERM=dumb``, no ``--no-color``). Anywhere else lines are written as plain text, so logs and pipes
+never see an escape code. Text from the server is cleaned of control characters and never read as
+markup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from typing import IO, Any, Protocol
+
+from .errors import SeedanceError, describe
+from .models import Task
+
+# C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text on a terminal.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_C1 = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+class OutputClosed(Exception):
+    """stdout was closed by its reader (``| head -1``): stop quietly. Not an ``OSError`` on purpose."""
+
+
+def clean(text: object, *, one_line: bool = True) -> str:
+    """Text safe for a terminal: control characters removed; newlines and tabs folded to spaces."""
+    value = _UNSAFE.sub("", str(text))
+    if one_line:
+        value = " ".join(value.split())
+    return value
+
+
+def to_json(data: Any, *, indent: int | None = None) -> str:
+    """JSON that a terminal cannot misread: C1 controls escaped, other non-ASCII text kept."""
+    text = json.dumps(
+        data, ensure_ascii=False, indent=indent, separators=None if indent else (",", ":")
+    )
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def wants_color(stream: IO[str], *, no_color: bool, environ: Mapping[str, str]) -> bool:
+    """Colour and escape codes only for a terminal that has not asked for none."""
+    if no_color or "NO_COLOR" in environ or environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@dataclasses.dataclass
+class Output:
+    """The CLI's voice. ``json_mode``: JSON on stdout; ``quiet``: no chatter on stderr."""
+
+    json_mode: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    no_color: bool = False
+    stdout: IO[str] | None = None
+    stderr: IO[str] | None = None
+    environ: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        env = os.environ if self.environ is None else self.environ
+        self.out = self.stdout or sys.stdout
+        self.err = self.stderr or sys.stderr
+        self.out_fancy = wants_color(self.out, no_color=self.no_color, environ=env)
+        self.err_fancy = wants_color(self.err, no_color=self.no_color, environ=env)
+        self.out_tty = _isatty(self.out)
+
+    # -- stdout: data ------------------------------------------------------------------------------
+
+    def _write_out(self, text: str) -> None:
+        try:
+            self.out.write(text + "\n")
+            self.out.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
+
+    def line(self, text: str) -> None:
+        """One plain line of data on stdout."""
+        self._write_out(clean(text))
+
+    def json(self, data: Any) -> None:
+        """One JSON object: compact on one line when piped, indented and highlighted on a terminal."""
+        if self.out_fancy:
+            self._rich_out(lambda console: console.print_json(to_json(data), indent=2))
+        else:
+            self._write_out(to_json(data))
+
+    def task(self, task: Task, *, files: Sequence[str] = ()) -> None:
+        """A task as the API returned it (plus ``files`` when something was saved)."""
+        data = dict(task.raw)
+        if files:
+            data["files"] = list(files)
+        self.json(data)
+
+    def status_lines(self, rows: Iterable[tuple[str, Task | SeedanceError]]) -> None:
+        """``status`` output: a table on a terminal, ``id<TAB>status<TAB>progress<TAB>url`` lines else."""
+        rows = list(rows)
+        if self.json_mode:
+            for task_id, item in rows:
+                if isinstance(item, Task):
+                    self.task(item)
+                else:
+                    self.json({"id": task_id, "error": describe(item)})
+            return
+        if not self.out_fancy:
+            for task_id, item in rows:
+                if isinstance(item, Task):
+                    self.line(f"{item.id}\t{item.status}\t{item.progress}\t{item.video_url or ''}")
+                else:
+                    self.line(f"{task_id}\terror\t\t")
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("ID", "STATUS", "PROGRESS", "RESULT"):
+            table.add_column(column, no_wrap=column != "RESULT")
+        for task_id, item in rows:
+            if isinstance(item, Task):
+                result = item.video_url or (
+                    f"{item.error.code}: {item.error.message}" if item.error else ""
+                )
+                style = "green" if item.succeeded else "red" if item.failed else "yellow"
+                table.add_row(
+                    Text(clean(item.id)),
+                    Text(clean(item.status), style=style),
+                    Text(f"{item.progress}%"),
+                    Text(clean(result)),
+                )
+            else:
+                table.add_row(
+                    Text(clean(task_id)),
+                    Text("error", style="red"),
+                    Text(""),
+                    Text(clean(item.message)),
+                )
+        self._rich_out(lambda console: console.print(table))
+
+    def _rich_out(self, draw: Any) -> None:
+        from rich.console import Console
+
+        console = Console(file=self.out, highlight=False, markup=False, emoji=False, soft_wrap=True)
+        try:
+            draw(console)
+            self.out.flush()
+        except BrokenPipeError:
+            raise OutputClosed from None
+
+    # -- stderr: everything else -------------------------------------------------------------------
+
+    def _write_err(self, text: str, style: str | None = None) -> None:
+        try:
+            if self.err_fancy and style:
+                from rich.console import Console
+                from rich.text import Text
+
+                console = Console(
+                    file=self.err, highlight=False, markup=False, emoji=False, soft_wrap=True
+                )
+                console.print(Text(text, style=style))
+            else:
+                self.err.write(text + "\n")
+            self.err.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # nowhere left to say it
+
+    def info(self, text: str) -> None:
+        """Chatter for people: suppressed by ``--quiet``."""
+        if not self.quiet:
+            self._write_err(clean(text))
+
+    def warn(self, text: str) -> None:
+        self._write_err(f"warning: {clean(text)}", "yellow")
+
+    def hint(self, text: str) -> None:
+        self._write_err(f"hint: {clean(text)}", "cyan")
+
+    def trace(self, text: str) -> None:
+        """``--verbose`` lines (already redacted by the client)."""
+        if self.verbose:
+            self._write_err(clean(text), "dim")
+
+    def error(self, exc: SeedanceError | BaseException) -> None:
+        """``error:`` and ``hint:`` lines on stderr; with ``--json`` also ``{"error": ...}`` on stdout."""
+        info = describe(exc)
+        self._write_err(f"error: {clean(info['message'])}", "bold red")
+        if info["hint"]:
+            self.hint(str(info["hint"]))
+        if self.json_mode:
+            with suppress(OutputClosed):
+                self._write_out(
+                    to_json(
+                        {
+                            "error": {
+                                k: (clean(v) if isinstance(v, str) else v) for k, v in info.items()
+                            }
+                        }
+                    )
+                )
+
+    # -- progress ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def progress(
+        self, task_ids: Sequence[str], wall_clock: Callable[[], float] = time.time
+    ) -> Iterator[WaitDisplay]:
+        """A display for a wait: live bars on a terminal, plain lines otherwise, nothing if quiet."""
+        if self.quiet:
+            yield NullDisplay()
+        elif self.err_fancy:
+            with LiveDisplay(self.err, task_ids, wall_clock) as display:
+                yield display
+        else:
+            yield LineDisplay(self, wall_clock)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class WaitDisplay(Protocol):
+    def update(self, task: Task) -> None: ...
+
+
+class NullDisplay:
+    def update(self, task: Task) -> None:
+        pass
+
+
+def _timing(
+    task: Task, now: float, estimates: dict[str, float]
+) -> tuple[float | None, float | None]:
+    """(elapsed, left) in seconds, from the task's ``created`` and the first estimate seen."""
+    if task.estimated_time is not None:
+        estimates.setdefault(task.id, task.estimated_time)
+    if task.created is None:
+        return None, None
+    elapsed = max(0.0, now - task.created)
+    estimate = estimates.get(task.id)
+    left = None if estimate is None or task.is_terminal else max(0.0, estimate - elapsed)
+    return elapsed, left
+
+
+class LineDisplay:
+    """One plain line per status or progress change: what a CI log wants."""
+
+    def __init__(self, output: Output, wall_clock: Callable[[], float]) -> None:
+        self.output = output
+        self.seen: dict[str, tuple[str, int]] = {}
+        self.estimates: dict[str, float] = {}
+        self.wall_clock = wall_clock
+
+    def update(self, task: Task) -> None:
+        state = (task.status, task.progress)
+        if self.seen.get(task.id) == state:
+            return
+        self.seen[task.id] = state
+        elapsed, left = _timing(task, self.wall_clock(), self.estimates)
+        parts = [task.id, task.status, f"{task.progress}%"]
+        if elapsed is not None:
+            parts.append(f"elapsed {fmt_duration(elapsed)}")
+        if left is not None:
+            parts.append(f"~{fmt_duration(left)} left")
+        self.output.info(" ".join(parts))
+
+
+class LiveDisplay:
+    """Rich progress bars, one per task: status, percent, elapsed, estimate."""
+
+    def __init__(
+        self, stream: IO[str], task_ids: Sequence[str], wall_clock: Callable[[], float]
+    ) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        self.console = Console(file=stream, highlight=False, markup=False, emoji=False)
+        self.bars = Progress(
+            TextColumn("{task.description}", markup=False),
+            TextColumn("{task.fields[status]}", markup=False, style="cyan"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%", markup=False),
+            TextColumn("{task.fields[elapsed]}", markup=False, style="dim"),
+            TextColumn("{task.fields[left]}", markup=False, style="dim"),
+            console=self.console,
+            transient=False,
+            auto_refresh=True,
+            refresh_per_second=4,
+        )
+        self.rows = {
+            task_id: self.bars.add_task(
+                clean(task_id), total=100, status="waiting", elapsed="", left=""
+            )
+            for task_id in dict.fromkeys(task_ids)
+        }
+        self.estimates: dict[str, float] = {}
+        self.wall_clock = wall_clock
+
+    def __enter__(self) -> LiveDisplay:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.bars.stop()
+
+    def update(self, task: Task) -> None:
+        row = self.rows.get(task.id)
+        if row is None:
+            return
+        elapsed, left = _timing(task, self.wall_clock(), self.estimates)
+        self.bars.update(
+            row,
+            completed=task.progress,
+            status=clean(task.status),
+            elapsed=fmt_duration(elapsed) if elapsed is not None else "",
+            left=f"~{fmt_duration(left)} left" if left is not None else "",
+        )

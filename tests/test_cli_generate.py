@@ -1,0 +1,289 @@
+"""``seedance generate``: every flag onto its field, every refusal before anything is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seedance_cli.emulator import Emulator, FakeClock
+
+from .clirunner import CliRunner
+
+PROMPT = "A cat playing piano"
+IMG1 = "https://example.com/first.png"
+IMG2 = "https://example.com/last.jpg"
+
+
+def sent_body(api: Emulator) -> dict[str, Any]:
+    (record,) = api.requests("create")
+    body: dict[str, Any] = record.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    ("flags", "fields"),
+    [
+        ([], {}),
+        (["-d", "8"], {"duration": 8}),
+        (["--duration", "12"], {"duration": 12}),
+        (["--quality", "1080p"], {"quality": "1080p"}),
+        (["--quality", "480p"], {"quality": "480p"}),
+        (["-a", "9:16"], {"aspect_ratio": "9:16"}),
+        (["--aspect-ratio", "adaptive"], {"aspect_ratio": "adaptive"}),
+        (["--audio"], {"generate_audio": True}),
+        (["--no-audio"], {"generate_audio": False}),
+        (["-i", IMG1], {"image_urls": [IMG1]}),
+        (["--image", IMG1, "-i", IMG2], {"image_urls": [IMG1, IMG2]}),
+        (
+            ["--callback-url", "https://hooks.example.com/x"],
+            {"callback_url": "https://hooks.example.com/x"},
+        ),
+        (["--model", "seedance-1.5-pro"], {}),
+        (
+            ["-d", "4", "--quality", "720p", "-a", "1:1", "--no-audio", "-i", IMG1],
+            {
+                "duration": 4,
+                "quality": "720p",
+                "aspect_ratio": "1:1",
+                "generate_audio": False,
+                "image_urls": [IMG1],
+            },
+        ),
+    ],
+)
+def test_each_flag_fills_its_field(
+    cli: CliRunner, api: Emulator, flags: list[str], fields: dict[str, Any]
+) -> None:
+    result = cli("generate", PROMPT, *flags)
+    assert result.code == 0, result.err
+    assert sent_body(api) == {"model": "seedance-1.5-pro", "prompt": PROMPT, **fields}
+
+
+def test_without_wait_stdout_is_the_task_id_alone(cli: CliRunner, api: Emulator) -> None:
+    result = cli("generate", PROMPT)
+    assert result.code == 0
+    (task_id,) = api.service.tasks
+    assert result.out == f"{task_id}\n"
+    assert f"created {task_id} (5 credits reserved)" in result.err
+    assert f"seedance wait {task_id}" in result.err
+
+
+def test_idempotency_key_flag_is_sent(cli: CliRunner, api: Emulator) -> None:
+    assert cli("generate", PROMPT, "--idempotency-key", "ci-run-42").code == 0
+    assert api.requests("create")[0].idempotency_key == "ci-run-42"
+
+
+def test_each_invocation_gets_its_own_key(cli: CliRunner, api: Emulator) -> None:
+    cli("generate", PROMPT)
+    cli("generate", PROMPT)
+    keys = {r.idempotency_key for r in api.requests("create")}
+    assert len(keys) == 2 and None not in keys
+
+
+def test_prompt_from_stdin(cli: CliRunner, api: Emulator) -> None:
+    assert cli("generate", "-", input="A dog surfing\n\n").code == 0
+    assert sent_body(api)["prompt"] == "A dog surfing"
+
+
+def test_prompt_from_file(cli: CliRunner, api: Emulator, tmp_path: Path) -> None:
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text('He said: "Never point at the moon."\nThen silence.\n', encoding="utf-8")
+    assert cli("generate", f"@{prompt}").code == 0
+    assert sent_body(api)["prompt"] == 'He said: "Never point at the moon."\nThen silence.'
+
+
+def test_with_wait_stdout_is_the_result_url(
+    cli: CliRunner, api: Emulator, clock: FakeClock
+) -> None:
+    result = cli("generate", PROMPT, "--wait")
+    assert result.code == 0, result.err
+    (task_id,) = api.service.tasks
+    (url,) = result.lines
+    assert url.startswith(f"{api.url}/results/{task_id}.mp4?")
+    assert "completed 100%" in result.err
+    assert set(clock.sleeps) == {5.0}  # the default cadence
+
+
+def test_wait_json_prints_the_final_task(cli: CliRunner, api: Emulator) -> None:
+    result = cli("generate", PROMPT, "-w", "--json", "--interval", "20")
+    assert result.code == 0
+    (task,) = result.json
+    assert task["status"] == "completed" and task["results"]
+
+
+def test_failed_task_exits_8_with_code_and_message(cli: CliRunner, api: Emulator) -> None:
+    api.add_fault("task:fail:1:code=content_policy_violation")
+    result = cli("generate", PROMPT, "--wait")
+    assert result.code == 8
+    assert result.out == ""
+    assert "failed (content_policy_violation: Content policy violation." in result.err
+    assert "change it before retrying" in result.err
+
+
+def test_deadline_exits_9_with_the_resume_command(
+    cli: CliRunner, api: Emulator, clock: FakeClock
+) -> None:
+    api.add_fault("task:hang")
+    result = cli("generate", PROMPT, "--wait", "--timeout", "30", "--profile", "default")
+    assert result.code == 9
+    (task_id,) = api.service.tasks
+    assert f"error: still running after 30s: {task_id}" in result.err
+    assert f"hint: resume with: seedance --profile default wait {task_id}" in result.err
+    assert sum(clock.sleeps) == 30
+
+
+def test_profile_defaults_apply_and_flags_override(cli: CliRunner, api: Emulator) -> None:
+    for key, value in (
+        ("duration", "10"),
+        ("quality", "1080p"),
+        ("audio", "false"),
+        ("aspect-ratio", "9:16"),
+    ):
+        assert cli("config", "set", key, value).code == 0
+    cli("generate", PROMPT)
+    assert sent_body(api) == {
+        "model": "seedance-1.5-pro",
+        "prompt": PROMPT,
+        "duration": 10,
+        "quality": "1080p",
+        "generate_audio": False,
+        "aspect_ratio": "9:16",
+    }
+    api.reset()
+    cli("generate", PROMPT, "-d", "5", "--audio", "--quality", "480p", "-a", "16:9")
+    assert sent_body(api) == {
+        "model": "seedance-1.5-pro",
+        "prompt": PROMPT,
+        "duration": 5,
+        "quality": "480p",
+        "generate_audio": True,
+        "aspect_ratio": "16:9",
+    }
+
+
+# -- refused before anything is sent ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-d", "3"], "--duration: must be 4 to 12 seconds, got 3"),
+        (["-d", "13"], "--duration: must be 4 to 12 seconds, got 13"),
+        (["-d", "five"], "Invalid value for '--duration'"),
+        (["--quality", "4k"], "--quality: must be one of 480p, 720p, 1080p, got '4k'"),
+        (["-a", "2:1"], "--aspect-ratio: must be one of"),
+        (["-i", "ftp://example.com/a.png"], "--image: must be an http:// or https:// URL"),
+        (["-i", IMG1, "-i", IMG1, "-i", IMG2], "--image: 3 images given; at most 2"),
+        (["--callback-url", "http://hooks.example.com/x"], "--callback-url: must be an https://"),
+        (["--callback-url", "https://10.0.0.1/x"], "--callback-url: points at a private"),
+        (["--callback-url", "https://e.com/" + "a" * 2040], "--callback-url: is 2054 characters"),
+        (["--model", " "], "--model: must be a model name"),
+        (["--timeout", "-1"], "--timeout: must be a number of seconds >= 0"),
+        (["--interval", "0"], "--interval: must be a number of seconds > 0"),
+        (["--interval", "nan"], "--interval: must be a number of seconds > 0"),
+        (["--idempotency-key", "a b"], "--idempotency-key: must be 1-255 printable ASCII"),
+        (["--bogus"], "No such option: --bogus"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_flag_and_sends_nothing(
+    cli: CliRunner, api: Emulator, args: list[str], message: str
+) -> None:
+    result = cli("generate", PROMPT, *args)
+    assert result.code == 2
+    assert result.out == ""
+    first = result.err.splitlines()[0]
+    assert first.startswith("error: ") and message in first
+    assert len(result.err.splitlines()) <= 2  # one error line, at most one hint
+    assert api.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("", "PROMPT: must not be empty"),
+        ("   ", "PROMPT: must not be empty"),
+        ("x" * 2001, "PROMPT: is 2001 characters; at most 2000"),
+        ("@/nonexistent/prompt.txt", "PROMPT: no such file '/nonexistent/prompt.txt'"),
+    ],
+)
+def test_bad_prompts_exit_2(cli: CliRunner, api: Emulator, prompt: str, message: str) -> None:
+    result = cli("generate", prompt)
+    assert result.code == 2
+    assert message in result.err
+    assert api.requests() == []
+
+
+def test_missing_prompt_is_a_usage_error(cli: CliRunner, api: Emulator) -> None:
+    result = cli("generate")
+    assert result.code == 2
+    assert result.err.startswith("error: Missing argument 'prompt'")
+    assert "hint: see `seedance generate --help`" in result.err
+    assert "╭" not in result.err  # no boxed panels
+
+
+def test_bad_input_with_json_also_prints_the_error_object(cli: CliRunner, api: Emulator) -> None:
+    result = cli("generate", PROMPT, "-d", "3", "--json")
+    assert result.code == 2
+    assert result.json == [
+        {
+            "error": {
+                "code": "usage_error",
+                "message": "--duration: must be 4 to 12 seconds, got 3",
+                "hint": None,
+            }
+        }
+    ]
+
+
+# -- dry run ---------------------------------------------------------------------------------------
+
+
+def test_dry_run_prints_the_request_and_needs_no_key(cli: CliRunner, emulator: Emulator) -> None:
+    result = cli("generate", PROMPT, "--dry-run", "-d", "8", "-i", IMG1)
+    assert result.code == 0, result.err
+    assert result.lines[0] == "POST https://api.evolink.ai/v1/videos/generations"
+    assert "\n".join(result.lines[1:]) == (
+        '{\n  "model": "seedance-1.5-pro",\n  "prompt": "A cat playing piano",\n'
+        '  "image_urls": [\n    "https://example.com/first.png"\n  ],\n  "duration": 8\n}'
+    )
+    assert "nothing was sent" in result.err
+    assert emulator.requests() == []
+
+
+def test_dry_run_json_shape(cli: CliRunner, api: Emulator) -> None:
+    result = cli("--json", "generate", PROMPT, "--dry-run", "--idempotency-key", "k1")
+    assert result.json == [
+        {
+            "method": "POST",
+            "url": f"{api.url}/v1/videos/generations",
+            "idempotency_key": "k1",
+            "body": {"model": "seedance-1.5-pro", "prompt": PROMPT},
+        }
+    ]
+    assert api.requests() == []
+
+
+def test_dry_run_still_checks_every_input(cli: CliRunner) -> None:
+    result = cli("generate", PROMPT, "--dry-run", "-d", "30")
+    assert result.code == 2 and "--duration" in result.err
+
+
+# -- the sandbox -----------------------------------------------------------------------------------
+
+
+def test_sandbox_generates_and_waits_with_no_key(cli: CliRunner, clock: FakeClock) -> None:
+    result = cli("--sandbox", "generate", PROMPT, "--wait")
+    assert result.code == 0, result.err
+    (url,) = result.lines
+    assert url.startswith("http://127.0.0.1:") and "/results/task-unified-" in url
+    assert "sandbox: a local emulator" in result.err
+    assert sum(clock.sleeps) <= 5  # a sandbox task takes a few seconds, polled twice a second
+
+
+def test_sandbox_works_after_the_command_too(cli: CliRunner) -> None:
+    result = cli("generate", PROMPT, "--sandbox", "--json")
+    assert result.code == 0
+    (task,) = result.json
+    assert task["status"] == "pending"
