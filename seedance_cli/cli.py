@@ -802,8 +802,10 @@ def config_list(rt: Runtime) -> None:
     if rt.options.json:
         rt.out.json({key: {"value": value, "source": source} for key, value, source in rows})
         return
-    for key, value, source in rows:
-        rt.out.line(f"{key}\t{display_value(value) if value is not None else ''}\t{source}")
+    rt.out.table(
+        ("KEY", "VALUE", "SOURCE"),
+        [(k, display_value(v) if v is not None else "", src) for k, v, src in rows],
+    )
 
 
 @config_app.command("path")

@@ -96,6 +96,10 @@ class Output:
         """One plain line of data on stdout."""
         self._write_out(clean(text))
 
+    def fields(self, *values: object) -> None:
+        """One tab-separated line of data on stdout, each field cleaned of tabs and controls."""
+        self._write_out("\t".join(clean(v) for v in values))
+
     def json(self, data: Any) -> None:
         """One JSON object: compact on one line when piped, indented and highlighted on a terminal."""
         if self.out_fancy:
@@ -123,36 +127,49 @@ class Output:
         if not self.out_fancy:
             for task_id, item in rows:
                 if isinstance(item, Task):
-                    self.line(f"{item.id}\t{item.status}\t{item.progress}\t{item.video_url or ''}")
+                    self.fields(item.id, item.status, item.progress, item.video_url or "")
                 else:
-                    self.line(f"{task_id}\terror\t\t")
+                    self.fields(task_id, "error", "", "")
             return
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("ID", "STATUS", "PROGRESS", "RESULT"):
-            table.add_column(column, no_wrap=column != "RESULT")
+        table: list[tuple[str, ...]] = []
+        styles: list[str] = []
         for task_id, item in rows:
             if isinstance(item, Task):
                 result = item.video_url or (
                     f"{item.error.code}: {item.error.message}" if item.error else ""
                 )
-                style = "green" if item.succeeded else "red" if item.failed else "yellow"
-                table.add_row(
-                    Text(clean(item.id)),
-                    Text(clean(item.status), style=style),
-                    Text(f"{item.progress}%"),
-                    Text(clean(result)),
-                )
+                table.append((item.id, item.status, f"{item.progress}%", result))
+                styles.append("green" if item.succeeded else "red" if item.failed else "yellow")
             else:
-                table.add_row(
-                    Text(clean(task_id)),
-                    Text("error", style="red"),
-                    Text(""),
-                    Text(clean(item.message)),
-                )
-        self._rich_out(lambda console: console.print(table))
+                table.append((task_id, "error", "", item.message.removeprefix(f"{task_id}: ")))
+                styles.append("red")
+        self.table(("ID", "STATUS", "PROGRESS", "RESULT"), table, status_styles=styles)
+
+    def table(
+        self,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[object]],
+        *,
+        status_styles: Sequence[str] = (),
+    ) -> None:
+        """A table on a terminal; tab-separated lines (no header) when piped."""
+        if not self.out_fancy:
+            for row in rows:
+                self.fields(*row)
+            return
+        from rich.table import Table
+        from rich.text import Text
+
+        grid = Table(box=None, pad_edge=False, header_style="bold")
+        for index, column in enumerate(columns):
+            last = index == len(columns) - 1
+            grid.add_column(column, no_wrap=not last, overflow="fold" if last else "ellipsis")
+        for index, row in enumerate(rows):
+            cells = [Text(clean(value)) for value in row]
+            if index < len(status_styles) and len(cells) > 1:
+                cells[1].stylize(status_styles[index])
+            grid.add_row(*cells)
+        self._rich_out(lambda console: console.print(grid))
 
     def _rich_out(self, draw: Any) -> None:
         from rich.console import Console

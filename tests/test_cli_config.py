@@ -1,0 +1,212 @@
+"""``seedance config``: profiles, safe writes, masking, validation, and precedence rung by rung."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from seedance_cli.emulator import Emulator
+
+from .clirunner import CliRunner
+from .conftest import SENTINEL_KEY
+
+KEY = "sk-live-abcdefghijklmnop1234"
+
+
+def config_file() -> Path:
+    return Path(os.environ["SEEDANCE_CONFIG_DIR"]) / "config.toml"
+
+
+def test_set_api_key_from_stdin_writes_0600_in_a_0700_folder(cli: CliRunner) -> None:
+    result = cli("config", "set", "api-key", input=KEY + "\n")
+    assert result.code == 0 and result.out == ""
+    assert "set api-key in profile 'default'" in result.err
+    path = config_file()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert path.read_text() == f'[profiles.default]\napi_key = "{KEY}"\n'
+    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temporary left over
+
+
+def test_key_on_the_command_line_works_but_warns(cli: CliRunner) -> None:
+    result = cli("config", "set", "api-key", KEY)
+    assert result.code == 0 and "shell history" in result.err
+    assert KEY not in result.err
+
+
+def test_get_and_list_mask_the_key(cli: CliRunner) -> None:
+    cli("config", "set", "api-key", input=KEY)
+    got = cli("config", "get", "api-key")
+    assert got.out == "sk-...1234\n"
+    listed = cli("config", "list")
+    assert listed.lines[0] == "api-key\tsk-...1234\tprofile 'default'"
+    assert KEY not in got.out + got.err + listed.out + listed.err
+
+
+def test_values_are_checked_before_saving(cli: CliRunner) -> None:
+    cli("config", "set", "duration", "6")
+    before = config_file().read_bytes()
+    for key, value, message in (
+        ("duration", "3", "duration: must be 4 to 12 seconds, got 3"),
+        ("quality", "4k", "quality: must be one of 480p, 720p, 1080p"),
+        ("aspect-ratio", "2:1", "aspect-ratio: must be one of"),
+        ("audio", "maybe", "audio: must be true or false"),
+        ("base-url", "http://api.evolink.ai", "refusing plain http://"),
+    ):
+        result = cli("config", "set", key, value)
+        assert result.code == 2, (key, result.err)
+        assert message in result.err
+    assert config_file().read_bytes() == before
+
+
+def test_unknown_key_is_a_usage_error(cli: CliRunner) -> None:
+    result = cli("config", "set", "colour", "blue")
+    assert result.code == 2
+    assert "unknown config key 'colour'" in result.err and "hint: keys: api-key" in result.err
+
+
+def test_set_get_unset_round_trip(cli: CliRunner) -> None:
+    assert cli("config", "set", "quality", "1080p").code == 0
+    assert cli("config", "set", "audio", "off").code == 0
+    assert cli("config", "get", "quality").out == "1080p\n"
+    assert cli("config", "get", "audio").out == "false\n"
+    assert cli("--json", "config", "get", "quality").json == [{"quality": "1080p"}]
+    assert cli("config", "unset", "quality").code == 0
+    missing = cli("config", "get", "quality")
+    assert missing.code == 3 and "quality is not set in profile 'default'" in missing.err
+    again = cli("config", "unset", "quality")
+    assert again.code == 0 and "was not set" in again.err
+
+
+def test_profiles_are_separate(cli: CliRunner) -> None:
+    cli("--profile", "work", "config", "set", "duration", "12")
+    cli("config", "set", "duration", "4")
+    assert cli("config", "get", "duration", "--profile", "work").out == "12\n"
+    assert cli("config", "get", "duration").out == "4\n"
+    assert cli("config", "get", "duration", env={"SEEDANCE_PROFILE": "work"}).out == "12\n"
+    text = config_file().read_text()
+    assert "[profiles.default]" in text and "[profiles.work]" in text
+
+
+def test_unknown_profile_in_use_is_a_config_error(cli: CliRunner, api: Emulator) -> None:
+    result = cli("--profile", "nope", "status", "task-unified-1-abcdefgh")
+    assert result.code == 3
+    assert "no profile 'nope'" in result.err
+    assert "seedance --profile nope config set api-key" in result.err
+
+
+def test_path_prints_the_file(cli: CliRunner) -> None:
+    result = cli("config", "path")
+    assert result.out == f"{config_file()}\n"
+    assert cli("--json", "config", "path").json == [{"path": str(config_file()), "exists": False}]
+
+
+def test_readable_by_others_draws_a_warning(cli: CliRunner) -> None:
+    cli("config", "set", "duration", "6")
+    config_file().chmod(0o644)
+    result = cli("config", "get", "duration")
+    assert result.code == 0
+    assert f"warning: config file {config_file()} is readable by others (mode 0644)" in result.err
+    assert f"chmod 600 {config_file()}" in result.err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[profiles.default\n", "invalid config file"),
+        ("[profiles.default]\nduration = 3\n", "duration: duration must be 4 to 12"),
+        ("profiles = 3\n", "[profiles] must be a table"),
+        (b"\xff\xfe".decode("latin-1"), "invalid config file"),
+    ],
+)
+def test_invalid_file_is_exit_3_even_with_a_key_in_the_environment(
+    cli: CliRunner, api: Emulator, content: str, message: str
+) -> None:
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    config_file().write_text(content, encoding="latin-1")
+    result = cli("status", "task-unified-1-abcdefgh")
+    assert result.code == 3
+    assert str(config_file()) in result.err and message in result.err
+    assert api.requests() == []
+
+
+def test_unreadable_file_is_exit_3(cli: CliRunner, api: Emulator) -> None:
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    config_file().mkdir()  # a folder where the file should be: reading fails
+    result = cli("status", "task-unified-1-abcdefgh")
+    assert result.code == 3 and f"cannot read config file {config_file()}" in result.err
+
+
+def test_unknown_keys_in_the_file_warn(cli: CliRunner) -> None:
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    config_file().write_text('[profiles.default]\nqualty = "1080p"\n')
+    result = cli("config", "list")
+    assert result.code == 0 and "ignores unknown key 'qualty'" in result.err
+
+
+# -- precedence: flag > environment > profile > default --------------------------------------------
+
+
+def source_of(cli: CliRunner, key: str, *args: str, env: dict[str, str] | None = None) -> list[str]:
+    result = cli(*args, "config", "list", env=env)
+    assert result.code == 0, result.err
+    row = next(line for line in result.lines if line.startswith(key + "\t"))
+    return row.split("\t")[1:]
+
+
+def test_base_url_precedence_rung_by_rung(cli: CliRunner) -> None:
+    assert source_of(cli, "base-url") == ["https://api.evolink.ai", "default"]
+    cli("config", "set", "base-url", "https://profile.example.com")
+    assert source_of(cli, "base-url") == ["https://profile.example.com", "profile 'default'"]
+    env = {"SEEDANCE_BASE_URL": "https://env.example.com"}
+    assert source_of(cli, "base-url", env=env) == ["https://env.example.com", "SEEDANCE_BASE_URL"]
+    assert source_of(cli, "base-url", "--base-url", "https://flag.example.com", env=env) == [
+        "https://flag.example.com",
+        "flag",
+    ]
+
+
+def test_api_key_precedence_rung_by_rung(cli: CliRunner) -> None:
+    assert source_of(cli, "api-key") == ["", "not set"]
+    cli("config", "set", "api-key", input=KEY)
+    assert source_of(cli, "api-key") == ["sk-...1234", "profile 'default'"]
+    evolink = {"EVOLINK_API_KEY": "sk-evolink-000000000000aaaa"}
+    assert source_of(cli, "api-key", env=evolink) == ["sk-...aaaa", "EVOLINK_API_KEY"]
+    both = {**evolink, "SEEDANCE_API_KEY": "sk-seedance-0000000000bbbb"}
+    assert source_of(cli, "api-key", env=both) == ["sk-...bbbb", "SEEDANCE_API_KEY"]
+
+
+def test_the_key_actually_used_follows_precedence(cli: CliRunner, emulator: Emulator) -> None:
+    env = {"SEEDANCE_BASE_URL": emulator.url}
+    cli("config", "set", "api-key", input=KEY)
+    cli("status", "task-unified-1-abcdefgh", env=env)
+    cli("status", "task-unified-1-abcdefgh", env={**env, "EVOLINK_API_KEY": SENTINEL_KEY})
+    sent = [r.headers["authorization"] for r in emulator.requests()]
+    assert sent == [f"Bearer {KEY}", f"Bearer {SENTINEL_KEY}"]
+
+
+def test_request_defaults_precedence(cli: CliRunner, api: Emulator) -> None:
+    cli("generate", "x", "--dry-run", "--json")  # default: left to the API
+    assert "duration" not in cli("generate", "x", "--dry-run", "--json").json[0]["body"]
+    cli("config", "set", "duration", "9")
+    assert cli("generate", "x", "--dry-run", "--json").json[0]["body"]["duration"] == 9
+    assert cli("generate", "x", "-d", "11", "--dry-run", "--json").json[0]["body"]["duration"] == 11
+
+
+def test_invalid_environment_values_are_config_errors(cli: CliRunner, api: Emulator) -> None:
+    result = cli(
+        "status", "task-unified-1-abcdefgh", env={"SEEDANCE_BASE_URL": "http://api.evolink.ai"}
+    )
+    assert result.code == 3 and "SEEDANCE_BASE_URL" in result.err
+    result = cli("status", "task-unified-1-abcdefgh", env={"SEEDANCE_POLL_INTERVAL": "-1"})
+    assert result.code == 3 and "SEEDANCE_POLL_INTERVAL" in result.err
+
+
+def test_poll_interval_from_the_environment(cli: CliRunner, api: Emulator, clock: object) -> None:
+    task_id = cli("generate", "x").out.strip()
+    result = cli("wait", task_id, env={"SEEDANCE_POLL_INTERVAL": "20"})
+    assert result.code == 0
+    assert set(clock.sleeps) == {20.0}  # type: ignore[attr-defined]

@@ -1,0 +1,239 @@
+"""The contract scripts rely on: one test per exit code, the ``--json`` shapes, and no leaked key."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import pytest
+
+from seedance_cli.cli import World, run
+from seedance_cli.emulator import Emulator, FakeClock
+
+from .clirunner import CliRunner, Result
+from .conftest import SENTINEL_KEY
+
+PROMPT = "A cat playing piano"
+
+
+def create(cli: CliRunner) -> str:
+    result = cli("generate", PROMPT)
+    assert result.code == 0, result.err
+    return result.out.strip()
+
+
+# -- one test per exit code ------------------------------------------------------------------------
+
+
+def test_exit_0_success(cli: CliRunner, api: Emulator) -> None:
+    assert cli("generate", PROMPT, "--wait").code == 0
+
+
+def run_with_world(
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    sleep: Callable[[float], None],
+    clock: FakeClock,
+) -> Result:
+    capsys.readouterr()
+    code = run(args, World(sleep=sleep, clock=clock.monotonic, wall_clock=clock.time))
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
+
+
+def test_exit_1_internal_error_says_so_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], api: Emulator, clock: FakeClock
+) -> None:
+    def broken_sleep(seconds: float) -> None:
+        raise RuntimeError("a bug")
+
+    result = run_with_world(capsys, ["generate", PROMPT, "--wait"], broken_sleep, clock)
+    assert result.code == 1
+    assert "error: internal error: RuntimeError" in result.err
+    assert "rerun with --verbose" in result.err and "Traceback" not in result.err
+    verbose = run_with_world(capsys, ["generate", PROMPT, "--wait", "-v"], broken_sleep, clock)
+    assert verbose.code == 1 and "Traceback" in verbose.err
+
+
+def test_exit_2_usage(cli: CliRunner, api: Emulator) -> None:
+    assert cli("generate", PROMPT, "--quality", "8k").code == 2
+
+
+def test_exit_3_no_key_says_how_to_set_one(cli: CliRunner, emulator: Emulator) -> None:
+    result = cli("generate", PROMPT, env={"SEEDANCE_BASE_URL": emulator.url})
+    assert result.code == 3
+    assert result.err.splitlines() == [
+        "error: no API key",
+        "hint: run `seedance config set api-key` (it asks for the key without echoing it), or "
+        "export SEEDANCE_API_KEY; keys are at https://evolink.ai/dashboard/keys",
+    ]
+    assert emulator.requests() == []
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_exit_4_auth(cli: CliRunner, api: Emulator, status: int) -> None:
+    api.add_fault(f"create:{status}")
+    assert cli("generate", PROMPT).code == 4
+
+
+def test_exit_5_credits(cli: CliRunner, api: Emulator) -> None:
+    api.add_fault("create:402")
+    result = cli("generate", PROMPT)
+    assert result.code == 5 and "error: Insufficient quota" in result.err
+
+
+@pytest.mark.parametrize(
+    ("fault", "args"),
+    [
+        ("create:400", ["generate", PROMPT]),
+        (None, ["status", "task-unified-1-zzzzzzzz"]),
+        (None, ["status", "no-prefix"]),
+    ],
+)
+def test_exit_6_refused(cli: CliRunner, api: Emulator, fault: str | None, args: list[str]) -> None:
+    if fault:
+        api.add_fault(fault)
+    assert cli(*args).code == 6
+
+
+def test_exit_7_service_unavailable_after_retries(
+    cli: CliRunner, api: Emulator, clock: FakeClock
+) -> None:
+    task_id = create(cli)
+    api.add_fault("query:503:*")
+    result = cli("status", task_id)
+    assert result.code == 7
+    assert len(api.requests("query")) == 6 and len(clock.sleeps) == 5
+
+
+def test_exit_7_when_nothing_listens(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SEEDANCE_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+    result = cli("generate", PROMPT)
+    assert result.code == 7 and "could not connect" in result.err
+
+
+def test_exit_8_task_failed(cli: CliRunner, api: Emulator) -> None:
+    api.add_fault("task:fail")
+    assert cli("generate", PROMPT, "-w").code == 8
+
+
+def test_exit_9_deadline(cli: CliRunner, api: Emulator) -> None:
+    assert cli("generate", PROMPT, "-w", "--timeout", "1").code == 9
+
+
+@pytest.mark.parametrize("fault", ["create:500", "create:503", "create:drop", "create:malformed"])
+def test_exit_10_outcome_unknown_prints_the_key(cli: CliRunner, api: Emulator, fault: str) -> None:
+    api.add_fault(fault)
+    result = cli("generate", PROMPT, "--idempotency-key", "ci-17")
+    assert result.code == 10
+    assert "it was not resent" in result.err and "idempotency key ci-17" in result.err
+    assert len(api.requests("create")) == 1
+
+
+def test_exit_130_interrupted_wait_prints_id_and_resume(
+    capsys: pytest.CaptureFixture[str], api: Emulator, clock: FakeClock, cli: CliRunner
+) -> None:
+    task_id = create(cli)
+
+    def ctrl_c(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    result = run_with_world(capsys, ["wait", task_id], ctrl_c, clock)
+    assert result.code == 130
+    assert f"interrupted while waiting for {task_id}" in result.err
+    assert f"hint: resume with: seedance wait {task_id}" in result.err
+
+
+def test_help_lists_every_exit_code(cli: CliRunner) -> None:
+    result = cli("--help")
+    assert result.code == 0
+    lines = [line.strip() for line in result.out.splitlines()]
+    for code in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130):
+        assert any(line.startswith(f"{code}  ") for line in lines), code
+
+
+def test_bare_command_prints_help(cli: CliRunner) -> None:
+    result = cli()
+    assert result.code == 0 and result.out.startswith("Usage: seedance")
+
+
+# -- the --json shapes -----------------------------------------------------------------------------
+
+TASK_KEYS = {"created", "id", "model", "object", "progress", "status", "task_info", "type"}
+
+
+def test_json_shapes_are_pinned(cli: CliRunner, api: Emulator) -> None:
+    created = cli("--json", "generate", PROMPT).json
+    assert len(created) == 1 and set(created[0]) == TASK_KEYS | {"usage"}
+    task_id = created[0]["id"]
+    waited = cli("--json", "wait", task_id).json
+    assert len(waited) == 1 and set(waited[0]) == TASK_KEYS | {"results"}
+    status = cli("--json", "status", task_id).json
+    assert status == waited
+    error = cli("--json", "status", "task-unified-1-zzzzzzzz").json
+    assert set(error[0]) == {"id", "error"} and set(error[0]["error"]) == {
+        "code",
+        "message",
+        "hint",
+    }
+    usage = cli("--json", "generate", PROMPT, "-d", "2").json
+    assert usage == [
+        {
+            "error": {
+                "code": "usage_error",
+                "message": "--duration: must be 4 to 12 seconds, got 2",
+                "hint": None,
+            }
+        }
+    ]
+    listed = cli("--json", "config", "list").json
+    assert set(listed[0]) == {
+        "api-key",
+        "base-url",
+        "files-url",
+        "duration",
+        "quality",
+        "aspect-ratio",
+        "audio",
+        "output-dir",
+    }
+    assert all(set(v) == {"value", "source"} for v in listed[0].values())
+
+
+# -- secrets ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "args"),
+    [
+        (None, ["generate", PROMPT, "--wait"]),
+        (None, ["generate", PROMPT, "--dry-run"]),
+        ("create:401", ["generate", PROMPT]),
+        ("create:500", ["generate", PROMPT]),
+        ("create:429:*", ["generate", PROMPT]),
+        ("task:fail", ["generate", PROMPT, "--wait"]),
+        ("task:hang", ["generate", PROMPT, "--wait", "--timeout", "5"]),
+        ("query:503:*", ["status", "task-unified-1-abcdefgh"]),
+        (None, ["status", "task-unified-1-zzzzzzzz"]),
+        (None, ["config", "list"]),
+        (None, ["config", "get", "api-key"]),
+        (None, ["generate", PROMPT, "-d", "3"]),
+    ],
+)
+@pytest.mark.parametrize("mode", [[], ["--verbose"], ["--json"], ["--verbose", "--json"]])
+def test_the_key_appears_in_no_output(
+    cli: CliRunner, api: Emulator, fault: str | None, args: list[str], mode: list[str]
+) -> None:
+    cli("config", "set", "api-key", input=SENTINEL_KEY)
+    if fault:
+        api.add_fault(fault)
+    result = cli(*mode, *args)
+    assert SENTINEL_KEY not in result.out
+    assert SENTINEL_KEY not in result.err
+    assert SENTINEL_KEY[3:-4] not in result.out + result.err
+    if "--verbose" in mode and args[0] != "config" and "--dry-run" not in args and "-d" not in args:
+        assert "Authorization: Bearer ***" in result.err

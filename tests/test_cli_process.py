@@ -1,0 +1,168 @@
+"""What only a real process shows: Ctrl-C, broken pipes, terminals and colour."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from seedance_cli.emulator import Emulator
+
+from .conftest import SENTINEL_KEY
+
+
+@pytest.fixture
+def live() -> Iterator[Emulator]:
+    """An emulator on real time (a subprocess cannot share a fake clock): tasks take 0.8 s."""
+    with Emulator(task_seconds=0.8) as emu:
+        yield emu
+
+
+def env_for(emu: Emulator, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env.update(
+        SEEDANCE_BASE_URL=emu.url,
+        SEEDANCE_FILES_URL=emu.url,
+        SEEDANCE_API_KEY=SENTINEL_KEY,
+        SEEDANCE_POLL_INTERVAL="0.1",
+        PYTHONUNBUFFERED="1",
+        TERM="xterm-256color",
+        COLUMNS="100",
+    )
+    env.update(extra)
+    return env
+
+
+def seedance(*args: str) -> list[str]:
+    return [sys.executable, "-m", "seedance_cli", *args]
+
+
+def create(emu: Emulator) -> str:
+    done = subprocess.run(
+        seedance("generate", "A cat"), env=env_for(emu), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_ctrl_c_during_wait_exits_130_with_id_and_resume_command(live: Emulator) -> None:
+    live.add_fault("task:hang")
+    task_id = create(live)
+    proc = subprocess.Popen(
+        seedance("wait", task_id),
+        env=env_for(live),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the first progress line: the wait is under way
+    assert task_id in first
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert out == ""
+    assert f"interrupted while waiting for {task_id}" in err
+    assert f"hint: resume with: seedance wait {task_id}" in err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+
+
+def test_resume_command_picks_the_wait_up(live: Emulator) -> None:
+    task_id = create(live)
+    done = subprocess.run(
+        seedance("wait", task_id), env=env_for(live), capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0 and done.stdout.startswith(f"{live.url}/results/{task_id}.mp4")
+
+
+def test_closed_pipe_ends_quietly(live: Emulator) -> None:
+    ids = [create(live) for _ in range(3)]
+    proc = subprocess.Popen(
+        seedance("status", *ids), env=env_for(live), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written, as with `| head -1`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.wait(timeout=30)
+    assert proc.returncode == 0
+    assert err == ""
+
+
+def test_head_dash_1_in_a_shell_pipeline(live: Emulator) -> None:
+    ids = [create(live) for _ in range(3)]
+    command = " ".join(seedance("status", *ids)) + " | head -1"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", command],
+        env=env_for(live),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith(ids[0] + "\t") and done.stdout.count("\n") == 1
+    assert done.stderr == ""
+
+
+def test_piped_output_has_no_escape_codes(live: Emulator) -> None:
+    done = subprocess.run(
+        seedance("generate", "A cat", "--wait"),
+        env=env_for(live),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert "\x1b" not in done.stdout and "\x1b" not in done.stderr
+    assert "completed 100%" in done.stderr
+
+
+def run_in_terminal(args: list[str], env: dict[str, str], timeout: float = 30) -> tuple[int, str]:
+    """Run with stdout and stderr on a pseudo-terminal; return the exit code and all it showed."""
+    main, sub = pty.openpty()
+    proc = subprocess.Popen(args, env=env, stdout=sub, stderr=sub, stdin=subprocess.DEVNULL)
+    os.close(sub)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(main, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(main)
+    return proc.wait(timeout=5), b"".join(chunks).decode(errors="replace")
+
+
+def test_terminal_gets_live_bars_and_highlighted_json(live: Emulator) -> None:
+    code, screen = run_in_terminal(seedance("generate", "A cat", "--wait"), env_for(live))
+    assert code == 0
+    assert "\x1b[" in screen  # colour and cursor movement: a live display
+    assert "━" in screen  # the progress bar
+    assert '"status"' in screen and "completed" in screen  # the final task as JSON
+
+
+@pytest.mark.parametrize("setting", [{"NO_COLOR": "1"}, {"TERM": "dumb"}, {"_flag": "1"}])
+def test_no_color_means_no_escape_codes_even_on_a_terminal(
+    live: Emulator, setting: dict[str, str]
+) -> None:
+    args = seedance("generate", "A cat", "--wait")
+    if "_flag" in setting:
+        args.append("--no-color")
+    code, screen = run_in_terminal(args, env_for(live, **setting))
+    assert code == 0
+    assert "\x1b" not in screen
+    assert "completed 100%" in screen
