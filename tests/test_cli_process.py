@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,42 @@ def test_no_color_means_no_escape_codes_even_on_a_terminal(
     assert code == 0
     assert "\x1b" not in screen
     assert "completed 100%" in screen
+
+
+def test_config_set_api_key_reads_the_key_hidden_from_a_terminal(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDANCE_")}
+    env["SEEDANCE_CONFIG_DIR"] = str(tmp_path)
+    main, sub = pty.openpty()
+    # A new session has no controlling terminal, so getpass reads the pty given as stdin.
+    proc = subprocess.Popen(
+        seedance("config", "set", "api-key"),
+        env=env,
+        stdin=sub,
+        stdout=sub,
+        stderr=sub,
+        start_new_session=True,
+    )
+    os.close(sub)
+    screen = b""
+    while b"input hidden" not in screen:
+        ready, _, _ = select.select([main], [], [], 10)
+        assert ready, screen
+        screen += os.read(main, 1024)
+    os.write(main, SENTINEL_KEY.encode() + b"\n")
+    assert proc.wait(timeout=30) == 0
+    while True:
+        ready, _, _ = select.select([main], [], [], 0.2)
+        if not ready:
+            break
+        try:
+            chunk = os.read(main, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(main)
+    assert SENTINEL_KEY.encode() not in screen  # never echoed
+    assert b"set api-key in profile 'default'" in screen
+    config = (tmp_path / "config.toml").read_text()
+    assert SENTINEL_KEY in config

@@ -181,3 +181,22 @@ def test_global_options_work_before_and_after_the_command(cli: CliRunner, api: E
     after = cli("status", task_id, "--json", "-q")
     assert before.code == after.code == 0
     assert before.out == after.out and before.json[0]["id"] == task_id
+
+
+def test_server_text_is_shown_without_control_characters(cli: CliRunner, api: Emulator) -> None:
+    from seedance_cli.emulator import Fault
+
+    api.add_fault(
+        Fault(
+            "task",
+            "fail",
+            params={
+                "code": "service_error",
+                "message": "\x1b[31mred\x1b[0m [bold]boom[/bold]\x07\u202eevil",
+            },
+        )
+    )
+    result = cli("wait", create(cli))
+    assert result.code == 8
+    assert "\x1b" not in result.err and "\x07" not in result.err and "\u202e" not in result.err
+    assert "[31mred[0m [bold]boom[/bold]evil" in result.err  # markup shown as text, not read
