@@ -135,6 +135,19 @@ SandboxOpt = Annotated[
     typer.Option("--sandbox", help="Run against a local emulator: no key, no network, no cost."),
 ]
 
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS", help="Stop waiting after this long (exit 9); one deadline for all."
+    ),
+]
+IntervalOpt = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS", help="Poll every SECONDS (default 5, env SEEDANCE_POLL_INTERVAL)."
+    ),
+]
+
 _GLOBAL_PARAMS = [
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
     for name, annotation, default in (
@@ -424,16 +437,8 @@ def generate(
     wait: Annotated[
         bool, typer.Option("--wait", "-w", help="Wait for the result; print its URL.")
     ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(metavar="SECONDS", help="Give up waiting after this long (exit 9)."),
-    ] = None,
-    interval: Annotated[
-        float | None,
-        typer.Option(
-            metavar="SECONDS", help="Poll every SECONDS (default 5, env SEEDANCE_POLL_INTERVAL)."
-        ),
-    ] = None,
+    timeout: TimeoutOpt = None,
+    interval: IntervalOpt = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="Print the request that would be sent; send nothing."),
@@ -631,18 +636,8 @@ TaskIdsArg = Annotated[list[str], typer.Argument(metavar="TASK_ID...", show_defa
 def wait(
     rt: Runtime,
     task_ids: TaskIdsArg,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            metavar="SECONDS", help="Give up after this long (exit 9); one deadline for all."
-        ),
-    ] = None,
-    interval: Annotated[
-        float | None,
-        typer.Option(
-            metavar="SECONDS", help="Poll every SECONDS (default 5, env SEEDANCE_POLL_INTERVAL)."
-        ),
-    ] = None,
+    timeout: TimeoutOpt = None,
+    interval: IntervalOpt = None,
 ) -> None:
     """Wait until every task has ended, with progress; print each result URL.
 

@@ -40,6 +40,15 @@ from .conftest import TEST_KEY, MakeClient
 REQUEST = GenerationRequest("A cat playing piano", duration=8)
 
 
+def call(client: Client, kind: str) -> object:
+    """The client method behind an endpoint kind of the emulator."""
+    if kind == "create":
+        return client.create_generation(REQUEST)
+    if kind == "query":
+        return client.get_task("task-unified-1-abcdefgh")
+    return client.get_credits()
+
+
 def free_port() -> int:
     """A loopback port with nothing listening on it (connections are refused)."""
     with socket.socket() as sock:
@@ -117,12 +126,7 @@ def test_client_errors_are_not_retried(
 ) -> None:
     emulator.add_fault(f"{kind}:{status}")
     with pytest.raises(error) as info:
-        if kind == "create":
-            client.create_generation(REQUEST)
-        elif kind == "query":
-            client.get_task("task-unified-1-abcdefgh")
-        else:
-            client.get_credits()
+        call(client, kind)
     assert info.value.status == status
     assert info.value.exit_code == exit_code
     assert info.value.message  # the envelope's message, shown to the user
@@ -190,10 +194,7 @@ def test_legacy_integer_error_codes_are_understood(clock: FakeClock, kind: str) 
     ):
         emu.add_fault(f"{kind}:402")
         with pytest.raises(InsufficientCreditsError) as info:
-            if kind == "create":
-                client.create_generation(REQUEST)
-            else:
-                client.get_task("task-unified-1-abcdefgh")
+            call(client, kind)
         assert info.value.api_code == 402
         assert info.value.code_name == "insufficient_quota"
         assert info.value.message
@@ -487,12 +488,7 @@ def test_redirect_to_another_origin_is_not_followed(clock: FakeClock, kind: str)
     ):
         emu.add_fault(f"{kind}:redirect")
         with pytest.raises(RedirectRefused) as info:
-            if kind == "create":
-                client.create_generation(REQUEST)
-            elif kind == "query":
-                client.get_task("task-unified-1-abcdefgh")
-            else:
-                client.get_credits()
+            call(client, kind)
         assert info.value.exit_code == ExitCode.UNAVAILABLE
         assert len(emu.requests()) == 1  # nothing reached the other origin
         assert clock.sleeps == []
