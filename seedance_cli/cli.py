@@ -23,6 +23,7 @@ import typer
 from typer.exceptions import TyperException
 
 from . import __version__
+from .download import check_target
 from .errors import (
     EXIT_CODE_MEANINGS,
     ConfigError,
@@ -38,6 +39,8 @@ from .errors import (
 if TYPE_CHECKING:
     from .client import Client
     from .config import Settings
+    from .jobs import Destination
+    from .ledger import Ledger
     from .models import GenerationRequest, Task
     from .render import Output
 
@@ -148,6 +151,17 @@ IntervalOpt = Annotated[
     ),
 ]
 
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH|DIR",
+        help="Save the result here (implies waiting); a folder gets <task-id>.mp4.",
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
+
 _GLOBAL_PARAMS = [
     inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
     for name, annotation, default in (
@@ -237,6 +251,7 @@ class Runtime:
             no_color=options.no_color,
         )
         self._settings: Settings | None = None
+        self._ledger: Ledger | None = None
 
     @property
     def settings(self) -> Settings:
@@ -250,6 +265,23 @@ class Runtime:
                 profile=self.options.profile, base_url=self.options.base_url, config=cfg
             )
         return self._settings
+
+    @property
+    def ledger(self) -> Ledger:
+        """The task history; with --sandbox none is kept (its tasks vanish with the process)."""
+        if self._ledger is None:
+            from .config import data_dir
+            from .ledger import Ledger
+
+            self._ledger = Ledger(data_dir(), clock=self.world.wall_clock, on_warning=self.out.warn)
+            if self.options.sandbox:
+                self._ledger.disabled = True
+        return self._ledger
+
+    def destination(self, value: str | None, *, several: bool) -> Destination:
+        from .jobs import Destination
+
+        return Destination.from_option(value, default_dir=self.settings.output_dir, several=several)
 
     def poll_interval(self, flag: float | None) -> float:
         from .waiting import DEFAULT_POLL_INTERVAL
@@ -316,10 +348,10 @@ class Runtime:
             words[1:1] = ["--base-url", self.options.base_url]
         return shlex.join(words)
 
-    def resume_hint(self, verb: str, task_ids: Sequence[str]) -> str:
+    def resume_hint(self, verb: str, task_ids: Sequence[str], *extra: str) -> str:
         if self.options.sandbox:
             return "the sandbox emulator stopped with this process; its tasks are gone"
-        return f"resume with: {self.resume_command(verb, task_ids)}"
+        return f"resume with: {self.resume_command(verb, task_ids, *extra)}"
 
 
 # -- generate --------------------------------------------------------------------------------------
@@ -447,11 +479,13 @@ def generate(
         str | None,
         typer.Option(metavar="KEY", help="Idempotency-Key for the create (default: a new one)."),
     ] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Create a video generation task.
 
-    Prints the task id (with --wait, the result URL). Every input is checked before anything
-    is sent: a bad value costs nothing and exits 2.
+    Prints the task id; with --wait the result URL; with --output the saved file's path. Every
+    input is checked before anything is sent: a bad value costs nothing and exits 2.
     """
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False)
@@ -473,20 +507,29 @@ def generate(
             check_idempotency_key(idempotency_key)
         except ValidationError as exc:
             raise flag_error(exc) from None
+    destination = rt.destination(output, several=False) if output is not None else None
+    if destination is not None and not destination.is_dir:
+        check_target(destination.path, force=force)  # before anything is paid for
     if dry_run:
         show_dry_run(rt, request, idempotency_key)
         return
+    from .client import new_idempotency_key
+    from .jobs import create
+
+    key = idempotency_key or new_idempotency_key()
     with rt.client() as client:
         try:
-            task = client.create_generation(request, idempotency_key=idempotency_key)
+            task = create(
+                client, rt.ledger, request, idempotency_key=key, profile=rt.settings.profile
+            )
         except KeyboardInterrupt:
             raise Interrupted(
                 "interrupted while the create was under way; it may have reached the server",
-                hint="check `seedance status` of your recent tasks before creating again",
+                hint=f"idempotency key {key}: check `seedance history` before creating again",
             ) from None
         reserved = f" ({task.credits_reserved:g} credits reserved)" if task.credits_reserved else ""
         rt.out.info(f"created {task.id}{reserved}")
-        if not wait:
+        if not wait and destination is None:
             if rt.options.json or rt.out.out_fancy:
                 rt.out.task(task)
             else:
@@ -494,7 +537,15 @@ def generate(
             if not rt.options.sandbox:
                 rt.out.info(f"wait for it with: {rt.resume_command('wait', [task.id])}")
             return
-        finish_wait(rt, client, [task.id], timeout=timeout, interval=rt.poll_interval(interval))
+        finish_wait(
+            rt,
+            client,
+            [task.id],
+            timeout=timeout,
+            interval=rt.poll_interval(interval),
+            destination=destination,
+            force=force,
+        )
 
 
 def show_dry_run(rt: Runtime, request: GenerationRequest, idempotency_key: str | None) -> None:
@@ -520,9 +571,17 @@ def show_dry_run(rt: Runtime, request: GenerationRequest, idempotency_key: str |
 
 
 def finish_wait(
-    rt: Runtime, client: Client, task_ids: Sequence[str], *, timeout: float | None, interval: float
+    rt: Runtime,
+    client: Client,
+    task_ids: Sequence[str],
+    *,
+    timeout: float | None,
+    interval: float,
+    destination: Destination | None = None,
+    force: bool = False,
 ) -> None:
-    """Wait for every task under one deadline, show each outcome, raise the most serious error."""
+    """Wait for every task under one deadline, show (or save) each outcome, end with the most
+    serious error."""
     from .waiting import wait_for_tasks
 
     failures: list[SeedanceError] = []
@@ -532,12 +591,17 @@ def finish_wait(
 
     try:
         with rt.out.progress(task_ids, rt.world.wall_clock) as display:
+
+            def on_update(task: Task) -> None:
+                rt.ledger.observe(task, base_url=client.base_url)
+                display.update(task)
+
             outcomes = wait_for_tasks(
                 client,
                 task_ids,
                 timeout=timeout,
                 interval=interval,
-                on_update=display.update,
+                on_update=on_update,
                 on_error=on_error,
                 sleep=rt.world.sleep,
                 clock=rt.world.clock,
@@ -556,7 +620,15 @@ def finish_wait(
         elif isinstance(outcome, SeedanceError):
             failures.append(about(task_id, outcome))
         elif outcome.succeeded:
-            show_result(rt, outcome)
+            if destination is None:
+                show_result(rt, outcome)
+            else:
+                try:
+                    save(rt, client, outcome, destination, force=force)
+                except Interrupted:
+                    raise
+                except (SeedanceError, OSError) as exc:
+                    failures.append(about(task_id, as_error(exc)))
         else:
             if rt.options.json:
                 rt.out.task(outcome)
@@ -570,7 +642,7 @@ def finish_wait(
 
 def about(task_id: str, exc: SeedanceError) -> SeedanceError:
     """``exc`` with the task id in front of its message, for output about several tasks."""
-    if not exc.message.startswith(task_id):
+    if task_id not in exc.message:
         exc.message = f"{task_id}: {exc.message}"
     return exc
 
@@ -619,6 +691,13 @@ class WaitTimeoutAll(WaitTimeout):
         self.task_ids = list(task_ids)
 
 
+class NotFinished(SeedanceError):
+    """A task asked to be downloaded is still running."""
+
+    exit_code = ExitCode.TIMEOUT
+    code = "not_finished"
+
+
 class AlreadyShown(SeedanceError):
     """An error whose lines were printed where it happened; ``main`` only exits with its code."""
 
@@ -638,8 +717,10 @@ def wait(
     task_ids: TaskIdsArg,
     timeout: TimeoutOpt = None,
     interval: IntervalOpt = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Wait until every task has ended, with progress; print each result URL.
+    """Wait until every task has ended, with progress; print each result URL (or saved path).
 
     Exits 8 if a task failed (its code and message shown), 9 if the deadline passed (the command
     that resumes is shown), 130 on Ctrl-C.
@@ -652,8 +733,17 @@ def wait(
         ids = check_ids(task_ids)
     except ValidationError as exc:
         raise UsageError(f"TASK_ID: {exc.reason}") from None
+    destination = rt.destination(output, several=True) if output is not None else None
     with rt.client() as client:
-        finish_wait(rt, client, ids, timeout=timeout, interval=rt.poll_interval(interval))
+        finish_wait(
+            rt,
+            client,
+            ids,
+            timeout=timeout,
+            interval=rt.poll_interval(interval),
+            destination=destination,
+            force=force,
+        )
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -675,7 +765,9 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
     with rt.client() as client:
         for task_id in ids:
             try:
-                rows.append((task_id, client.get_task(task_id)))
+                task = client.get_task(task_id)
+                rt.ledger.observe(task, base_url=client.base_url)
+                rows.append((task_id, task))
             except (SeedanceError, KeyboardInterrupt) as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise Interrupted("interrupted") from None
@@ -683,6 +775,235 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
                 errors.append(about(task_id, exc))
     rt.out.status_lines(rows)
     report(rt, errors)
+
+
+def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, force: bool) -> None:
+    """Download a completed task's results and print where they went (``files`` with --json)."""
+    from .jobs import save_results
+
+    if not task.results:
+        raise SeedanceError(f"task {task.id} completed without a result URL")
+    targets: list[Path] = []
+    try:
+        with rt.out.transfers() as start:
+
+            def progress(index: int, target: Path) -> Callable[[int, int | None], None]:
+                targets.append(target)
+                return start(f"downloading {target.name}")
+
+            saved = save_results(
+                client,
+                rt.ledger,
+                task,
+                destination,
+                force=force,
+                on_progress=progress,
+                sleep=rt.world.sleep,
+            )
+    except KeyboardInterrupt:
+        target = targets[-1] if targets else destination.target(task.id, 0)
+        raise Interrupted(
+            f"interrupted while downloading {task.id}; {target.name}.part is kept",
+            hint=rt.resume_hint("download", [task.id], "-o", str(target)),
+        ) from None
+    for item in saved:
+        rt.out.info(f"saved {item.path} ({fmt_size(item.size)}, sha256 {item.sha256[:12]}...)")
+    if rt.options.json:
+        rt.out.task(task, files=[str(item.path) for item in saved])
+    else:
+        for item in saved:
+            rt.out.line(str(item.path))
+
+
+def as_error(exc: BaseException) -> SeedanceError:
+    """A download that failed on this machine's side (disk full, no permission) is a failed
+    download too: exit 7."""
+    if isinstance(exc, SeedanceError):
+        return exc
+    from .errors import ServiceError
+
+    return ServiceError(f"cannot write the file: {exc}")
+
+
+def fmt_size(size: int) -> str:
+    from .render import fmt_bytes
+
+    return fmt_bytes(size)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def download(
+    rt: Runtime,
+    task_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="TASK_ID...", show_default=False)
+    ] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    missing: Annotated[
+        bool,
+        typer.Option(
+            "--missing", help="Every completed result in the history never saved and not expired."
+        ),
+    ] = False,
+) -> None:
+    """Download the result video(s) of completed tasks; print each saved path.
+
+    Streams to NAME.part and renames when complete; an interrupted download resumes where it
+    stopped. Results expire 24 hours after completion.
+    """
+    from .models import task_ids as check_ids
+
+    try:
+        ids = check_ids(task_ids or [])
+    except ValidationError as exc:
+        raise UsageError(f"TASK_ID: {exc.reason}") from None
+    if missing and ids:
+        raise UsageError("give TASK_IDs or --missing, not both")
+    if not missing and not ids:
+        raise UsageError("Missing argument 'TASK_ID...'", hint="see `seedance download --help`")
+    failures: list[SeedanceError] = []
+    with rt.client() as client:
+        if missing:
+            ids = missing_results(rt, client.base_url)
+            if not ids:
+                rt.out.info("nothing to download: every completed result is saved or expired")
+                return
+        destination = rt.destination(output, several=len(ids) > 1)
+        for task_id in ids:
+            try:
+                task = client.get_task(task_id)
+                rt.ledger.observe(task, base_url=client.base_url)
+                if task.failed:
+                    raise TaskFailed(task, hint=retry_hint(task))
+                if not task.succeeded:
+                    raise NotFinished(
+                        f"task {task_id} is {task.status} ({task.progress}%); nothing to download "
+                        "yet",
+                        hint="wait and download with: "
+                        + rt.resume_command("wait", [task_id], "-o", str(destination.path)),
+                    )
+                save(rt, client, task, destination, force=force)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"interrupted during {task_id}", hint=rt.resume_hint("download", [task_id])
+                ) from None
+            except Interrupted:
+                raise
+            except (SeedanceError, OSError) as exc:
+                failures.append(about(task_id, as_error(exc)))
+    report(rt, failures)
+
+
+def missing_results(rt: Runtime, base_url: str) -> list[str]:
+    """Task ids of completed results never saved and not expired, made with this API."""
+    entries = rt.ledger.entries(status="completed") or []
+    now = rt.world.wall_clock()
+    return [
+        e.task_id
+        for e in reversed(entries)
+        if e.task_id and e.result_state(now) == "downloadable" and e.base_url in (None, base_url)
+    ]
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def history(
+    rt: Runtime,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, help="At most N tasks.")] = 20,
+    status_filter: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only tasks in this status (completed, failed, outcome_unknown, ...).",
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Only tasks whose prompt or id holds TEXT.")
+    ] = None,
+) -> None:
+    """List past tasks from the local history, newest first.
+
+    Shows each task's id, when it was created, its status, the start of its prompt and its
+    result: saved at PATH, downloadable until TIME, or expired.
+    """
+    from .render import clean
+
+    entries = rt.ledger.entries(limit=limit, status=status_filter, search=search)
+    if entries is None:
+        raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
+    now = rt.world.wall_clock()
+    if rt.options.json:
+        for entry in entries:
+            rt.out.json(history_json(entry, now))
+        return
+    rows = []
+    for entry in entries:
+        rows.append(
+            (
+                entry.task_id or "-",
+                local_time(entry.created_at),
+                entry.status if entry.state not in ("outcome_unknown", "creating") else entry.state,
+                excerpt(clean(entry.prompt or ""), 40),
+                result_text(entry, now),
+            )
+        )
+    rt.out.table(("ID", "CREATED", "STATUS", "PROMPT", "RESULT"), rows)
+    if not entries:
+        rt.out.info(f"no tasks in the history ({rt.ledger.path})")
+
+
+def local_time(epoch: float | None) -> str:
+    import datetime
+
+    if epoch is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def excerpt(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def result_text(entry: Any, now: float) -> str:
+    state = entry.result_state(now)
+    if state == "saved":
+        return "saved at " + ", ".join(f.path for f in entry.files)
+    if state == "downloadable":
+        return f"downloadable until {local_time(entry.expires_at)}"
+    if state == "expired":
+        return "expired"
+    if entry.state == "outcome_unknown":
+        return f"outcome unknown (idempotency key {entry.idempotency_key})"
+    if entry.error_code:
+        return f"{entry.error_code}: {entry.error_message or ''}"
+    return "-"
+
+
+def history_json(entry: Any, now: float) -> dict[str, Any]:
+    return {
+        "id": entry.task_id,
+        "idempotency_key": entry.idempotency_key,
+        "state": entry.state,
+        "status": entry.status,
+        "progress": entry.progress,
+        "created_at": entry.created_at,
+        "profile": entry.profile,
+        "prompt": entry.prompt,
+        "params": entry.params,
+        "results": entry.results,
+        "error": {"code": entry.error_code, "message": entry.error_message}
+        if entry.error_code
+        else None,
+        "note": entry.note,
+        "expires_at": entry.expires_at,
+        "result_state": entry.result_state(now),
+        "files": [
+            {"path": f.path, "sha256": f.sha256, "bytes": f.bytes, "index": f.result_index}
+            for f in entry.files
+        ],
+    }
 
 
 # -- config ----------------------------------------------------------------------------------------

@@ -12,12 +12,13 @@ Safety rules it keeps (CLI.md):
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -131,6 +132,49 @@ def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
     )
 
 
+def _transport_error(exc: httpx.HTTPError, url: httpx.URL) -> ServiceError:
+    """The ``ServiceError`` for an httpx failure. ``ConnectionFailed`` means nothing was sent."""
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return ConnectionFailed(f"could not connect to {url.host} ({exc})")
+    if isinstance(exc, httpx.TimeoutException):
+        return ResponseTimeout(f"no answer from {url.host} in time ({exc.__class__.__name__})")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return BadResponse(f"the connection to {url.host} broke before a full answer came ({exc})")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return RedirectRefused(f"too many redirects from {url.host}")
+    return ServiceError(f"request to {url.host} failed ({exc})")
+
+
+class ResultResponse:
+    """A streamed answer from a result host: status, headers, and the body in chunks."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status = response.status_code
+        self.headers: Mapping[str, str] = response.headers
+        self.url = str(response.url)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body as sent (no content decoding), in pieces as they arrive from the network:
+        nothing received is held back, so an interrupted transfer keeps all it got."""
+        try:
+            yield from self._response.iter_raw()
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self._response.url) from None
+
+    def text(self, limit: int = 2000) -> str:
+        """The start of a small error body, for messages."""
+        try:
+            data = b""
+            for chunk in self._response.iter_raw(limit):
+                data += chunk
+                if len(data) >= limit:
+                    break
+        except httpx.HTTPError:
+            pass
+        return data[:limit].decode("utf-8", "replace")
+
+
 class Client:
     """A client for the EvoLink endpoints that seedance uses. Raises ``SeedanceError``s, never exits.
 
@@ -164,6 +208,8 @@ class Client:
         self._wall_clock = wall_clock
         self._rng = rng
         self._trace = trace
+        self._transport = transport
+        self._results: httpx.Client | None = None
         self._http = httpx.Client(
             timeout=self.timeouts.to_httpx(),
             transport=transport,
@@ -183,6 +229,37 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
+        if self._results is not None:
+            self._results.close()
+
+    @contextlib.contextmanager
+    def open_result(self, url: str, headers: Mapping[str, str]) -> Iterator[ResultResponse]:
+        """GET a result file, streamed. Never carries the API key, whatever the host.
+
+        Redirects are followed (result hosts are CDNs); connection failures and timeouts are
+        raised as ``ServiceError``s, also while the body streams.
+        """
+        if self._results is None:
+            self._results = httpx.Client(
+                timeout=self.timeouts.to_httpx(),
+                transport=self._transport,
+                follow_redirects=True,
+                max_redirects=5,
+                trust_env=False,
+                headers={"User-Agent": USER_AGENT},
+            )
+        target = httpx.URL(url)
+        if self._trace:
+            self._trace(f"> GET {target.copy_with(query=None)} (result host, no key)")
+            for name, value in headers.items():
+                self._trace(f"> {name}: {value}")
+        try:
+            with self._results.stream("GET", target, headers=dict(headers)) as response:
+                if self._trace:
+                    self._trace(f"< HTTP {response.status_code} {response.reason_phrase}")
+                yield ResultResponse(response)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, target) from None
 
     # -- endpoints ---------------------------------------------------------------------------------
 
@@ -361,18 +438,8 @@ class Client:
         started = self._clock()
         try:
             response = self._http.request(method, url, headers=headers, content=content)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise ConnectionFailed(f"could not connect to {url.host} ({exc})") from None
-        except httpx.TimeoutException as exc:
-            raise ResponseTimeout(
-                f"no answer from {url.host} in time ({exc.__class__.__name__})"
-            ) from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise BadResponse(
-                f"the connection to {url.host} broke before a full answer came ({exc})"
-            ) from None
         except httpx.TransportError as exc:
-            raise ServiceError(f"request to {url.host} failed ({exc})") from None
+            raise _transport_error(exc, url) from None
         if self._trace:
             elapsed = self._clock() - started
             self._trace(

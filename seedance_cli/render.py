@@ -236,6 +236,55 @@ class Output:
     # -- progress ----------------------------------------------------------------------------------
 
     @contextmanager
+    def transfers(self) -> Iterator[Callable[[str], Callable[[int, int | None], None]]]:
+        """Download progress. Yields ``start(label)``, which gives each file its
+        ``on_progress(done, total)``: a bar with bytes, speed and time left on a terminal, a plain
+        line at each quarter otherwise, nothing if quiet."""
+        if self.quiet:
+            yield lambda label: lambda done, total: None
+        elif self.err_fancy:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            console = Console(file=self.err, highlight=False, markup=False, emoji=False)
+            with Progress(
+                TextColumn("{task.description}", markup=False),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            ) as bars:
+
+                def start_bar(label: str) -> Callable[[int, int | None], None]:
+                    row = bars.add_task(clean(label), total=None)
+                    return lambda done, total: bars.update(row, completed=done, total=total)
+
+                yield start_bar
+        else:
+
+            def start_lines(label: str) -> Callable[[int, int | None], None]:
+                marks: set[int] = set()
+
+                def report(done: int, total: int | None) -> None:
+                    if total:
+                        quarter = min(4, done * 4 // total)
+                        if quarter not in marks:
+                            marks.add(quarter)
+                            self.info(f"{label}: {quarter * 25}% of {fmt_bytes(total)}")
+
+                return report
+
+            yield start_lines
+
+    @contextmanager
     def progress(
         self, task_ids: Sequence[str], wall_clock: Callable[[], float] = time.time
     ) -> Iterator[WaitDisplay]:
@@ -247,6 +296,14 @@ class Output:
                 yield display
         else:
             yield LineDisplay(self, wall_clock)
+
+
+def fmt_bytes(count: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
 
 
 def _isatty(stream: IO[str]) -> bool:

@@ -15,6 +15,11 @@ A spec reads ``KIND:ACTION[:COUNT][:KEY=VALUE,...]``:
   - ``malformed``: carried out, answered 200 with a body that is not JSON;
   - ``html``: carried out, answered 200 with an HTML error page;
   - ``ignore-range``: (download) the whole file with 200, whatever ``Range`` asked;
+  - ``short``: carried out, the body cut to three quarters with a ``Content-Length`` that agrees:
+    a complete HTTP answer holding an incomplete file;
+  - ``stall``: carried out, half the body sent, then a pause of ``seconds=S`` (default 30),
+    then the rest;
+  - ``json``: carried out, answered 200 with a JSON error object;
   - ``redirect``: not carried out; answered ``307`` (``status=30X``) to the same path on the
     results origin (another port with ``--second-origin``), or to ``to=URL``.
 - ACTION for ``task``:
@@ -45,6 +50,9 @@ ENDPOINT_ACTIONS: Final = (
     "html",
     "ignore-range",
     "redirect",
+    "short",
+    "stall",
+    "json",
 )
 TASK_ACTIONS: Final = ("fail", "hang", "cancel", "status")
 FOREVER: Final = -1
@@ -81,7 +89,7 @@ class Fault:
             )
         if self.count == 0 or self.count < FOREVER:
             raise FaultSpecError("count must be a positive number or *")
-        if self.action == "slow":
+        if self.action in ("slow", "stall"):
             try:
                 float(self.params.get("seconds", "5"))
             except ValueError:
@@ -93,7 +101,7 @@ class Fault:
 
     @property
     def seconds(self) -> float:
-        return float(self.params.get("seconds", "5"))
+        return float(self.params.get("seconds", "30" if self.action == "stall" else "5"))
 
     @classmethod
     def parse(cls, spec: str) -> Fault:

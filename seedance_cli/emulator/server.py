@@ -200,15 +200,20 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(200, MALFORMED_JSON, "application/json")
         elif action == "html":
             reply = Reply(200, HTML_ERROR_PAGE, "text/html; charset=utf-8")
+        elif action == "json":
+            reply = Reply.json(200, {"error": {"code": "internal_error", "message": "oops"}})
+        elif action == "short":
+            reply.body = reply.body[: len(reply.body) * 3 // 4]
         record.status = reply.status
-        self._write(reply, truncate=action == "truncate")
+        stall = fault.seconds if fault is not None and action == "stall" else None
+        self._write(reply, truncate=action == "truncate", stall=stall)
 
     def _drop(self) -> None:
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
-    def _write(self, reply: Reply, *, truncate: bool = False) -> None:
+    def _write(self, reply: Reply, *, truncate: bool = False, stall: float | None = None) -> None:
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
@@ -219,7 +224,16 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(reply.body[: len(reply.body) // 2] if truncate else reply.body)
+                half = len(reply.body) // 2
+                if truncate:
+                    self.wfile.write(reply.body[:half])
+                elif stall is not None:
+                    self.wfile.write(reply.body[:half])
+                    self.wfile.flush()
+                    self.server.emulator._stopping.wait(stall)
+                    self.wfile.write(reply.body[half:])
+                else:
+                    self.wfile.write(reply.body)
             self.wfile.flush()
         except OSError:
             self.close_connection = True
@@ -249,6 +263,7 @@ class Emulator:
         second_origin: bool = False,
         legacy_error_codes: bool = False,
         files_errors_http_200: bool = False,
+        result_size: int | None = None,
         faults: Iterable[str | Fault] = (),
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -262,6 +277,7 @@ class Emulator:
             max_files=max_files,
             legacy_error_codes=legacy_error_codes,
             files_errors_http_200=files_errors_http_200,
+            result_size=result_size,
         )
         for fault in faults:
             self.add_fault(fault)

@@ -20,6 +20,7 @@ import math
 import re
 import secrets
 import string
+import struct
 import threading
 import time
 import urllib.request
@@ -184,6 +185,17 @@ def sample_video() -> bytes:
     return resources.files(__package__).joinpath("sample.mp4").read_bytes()
 
 
+def padded_video(size: int | None) -> bytes:
+    """The sample video, grown to ``size`` bytes with an MP4 ``free`` box (still a valid file)."""
+    video = sample_video()
+    if size is None or size <= len(video):
+        return video
+    pad = size - len(video)
+    if pad < 8:
+        raise ValueError(f"result_size must be at least {len(video) + 8} bytes")
+    return video + struct.pack(">I4s", pad, b"free") + bytes(pad - 8)
+
+
 def image_mime(data: bytes) -> str | None:
     """The image type by its bytes: JPEG, PNG, GIF or WebP; else ``None``."""
     if data.startswith(b"\xff\xd8\xff"):
@@ -233,6 +245,7 @@ class Service:
         max_files: int = 2000,
         legacy_error_codes: bool = False,
         files_errors_http_200: bool = False,
+        result_size: int | None = None,
     ) -> None:
         if task_seconds <= 0:
             raise ValueError("task_seconds must be positive")
@@ -247,7 +260,7 @@ class Service:
         self.max_files = max_files
         self.tasks: dict[str, EmulatedTask] = {}
         self.files: dict[str, StoredFile] = {}
-        self.video = sample_video()
+        self.video = padded_video(result_size)
         self.video_etag = '"' + hashlib.sha256(self.video).hexdigest()[:32] + '"'
         self.faults: list[Fault] = []
         self.base_url = ""

@@ -1,0 +1,436 @@
+"""The local task ledger: every create and every observation, in SQLite, so no task id is ever lost.
+
+A row is written before a create is sent (its idempotency key, prompt and parameters), gets the task
+id the moment the create answers, and is updated on every observation: status, progress, results,
+error, when the results expire, where they were saved and their sha256.
+
+Several processes may write at once (WAL, a busy timeout, one short transaction per write). A ledger
+that cannot be opened or written never stops a generation that was already paid for: every method
+swallows database and file-system errors, reports them once through ``on_warning``, and carries on.
+The schema is versioned with ``PRAGMA user_version`` and migrates forward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final, ParamSpec, TypeVar
+
+from .models import Task
+
+FILE_NAME: Final = "history.sqlite3"
+#: API.md: result URLs live 24 hours after the task completes.
+RESULT_TTL: Final = 24 * 3600
+BUSY_TIMEOUT_MS: Final = 10_000
+
+#: Each entry moves the schema from version ``index`` to ``index + 1``. Only ever append.
+MIGRATIONS: Final[Sequence[str]] = (
+    """
+    CREATE TABLE tasks (
+        row_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT UNIQUE,
+        task_id TEXT UNIQUE,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        profile TEXT,
+        base_url TEXT,
+        prompt TEXT,
+        params TEXT,
+        status TEXT,
+        progress INTEGER,
+        results TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        note TEXT,
+        completed_at REAL,
+        expires_at REAL
+    );
+    CREATE INDEX tasks_created ON tasks (created_at);
+    CREATE TABLE files (
+        task_id TEXT NOT NULL,
+        result_index INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        saved_at REAL NOT NULL,
+        PRIMARY KEY (task_id, result_index)
+    );
+    """,
+    """
+    ALTER TABLE tasks ADD COLUMN local_images TEXT;
+    ALTER TABLE tasks ADD COLUMN batch_key TEXT;
+    CREATE UNIQUE INDEX tasks_batch_key ON tasks (batch_key);
+    """,
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+#: Row states: what the ledger knows about the create itself.
+CREATING: Final = "creating"  # written, the create not answered yet
+CREATED: Final = "created"  # the API answered with a task id
+UNKNOWN: Final = "outcome_unknown"  # sent; no usable answer: a task may exist
+OBSERVED: Final = "observed"  # a task this ledger did not create, seen by status/wait/download
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedFile:
+    result_index: int
+    path: str
+    sha256: str
+    bytes: int
+    saved_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One row of the ledger, as ``history`` shows it."""
+
+    idempotency_key: str | None
+    task_id: str | None
+    state: str
+    created_at: float
+    updated_at: float
+    profile: str | None
+    base_url: str | None
+    prompt: str | None
+    params: dict[str, Any]
+    status: str | None
+    progress: int | None
+    results: list[str]
+    error_code: str | None
+    error_message: str | None
+    note: str | None
+    completed_at: float | None
+    expires_at: float | None
+    local_images: list[str]
+    batch_key: str | None
+    files: list[SavedFile]
+
+    def result_state(self, now: float) -> str:
+        """``saved``, ``downloadable``, ``expired``, or ``none`` (no result to speak of)."""
+        if self.files:
+            return "saved"
+        if self.status != "completed" or not self.results:
+            return "none"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        return "downloadable"
+
+
+def _guarded(method: Callable[P, R]) -> Callable[P, R | None]:
+    """Run a ledger method; on a database or file-system error warn once and return ``None``."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R | None:
+        ledger = args[0]
+        assert isinstance(ledger, Ledger)
+        if ledger.disabled:
+            return None
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            ledger.fail(exc)
+            return None
+
+    run.__name__ = method.__name__
+    run.__doc__ = method.__doc__
+    return run
+
+
+class Ledger:
+    """The task history in ``folder/history.sqlite3``. Safe to share between threads of a process."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_warning: Callable[[str], None] | None = None,
+    ) -> None:
+        self.path = folder / FILE_NAME
+        self.clock = clock
+        self.on_warning = on_warning
+        self.disabled = False
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def fail(self, exc: BaseException) -> None:
+        """Turn the ledger off for this run and say so once; the work goes on without it."""
+        if not self.disabled and self.on_warning is not None:
+            detail = getattr(exc, "strerror", None) or str(exc)
+            self.on_warning(
+                f"task history unavailable ({self.path}: {detail}); carrying on without it"
+            )
+        self.disabled = True
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                self._migrate(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"written by a newer seedance (schema {version} > {SCHEMA_VERSION})"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may
+            for number in range(version, SCHEMA_VERSION):  # have migrated meanwhile
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, taken at once so that writers queue instead of deadlocking."""
+        with self._lock:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+
+    # -- the create ---------------------------------------------------------------------------------
+
+    @_guarded
+    def begin_create(
+        self,
+        idempotency_key: str,
+        body: Mapping[str, Any],
+        *,
+        profile: str | None,
+        base_url: str | None,
+        local_images: Sequence[str] = (),
+        batch_key: str | None = None,
+    ) -> None:
+        """Record a create before it is sent."""
+        now = self.clock()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO tasks (idempotency_key, state, created_at, updated_at, profile, "
+                "base_url, prompt, params, local_images, batch_key) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (idempotency_key) DO UPDATE SET updated_at = excluded.updated_at",
+                (
+                    idempotency_key,
+                    CREATING,
+                    now,
+                    now,
+                    profile,
+                    base_url,
+                    body.get("prompt"),
+                    json.dumps(dict(body)),
+                    json.dumps(list(local_images)) if local_images else None,
+                    batch_key,
+                ),
+            )
+
+    @_guarded
+    def created(self, idempotency_key: str, task: Task) -> None:
+        """The create answered: the task id is now known. Written before anything else can fail."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE tasks SET task_id = ?, state = ?, updated_at = ?, status = ?, "
+                "progress = ? WHERE idempotency_key = ?",
+                (task.id, CREATED, self.clock(), task.status, task.progress, idempotency_key),
+            )
+
+    @_guarded
+    def outcome_unknown(self, idempotency_key: str, cause: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE tasks SET state = ?, note = ?, updated_at = ? WHERE idempotency_key = ?",
+                (UNKNOWN, cause, self.clock(), idempotency_key),
+            )
+
+    @_guarded
+    def not_created(self, idempotency_key: str) -> None:
+        """The create surely made no task (refused, or never sent): forget the row."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM tasks WHERE idempotency_key = ? AND task_id IS NULL",
+                (idempotency_key,),
+            )
+
+    # -- observations -------------------------------------------------------------------------------
+
+    @_guarded
+    def observe(self, task: Task, *, base_url: str | None = None) -> None:
+        """Record what a poll saw. A task this ledger never created gets a row of its own."""
+        now = self.clock()
+        error = task.error
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT completed_at FROM tasks WHERE task_id = ?", (task.id,)
+            ).fetchone()
+            completed_at = row[0] if row is not None else None
+            if task.succeeded and completed_at is None:
+                # The first time it is seen completed: the results expire 24 hours after
+                # completion, which was at the latest now.
+                completed_at = now
+            expires_at = completed_at + RESULT_TTL if completed_at is not None else None
+            values = (
+                task.status,
+                task.progress,
+                json.dumps(list(task.results)),
+                error.code if error else None,
+                error.message if error else None,
+                completed_at,
+                expires_at,
+                now,
+            )
+            if row is None:
+                conn.execute(
+                    "INSERT INTO tasks (task_id, state, created_at, base_url, status, progress, "
+                    "results, error_code, error_message, completed_at, expires_at, updated_at) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (task.id, OBSERVED, float(task.created or now), base_url, *values),
+                )
+            else:
+                conn.execute(
+                    "UPDATE tasks SET status = ?, progress = ?, results = ?, error_code = ?, "
+                    "error_message = ?, completed_at = ?, expires_at = ?, updated_at = ? "
+                    "WHERE task_id = ?",
+                    (*values, task.id),
+                )
+
+    @_guarded
+    def saved(self, task_id: str, result_index: int, path: Path, sha256: str, size: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO files (task_id, result_index, path, sha256, bytes, saved_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (task_id, result_index, str(path), sha256, size, self.clock()),
+            )
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    @_guarded
+    def entries(
+        self,
+        *,
+        limit: int | None = None,
+        status: str | None = None,
+        search: str | None = None,
+        task_ids: Sequence[str] | None = None,
+    ) -> list[Entry]:
+        """Rows newest first, filtered by status (or state), prompt text, or task ids."""
+        clauses, args = [], []
+        if status:
+            clauses.append("(status = ? OR state = ?)")
+            args += [status, status]
+        if search:
+            clauses.append("(prompt LIKE ? ESCAPE '\\' OR task_id LIKE ? ESCAPE '\\')")
+            pattern = (
+                "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            args += [pattern, pattern]
+        if task_ids is not None:
+            clauses.append(f"task_id IN ({','.join('?' * len(task_ids))})")
+            args += list(task_ids)
+        sql = "SELECT * FROM tasks"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at DESC, row_id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            conn = self._connect()
+            conn.row_factory = sqlite3.Row
+            try:
+                rows = conn.execute(sql, args).fetchall()
+                files: dict[str, list[SavedFile]] = {}
+                ids = [r["task_id"] for r in rows if r["task_id"]]
+                if ids:
+                    marks = ",".join("?" * len(ids))
+                    for f in conn.execute(
+                        f"SELECT * FROM files WHERE task_id IN ({marks}) ORDER BY result_index",  # noqa: S608 - placeholders only
+                        ids,
+                    ):
+                        files.setdefault(f["task_id"], []).append(
+                            SavedFile(
+                                f["result_index"], f["path"], f["sha256"], f["bytes"], f["saved_at"]
+                            )
+                        )
+            finally:
+                conn.row_factory = None
+        return [_entry(row, files.get(row["task_id"], [])) for row in rows]
+
+    def entry(self, task_id: str) -> Entry | None:
+        found = self.entries(task_ids=[task_id])
+        return found[0] if found else None
+
+
+def _entry(row: sqlite3.Row, files: list[SavedFile]) -> Entry:
+    def load(text: str | None, default: Any) -> Any:
+        try:
+            return json.loads(text) if text else default
+        except ValueError:
+            return default
+
+    return Entry(
+        idempotency_key=row["idempotency_key"],
+        task_id=row["task_id"],
+        state=row["state"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        profile=row["profile"],
+        base_url=row["base_url"],
+        prompt=row["prompt"],
+        params=load(row["params"], {}),
+        status=row["status"],
+        progress=row["progress"],
+        results=load(row["results"], []),
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        note=row["note"],
+        completed_at=row["completed_at"],
+        expires_at=row["expires_at"],
+        local_images=load(row["local_images"], []),
+        batch_key=row["batch_key"],
+        files=files,
+    )
