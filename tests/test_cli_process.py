@@ -206,3 +206,83 @@ def test_config_set_api_key_reads_the_key_hidden_from_a_terminal(tmp_path: Path)
     assert b"set api-key in profile 'default'" in screen
     config = (tmp_path / "config.toml").read_text()
     assert SENTINEL_KEY in config
+
+
+@pytest.fixture
+def big() -> Iterator[Emulator]:
+    """Real time, 4 MB results, and every first download stalls halfway for 30 s."""
+    with Emulator(task_seconds=0.3, result_size=4_000_000) as emu:
+        yield emu
+
+
+def completed_task(emu: Emulator) -> str:
+    task_id = create(emu)
+    done = subprocess.run(
+        seedance("wait", task_id, "-q"),
+        env=env_for(emu),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return task_id
+
+
+def start_stalled_download(emu: Emulator, target: Path) -> subprocess.Popen[str]:
+    emu.add_fault("download:stall:1:seconds=30")
+    task_id = completed_task(emu)
+    proc = subprocess.Popen(
+        seedance("download", task_id, "-o", str(target)),
+        env=env_for(emu),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    part = target.with_name(target.name + ".part")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # until half the file has arrived
+        if part.exists() and part.stat().st_size >= 2_000_000:
+            break
+        time.sleep(0.05)
+    assert part.exists() and part.stat().st_size >= 2_000_000
+    return proc
+
+
+def test_sigkill_mid_download_leaves_no_file_at_the_final_path(
+    big: Emulator, tmp_path: Path
+) -> None:
+    target = tmp_path / "cat.mp4"
+    proc = start_stalled_download(big, target)
+    proc.kill()
+    proc.communicate(timeout=10)
+    assert not target.exists()
+    assert target.with_name("cat.mp4.part").stat().st_size >= 2_000_000
+
+
+def test_ctrl_c_mid_download_keeps_the_part_and_the_printed_command_resumes(
+    big: Emulator, tmp_path: Path
+) -> None:
+    target = tmp_path / "cat.mp4"
+    proc = start_stalled_download(big, target)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert out == "" and not target.exists()
+    kept = target.with_name("cat.mp4.part").stat().st_size
+    assert "cat.mp4.part is kept" in err and "Traceback" not in err
+    resume = next(line for line in err.splitlines() if line.startswith("hint: resume with: "))
+    command = resume.removeprefix("hint: resume with: ")
+    assert command.startswith("seedance download task-unified-") and str(target) in command
+    done = subprocess.run(
+        [sys.executable, "-m", "seedance_cli", *command.split()[1:]],
+        env=env_for(big),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{target}\n"
+    assert target.stat().st_size == 4_000_000
+    assert target.read_bytes()[:4_000_000] == big.service.video
+    resumed = big.requests("download")[-1]
+    assert resumed.headers["range"] == f"bytes={kept}-" and resumed.status == 206

@@ -1,0 +1,240 @@
+"""Saving results from the CLI (``-o``, ``download``, ``--missing``) and ``history``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from seedance_cli.emulator import Emulator, FakeClock, sample_video
+
+from .clirunner import CliRunner
+
+VIDEO = sample_video()
+SHA = hashlib.sha256(VIDEO).hexdigest()
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a fresh folder, as a user in their project would."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def history_db() -> sqlite3.Connection:
+    return sqlite3.connect(Path(os.environ["SEEDANCE_DATA_DIR"]) / "history.sqlite3")
+
+
+def create(cli: CliRunner) -> str:
+    result = cli("generate", "A cat playing piano")
+    assert result.code == 0, result.err
+    return result.out.strip()
+
+
+def test_generate_output_file_waits_downloads_and_prints_the_path(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    result = cli("generate", "A cat playing piano", "-o", "clips/cat.mp4")
+    assert result.code == 0, result.err
+    assert result.out == "clips/cat.mp4\n"
+    assert (here / "clips" / "cat.mp4").read_bytes() == VIDEO
+    assert "saved clips/cat.mp4 (54.7 kB, sha256 " in result.err
+    (row,) = history_db().execute("SELECT path, sha256, bytes FROM files").fetchall()
+    assert row == (str(here / "clips" / "cat.mp4"), SHA, len(VIDEO))
+
+
+def test_generate_output_folder_names_the_file_after_the_task(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    result = cli("generate", "x", "-o", "out/", "--json")
+    assert result.code == 0
+    (task,) = result.json
+    assert task["files"] == [f"out/{task['id']}.mp4"]
+    assert (here / "out" / f"{task['id']}.mp4").read_bytes() == VIDEO
+
+
+def test_existing_output_is_refused_before_anything_is_paid_for(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    (here / "cat.mp4").write_bytes(b"my precious video")
+    result = cli("generate", "x", "-o", "cat.mp4")
+    assert result.code == 2
+    assert "cat.mp4 exists; not overwritten" in result.err and "--force" in result.err
+    assert api.requests() == []
+    assert (here / "cat.mp4").read_bytes() == b"my precious video"
+    forced = cli("generate", "x", "-o", "cat.mp4", "--force")
+    assert forced.code == 0 and (here / "cat.mp4").read_bytes() == VIDEO
+
+
+def test_wait_output_folder_saves_every_task(cli: CliRunner, api: Emulator, here: Path) -> None:
+    ids = [create(cli), create(cli)]
+    result = cli("wait", *ids, "-o", "videos")
+    assert result.code == 0, result.err
+    assert result.lines == [f"videos/{task_id}.mp4" for task_id in ids]
+    assert sorted(p.name for p in (here / "videos").iterdir()) == sorted(f"{i}.mp4" for i in ids)
+
+
+def test_profile_output_dir_is_the_default(
+    cli: CliRunner, api: Emulator, here: Path, clock: FakeClock
+) -> None:
+    cli("config", "set", "output-dir", str(here / "library"))
+    task_id = create(cli)
+    clock.advance(60)
+    result = cli("download", task_id)
+    assert result.code == 0
+    assert result.out == f"{here / 'library' / task_id}.mp4\n"
+
+
+def test_download_of_a_running_task_exits_9_with_the_command_that_waits(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    task_id = create(cli)
+    result = cli("download", task_id, "-o", "v/")
+    assert result.code == 9
+    assert f"task {task_id} is pending (0%); nothing to download yet" in result.err
+    assert f"seedance wait {task_id} -o v" in result.err
+
+
+def test_download_of_a_failed_task_exits_8(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    api.add_fault("task:fail:1:code=content_policy_violation")
+    task_id = create(cli)
+    clock.advance(60)
+    result = cli("download", task_id)
+    assert result.code == 8 and "content_policy_violation" in result.err
+
+
+def test_download_resumes_a_cut_transfer(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    task_id = create(cli)
+    clock.advance(60)
+    api.add_fault("download:truncate")
+    result = cli("download", task_id, "-o", "cat.mp4")
+    assert result.code == 0, result.err
+    assert (here / "cat.mp4").read_bytes() == VIDEO
+    assert api.requests("download")[1].headers["range"] == f"bytes={len(VIDEO) // 2}-"
+
+
+def test_expired_result_exits_7_and_says_results_live_24_hours(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    task_id = create(cli)
+    clock.advance(60 + 24 * 3600)
+    result = cli("download", task_id)
+    assert result.code == 7
+    assert "the result host answered HTTP 403" in result.err
+    assert "expire 24 hours after the task completes" in result.err
+    assert list(here.iterdir()) == []
+
+
+def test_download_error_page_exits_7_and_saves_nothing(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    task_id = create(cli)
+    clock.advance(60)
+    api.add_fault("download:html")
+    result = cli("download", task_id)
+    assert result.code == 7 and "text/html instead of a video" in result.err
+    assert list(here.iterdir()) == []
+
+
+def test_download_missing_fetches_what_was_never_saved(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    saved = cli("generate", "saved", "-o", "saved.mp4")
+    assert saved.code == 0
+    old = create(cli)
+    clock.advance(60)
+    cli("status", old)  # seen completed now...
+    clock.advance(24 * 3600)  # ...and expired since
+    fresh = [create(cli), create(cli)]
+    api.add_fault("task:fail")
+    failed = create(cli)
+    clock.advance(60)
+    cli("status", *fresh, failed)  # seen completed (and failed) now
+    result = cli("download", "--missing", "-o", "missing")
+    assert result.code == 0, result.err
+    assert sorted(result.lines) == sorted(f"missing/{t}.mp4" for t in fresh)
+    again = cli("download", "--missing", "-o", "missing")
+    assert again.code == 0 and again.out == "" and "nothing to download" in again.err
+
+
+def test_history_lists_newest_first_with_the_result_state(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    assert cli("generate", "A red fox in the snow", "-o", "fox.mp4").code == 0
+    clock.advance(10)
+    waiting = create(cli)
+    clock.advance(60)
+    cli("status", waiting)
+    clock.advance(10)
+    api.add_fault("create:drop")
+    assert cli("generate", "lost answer", "--idempotency-key", "k-lost").code == 10
+    result = cli("history")
+    assert result.code == 0
+    lost, ready, fox = (line.split("\t") for line in result.lines)
+    assert lost[0] == "-" and lost[2] == "outcome_unknown" and lost[3] == "lost answer"
+    assert lost[4] == "outcome unknown (idempotency key k-lost)"
+    assert ready[0] == waiting and ready[2] == "completed"
+    assert ready[4].startswith("downloadable until ")
+    assert fox[2] == "completed" and fox[3] == "A red fox in the snow"
+    assert fox[4] == f"saved at {here / 'fox.mp4'}"
+
+
+def test_history_filters_and_json(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    api.add_fault("task:fail:1:code=service_error")
+    bad = create(cli)
+    good = create(cli)
+    clock.advance(60)
+    cli("status", bad, good)
+    assert [line.split("\t")[0] for line in cli("history", "--status", "failed").lines] == [bad]
+    assert cli("history", "--search", "piano", "--limit", "1").lines[0].startswith(good)
+    (entry,) = cli("history", "--json", "--status", "failed").json
+    assert entry["id"] == bad and entry["error"]["code"] == "service_error"
+    assert set(entry) == {
+        "id",
+        "idempotency_key",
+        "state",
+        "status",
+        "progress",
+        "created_at",
+        "profile",
+        "prompt",
+        "params",
+        "results",
+        "error",
+        "note",
+        "expires_at",
+        "result_state",
+        "files",
+    }
+
+
+def test_status_of_a_foreign_task_enters_the_history(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    result = cli("generate", "x", "--json")
+    task_id = result.json[0]["id"]
+    history_db().execute("DELETE FROM tasks").connection.commit()
+    cli("status", task_id)
+    assert cli("history").lines[0].startswith(task_id)
+
+
+def test_an_unwritable_history_never_blocks_a_paid_generation(
+    cli: CliRunner, api: Emulator, here: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    result = cli("generate", "x", "-o", "x.mp4", env={"SEEDANCE_DATA_DIR": str(blocker / "d")})
+    assert result.code == 0
+    assert result.err.count("warning: task history unavailable") == 1
+    assert (here / "x.mp4").read_bytes() == VIDEO

@@ -1,0 +1,225 @@
+"""The task ledger: rows at every step of a create, concurrency, migrations, and graceful failure."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seedance_cli import Client, GenerationRequest
+from seedance_cli.emulator import Emulator, FakeClock
+from seedance_cli.jobs import create
+from seedance_cli.ledger import FILE_NAME, MIGRATIONS, SCHEMA_VERSION, Ledger
+from seedance_cli.models import Task
+
+REQUEST = GenerationRequest("A cat playing piano", duration=8)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, clock: FakeClock) -> Ledger:
+    return Ledger(tmp_path / "data", clock=clock.time)
+
+
+def test_row_is_written_before_the_create_is_sent(
+    client: Client, emulator: Emulator, ledger: Ledger
+) -> None:
+    seen_rows: list[int] = []
+
+    original = client.create_generation
+
+    def spy(request: GenerationRequest, *, idempotency_key: str | None = None) -> Task:
+        entries = ledger.entries() or []
+        seen_rows.append(len(entries))
+        assert entries[0].state == "creating" and entries[0].task_id is None
+        assert entries[0].idempotency_key == idempotency_key
+        return original(request, idempotency_key=idempotency_key)
+
+    client.create_generation = spy  # type: ignore[method-assign]
+    task = create(client, ledger, REQUEST, idempotency_key="k-1", profile="default")
+    assert seen_rows == [1]
+    (entry,) = ledger.entries() or []
+    assert (entry.task_id, entry.state, entry.status) == (task.id, "created", "pending")
+    assert entry.prompt == "A cat playing piano" and entry.params["duration"] == 8
+    assert entry.profile == "default" and entry.base_url == emulator.url
+
+
+def test_outcome_unknown_leaves_a_row_with_its_key(
+    client: Client, emulator: Emulator, ledger: Ledger
+) -> None:
+    emulator.add_fault("create:drop")
+    with pytest.raises(Exception, match="not resent"):
+        create(client, ledger, REQUEST, idempotency_key="k-unknown", profile=None)
+    (entry,) = ledger.entries() or []
+    assert (entry.state, entry.idempotency_key, entry.task_id) == (
+        "outcome_unknown",
+        "k-unknown",
+        None,
+    )
+    assert "broke" in (entry.note or "")
+
+
+def test_a_refused_create_leaves_no_row(client: Client, emulator: Emulator, ledger: Ledger) -> None:
+    emulator.add_fault("create:402")
+    with pytest.raises(Exception, match="Insufficient"):
+        create(client, ledger, REQUEST, idempotency_key="k-402", profile=None)
+    assert ledger.entries() == []
+
+
+def test_observations_update_status_results_and_expiry(
+    client: Client, emulator: Emulator, ledger: Ledger, clock: FakeClock
+) -> None:
+    task = create(client, ledger, REQUEST, idempotency_key="k", profile=None)
+    clock.advance(30)
+    ledger.observe(client.get_task(task.id))
+    running = ledger.entry(task.id)
+    assert running is not None and running.status == "processing" and running.expires_at is None
+    clock.advance(30)
+    done = client.get_task(task.id)
+    ledger.observe(done)
+    clock.advance(100)
+    ledger.observe(done)  # seen again later: the first sighting of completion counts
+    entry = ledger.entry(task.id)
+    assert entry is not None and entry.results == list(done.results)
+    assert entry.completed_at == clock.time() - 100
+    assert entry.expires_at == entry.completed_at + 24 * 3600
+    assert entry.result_state(clock.time()) == "downloadable"
+    assert entry.result_state(entry.expires_at) == "expired"
+
+
+def test_unknown_tasks_get_a_row_when_observed(ledger: Ledger) -> None:
+    ledger.observe(
+        Task.from_api(
+            {
+                "id": "task-unified-5-abcdefgh",
+                "status": "failed",
+                "error": {"code": "service_error", "message": "m"},
+            }
+        ),
+        base_url="https://api.evolink.ai",
+    )
+    (entry,) = ledger.entries() or []
+    assert (entry.state, entry.error_code, entry.base_url) == (
+        "observed",
+        "service_error",
+        "https://api.evolink.ai",
+    )
+
+
+def test_filters(ledger: Ledger, clock: FakeClock) -> None:
+    for n, (prompt, status) in enumerate(
+        [("red fox", "completed"), ("blue whale", "failed"), ("100% fox_y", "completed")]
+    ):
+        ledger.begin_create(f"k{n}", {"prompt": prompt}, profile=None, base_url=None)
+        ledger.created(
+            f"k{n}", Task.from_api({"id": f"task-unified-{n}-aaaaaaaa", "status": status})
+        )
+        clock.advance(1)
+    entries = ledger.entries() or []
+    assert [e.prompt for e in entries] == ["100% fox_y", "blue whale", "red fox"]  # newest first
+    assert [e.prompt for e in ledger.entries(status="failed") or []] == ["blue whale"]
+    assert [e.prompt for e in ledger.entries(search="fox") or []] == ["100% fox_y", "red fox"]
+    assert [e.prompt for e in ledger.entries(search="%") or []] == ["100% fox_y"]
+    assert [e.prompt for e in ledger.entries(search="_") or []] == ["100% fox_y"]
+    assert len(ledger.entries(limit=2) or []) == 2
+
+
+# -- migrations ------------------------------------------------------------------------------------
+
+
+def test_a_version_1_database_migrates_forward_keeping_its_rows(tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / FILE_NAME)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(
+        "INSERT INTO tasks (idempotency_key, task_id, state, created_at, updated_at, "
+        "prompt) VALUES ('k', 'task-unified-1-aaaaaaaa', 'created', 1, 1, 'old row')"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    ledger = Ledger(folder)
+    (entry,) = ledger.entries() or []
+    assert entry.prompt == "old row" and entry.batch_key is None and entry.local_images == []
+    ledger.close()
+    version = sqlite3.connect(folder / FILE_NAME).execute("PRAGMA user_version").fetchone()[0]
+    assert version == SCHEMA_VERSION == 2
+
+
+def test_a_newer_database_is_left_alone_with_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "new"
+    folder.mkdir()
+    sqlite3.connect(folder / FILE_NAME).execute("PRAGMA user_version = 99").connection.close()
+    warnings: list[str] = []
+    ledger = Ledger(folder, on_warning=warnings.append)
+    assert ledger.entries() is None
+    assert len(warnings) == 1 and "newer seedance" in warnings[0]
+
+
+# -- failing gracefully ----------------------------------------------------------------------------
+
+
+def test_an_unwritable_data_folder_degrades_to_one_warning(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    warnings: list[str] = []
+    ledger = Ledger(blocker / "data", on_warning=warnings.append)
+    ledger.begin_create("k", {"prompt": "x"}, profile=None, base_url=None)
+    ledger.observe(Task.from_api({"id": "task-unified-1-aaaaaaaa", "status": "pending"}))
+    assert ledger.entries() is None
+    assert len(warnings) == 1 and "task history unavailable" in warnings[0]
+
+
+def test_a_corrupt_database_degrades_to_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / FILE_NAME).write_bytes(b"this is not a database" * 100)
+    warnings: list[str] = []
+    ledger = Ledger(folder, on_warning=warnings.append)
+    ledger.begin_create("k", {"prompt": "x"}, profile=None, base_url=None)
+    assert len(warnings) == 1 and "not a database" in warnings[0]
+
+
+# -- several processes at once ---------------------------------------------------------------------
+
+WRITER = """
+import sys
+from pathlib import Path
+from seedance_cli.ledger import Ledger
+from seedance_cli.models import Task
+
+folder, name, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ledger = Ledger(folder, on_warning=lambda w: sys.exit("warning: " + w))
+for n in range(count):
+    key = f"{name}-{n}"
+    ledger.begin_create(key, {"prompt": key}, profile=None, base_url=None)
+    task = Task.from_api({"id": f"task-unified-{n}-{name}", "status": "pending"})
+    ledger.created(key, task)
+    ledger.observe(Task.from_api({"id": task.id, "status": "processing", "progress": 50}))
+    ledger.entries(limit=5)
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(folder), name, "500"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("aaaaaaaa", "bbbbbbbb")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    conn = sqlite3.connect(folder / FILE_NAME)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rows = conn.execute("SELECT idempotency_key, task_id, status FROM tasks").fetchall()
+    conn.close()
+    assert len(rows) == 1000
+    assert {status for _, _, status in rows} == {"processing"}
+    assert all(task_id.endswith(key.split("-")[0]) for key, task_id, _ in rows)
