@@ -1171,6 +1171,13 @@ def emulator(
     files_errors_200: Annotated[
         bool, typer.Option(help="Answer files API errors with HTTP 200 and success: false.")
     ] = False,
+    result_size: Annotated[
+        int | None,
+        typer.Option(
+            metavar="BYTES",
+            help="Grow the result video to BYTES (a valid MP4, padded), for load tests.",
+        ),
+    ] = None,
     fault: Annotated[
         list[str] | None,
         typer.Option(
@@ -1206,12 +1213,15 @@ def emulator(
             second_origin=second_origin,
             legacy_error_codes=legacy_error_codes,
             files_errors_http_200=files_errors_200,
+            result_size=result_size,
             faults=fault or (),
             log=log,
         )
         emu.start()
     except FaultSpecError as exc:
         raise UsageError(f"--fault {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--result-size: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     print(f"export SEEDANCE_BASE_URL={emu.url}", flush=True)

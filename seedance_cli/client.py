@@ -18,7 +18,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -48,6 +48,7 @@ from .models import (
     check_idempotency_key,
     check_task_id,
 )
+from .resulthost import ResultResponse, open_result
 from .retry import RetryPolicy, is_retryable_status, parse_retry_after
 from .waiting import DEFAULT_POLL_INTERVAL, UpdateCallback, wait_for_task
 
@@ -132,7 +133,7 @@ def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
     )
 
 
-def _transport_error(exc: httpx.HTTPError, url: httpx.URL) -> ServiceError:
+def _transport_error(exc: httpx.TransportError, url: httpx.URL) -> ServiceError:
     """The ``ServiceError`` for an httpx failure. ``ConnectionFailed`` means nothing was sent."""
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return ConnectionFailed(f"could not connect to {url.host} ({exc})")
@@ -140,39 +141,7 @@ def _transport_error(exc: httpx.HTTPError, url: httpx.URL) -> ServiceError:
         return ResponseTimeout(f"no answer from {url.host} in time ({exc.__class__.__name__})")
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
         return BadResponse(f"the connection to {url.host} broke before a full answer came ({exc})")
-    if isinstance(exc, httpx.TooManyRedirects):
-        return RedirectRefused(f"too many redirects from {url.host}")
     return ServiceError(f"request to {url.host} failed ({exc})")
-
-
-class ResultResponse:
-    """A streamed answer from a result host: status, headers, and the body in chunks."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-        self.status = response.status_code
-        self.headers: Mapping[str, str] = response.headers
-        self.url = str(response.url)
-
-    def chunks(self) -> Iterator[bytes]:
-        """The body as sent (no content decoding), in pieces as they arrive from the network:
-        nothing received is held back, so an interrupted transfer keeps all it got."""
-        try:
-            yield from self._response.iter_raw()
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, self._response.url) from None
-
-    def text(self, limit: int = 2000) -> str:
-        """The start of a small error body, for messages."""
-        try:
-            data = b""
-            for chunk in self._response.iter_raw(limit):
-                data += chunk
-                if len(data) >= limit:
-                    break
-        except httpx.HTTPError:
-            pass
-        return data[:limit].decode("utf-8", "replace")
 
 
 class Client:
@@ -208,8 +177,6 @@ class Client:
         self._wall_clock = wall_clock
         self._rng = rng
         self._trace = trace
-        self._transport = transport
-        self._results: httpx.Client | None = None
         self._http = httpx.Client(
             timeout=self.timeouts.to_httpx(),
             transport=transport,
@@ -229,37 +196,20 @@ class Client:
 
     def close(self) -> None:
         self._http.close()
-        if self._results is not None:
-            self._results.close()
 
-    @contextlib.contextmanager
-    def open_result(self, url: str, headers: Mapping[str, str]) -> Iterator[ResultResponse]:
-        """GET a result file, streamed. Never carries the API key, whatever the host.
-
-        Redirects are followed (result hosts are CDNs); connection failures and timeouts are
-        raised as ``ServiceError``s, also while the body streams.
-        """
-        if self._results is None:
-            self._results = httpx.Client(
-                timeout=self.timeouts.to_httpx(),
-                transport=self._transport,
-                follow_redirects=True,
-                max_redirects=5,
-                trust_env=False,
-                headers={"User-Agent": USER_AGENT},
-            )
-        target = httpx.URL(url)
-        if self._trace:
-            self._trace(f"> GET {target.copy_with(query=None)} (result host, no key)")
-            for name, value in headers.items():
-                self._trace(f"> {name}: {value}")
-        try:
-            with self._results.stream("GET", target, headers=dict(headers)) as response:
-                if self._trace:
-                    self._trace(f"< HTTP {response.status_code} {response.reason_phrase}")
-                yield ResultResponse(response)
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, target) from None
+    def open_result(
+        self, url: str, headers: Mapping[str, str]
+    ) -> contextlib.AbstractContextManager[ResultResponse]:
+        """GET a result file, streamed, with this client's timeouts and User-Agent. Never carries
+        the API key, whatever the host; redirects are followed (result hosts are CDNs)."""
+        return open_result(
+            url,
+            headers,
+            user_agent=USER_AGENT,
+            connect_timeout=self.timeouts.connect,
+            read_timeout=self.timeouts.read,
+            trace=self._trace,
+        )
 
     # -- endpoints ---------------------------------------------------------------------------------
 

@@ -16,14 +16,19 @@ import dataclasses
 import hashlib
 import json
 import os
+import queue
 import random
 import re
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Final, Protocol
+from typing import IO, TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 from .errors import BadResponse, ServerError, ServiceError, UsageError
 from .retry import RetryPolicy, is_retryable_status, parse_retry_after
@@ -131,7 +136,7 @@ def download(
     while True:
         attempt += 1
         try:
-            _transfer(fetch, url, target, on_progress)
+            digest = _transfer(fetch, url, target, on_progress)
             _verify(part, _load_meta(target).get("total"))
             break
         except NotAVideo:
@@ -144,7 +149,6 @@ def download(
                 raise
             retry_after = exc.retry_after if isinstance(exc, ServerError) else None
             sleep(policy.delay(attempt, retry_after, rng))
-    digest = _sha256(part)
     size = part.stat().st_size
     with open(part, "rb+") as handle:
         os.fsync(handle.fileno())
@@ -153,11 +157,12 @@ def download(
     os.replace(part, target)
     _fsync_dir(target.parent)
     _meta_path(target).unlink(missing_ok=True)
-    return Saved(target, size, digest, started_at)
+    return Saved(target, size, digest.hexdigest(), started_at)
 
 
-def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None) -> None:
-    """One attempt: resume ``.part`` if it has anything, else start it."""
+def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None) -> Hash:
+    """One attempt: resume ``.part`` if it has anything, else start it. Returns the sha256 of
+    the whole ``.part`` file, computed as it is written (a resumed file's start is read once)."""
     part = part_path(target)
     meta = _load_meta(target)
     offset = part.stat().st_size if part.exists() else 0
@@ -174,7 +179,7 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
         if status == 416:
             total = _range_total(response.headers.get("content-range", ""))
             if total is not None and offset == total and offset > 0:
-                return  # the .part file already holds everything
+                return _sha256(part)  # the .part file already holds everything
             _discard(target)
             raise BadResponse("the server could not resume this download; starting over")
         if status >= 400:
@@ -198,11 +203,11 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
             if start != offset or (meta.get("total") not in (None, total)):
                 _discard(target)
                 raise BadResponse("the server sent another part than asked for; starting over")
-            mode = "ab"
+            mode, digest = "ab", _sha256(part)
         else:  # 200: the whole file, whether or not we asked for a part
             length = response.headers.get("content-length")
             total = int(length) if length and length.isdigit() else None
-            offset, mode = 0, "wb"
+            offset, mode, digest = 0, "wb", hashlib.sha256()
         _save_meta(
             target,
             {
@@ -212,18 +217,67 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
             },
         )
         with open(part, mode) as handle:
-            head = b"" if offset == 0 else None
-            for chunk in response.chunks():
-                if head is not None and len(head) < 8:
-                    head += chunk[: 8 - len(head)]
-                    if len(head) >= 8 and head[4:8] != b"ftyp":
-                        raise NotAVideo("the body does not start like an MP4 file (no ftyp box)")
-                handle.write(chunk)
-                offset += len(chunk)
-                if on_progress is not None:
-                    on_progress(offset, total)
+            sink = _Sink(handle, digest)
+            try:
+                head = b"" if offset == 0 else None
+                for chunk in response.chunks():
+                    if head is not None and len(head) < 8:
+                        head += chunk[: 8 - len(head)]
+                        if len(head) >= 8 and head[4:8] != b"ftyp":
+                            raise NotAVideo(
+                                "the body does not start like an MP4 file (no ftyp box)"
+                            )
+                    sink.put(chunk)
+                    offset += len(chunk)
+                    if on_progress is not None:
+                        on_progress(offset, total)
+            finally:
+                sink.close()  # whatever arrived is on disk, for the next attempt to resume from
     if total is not None and offset < total:
         raise BadResponse(f"the download stopped at {offset} of {total} bytes")
+    return digest
+
+
+class _Sink:
+    """Writes blocks to the file and feeds sha256 on two worker threads, so that the network, the
+    disk and the hash overlap (both release the GIL). Bounded queues keep memory flat."""
+
+    _END: Final = b""
+
+    def __init__(self, handle: IO[bytes], digest: Hash, depth: int = 8) -> None:
+        self._errors: list[BaseException] = []
+        self._queues: list[queue.Queue[bytes]] = [queue.Queue(depth), queue.Queue(depth)]
+        self._threads = [
+            threading.Thread(target=self._drain, args=(q, step), daemon=True)
+            for q, step in zip(self._queues, (handle.write, digest.update), strict=True)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _drain(self, blocks: queue.Queue[bytes], step: Callable[[bytes], object]) -> None:
+        while (block := blocks.get()) is not self._END:
+            if not self._errors:
+                try:
+                    step(block)
+                except BaseException as exc:  # surfaced in put() or close()
+                    self._errors.append(exc)
+
+    def put(self, block: bytes) -> None:
+        if self._errors:
+            self.close()
+        for blocks in self._queues:
+            blocks.put(block)
+
+    def close(self) -> None:
+        """Finish every queued block, stop the workers, raise the first failure."""
+        if self._threads:
+            for blocks in self._queues:
+                blocks.put(self._END)
+            for thread in self._threads:
+                thread.join()
+            self._threads = []
+        if self._errors:
+            raise self._errors[0]
 
 
 def _verify(part: Path, total: object) -> None:
@@ -289,12 +343,12 @@ def _discard(target: Path) -> None:
     _meta_path(target).unlink(missing_ok=True)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path) -> Hash:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return digest
 
 
 def _fsync_dir(folder: Path) -> None:

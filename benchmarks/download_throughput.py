@@ -1,0 +1,161 @@
+"""Download throughput against `curl -o`, and peak memory for two file sizes.
+
+    python benchmarks/download_throughput.py [--runs 3]
+
+For 64 MiB and 512 MiB results, starts `seedance emulator --result-size` as its own process (so
+that the measured processes are not forked from one holding the file), then downloads the result
+with `seedance download` and with `curl -o`, alternately, several times. Prints the medians:
+throughput as a ratio to curl's, and the peak RSS of the seedance process (from wait4).
+Aims (issue 4): at least 0.8x curl's throughput; the same peak RSS for both sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from seedance_cli import Client, __version__
+from seedance_cli.download import download
+
+MIB = 1024 * 1024
+AGENT = f"seedance-cli/{__version__}"
+
+
+def timed(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Run a command; return (wall seconds, peak RSS in MiB) of that child alone."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} exited {proc.returncode}")
+    return elapsed, usage.ru_maxrss // 1024
+
+
+def api(base: str, method: str, path: str, body: dict[str, object] | None = None) -> dict:
+    request = urllib.request.Request(
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body else None,
+        headers={"Authorization": "Bearer bench-key", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def measure(size: int, runs: int, workdir: Path) -> dict[str, float]:
+    emulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seedance_cli",
+            "emulator",
+            "--port",
+            "0",
+            "--quiet",
+            "--task-seconds",
+            "0.1",
+            "--result-size",
+            str(size),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        base = emulator.stdout.readline().strip().split("=", 1)[1]
+        task = api(
+            base,
+            "POST",
+            "/v1/videos/generations",
+            {"model": "seedance-1.5-pro", "prompt": "benchmark"},
+        )
+        time.sleep(0.3)
+        url = api(base, "GET", f"/v1/tasks/{task['id']}")["results"][0]
+        env = {
+            **os.environ,
+            "SEEDANCE_BASE_URL": base,
+            "SEEDANCE_API_KEY": "bench-key",
+            "SEEDANCE_CONFIG_DIR": str(workdir / "config"),
+            "SEEDANCE_DATA_DIR": str(workdir / "data"),
+        }
+        target = workdir / "out.mp4"
+        ours, curls, rss, inner = [], [], [], []
+        for _ in range(runs):
+            target.unlink(missing_ok=True)
+            seconds, peak = timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "seedance_cli",
+                    "-q",
+                    "download",
+                    task["id"],
+                    "-o",
+                    str(target),
+                    "--force",
+                ],
+                env,
+            )
+            assert target.stat().st_size == size
+            ours.append(seconds)
+            rss.append(peak)
+            target.unlink()
+            seconds, _ = timed(["curl", "-sSf", "-o", str(target), "-A", AGENT, url], env)
+            assert target.stat().st_size == size
+            curls.append(seconds)
+            target.unlink()
+            with Client("bench-key", base_url=base) as client:  # the transfer alone, in-process
+                start = time.perf_counter()
+                download(client.open_result, url, target)
+                inner.append(time.perf_counter() - start)
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+    return {
+        "ours": statistics.median(ours),
+        "curl": statistics.median(curls),
+        "rss": statistics.median(rss),
+        "inner": statistics.median(inner),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    options = parser.parse_args()
+    if shutil.which("curl") is None:
+        raise SystemExit("curl is needed for the comparison")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (64 * MIB, 512 * MIB):
+            results[size] = measure(size, options.runs, Path(tmp))
+    print(f"medians of {options.runs} runs; each seedance run includes its start-up, the task")
+    print("query, sha256 and fsync; each curl run its start-up")
+    for size, r in results.items():
+        mib = size // MIB
+        print(
+            f"{mib:>4} MiB: seedance {mib / r['ours']:6.0f} MiB/s, curl {mib / r['curl']:6.0f} "
+            f"MiB/s -> {r['curl'] / r['ours']:.2f}x curl's throughput; peak RSS {r['rss']:.0f} MiB"
+        )
+        print(
+            f"          the transfer alone (download(), in-process, with sha256 and fsync): "
+            f"{mib / r['inner']:.0f} MiB/s -> {r['curl'] / r['inner']:.2f}x curl"
+        )
+    small, large = results[64 * MIB]["rss"], results[512 * MIB]["rss"]
+    print(f"peak RSS, 512 MiB over 64 MiB: {large / small:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
