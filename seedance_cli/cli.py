@@ -39,9 +39,10 @@ from .errors import (
 if TYPE_CHECKING:
     from .client import Client
     from .config import Settings
+    from .images import ImageInfo
     from .jobs import Destination
     from .ledger import Ledger
-    from .models import GenerationRequest, Task
+    from .models import GenerationRequest, Task, UploadedFile
     from .render import Output
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -489,10 +490,11 @@ def generate(
     """
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False)
+    sources = image_sources(rt, image or ())
     request = build_request(
         rt,
         prompt,
-        images=image or (),
+        images=[placeholder(i, src) for i, src in enumerate(sources)],
         duration=duration,
         quality=quality,
         aspect_ratio=aspect_ratio,
@@ -511,16 +513,23 @@ def generate(
     if destination is not None and not destination.is_dir:
         check_target(destination.path, force=force)  # before anything is paid for
     if dry_run:
-        show_dry_run(rt, request, idempotency_key)
+        show_dry_run(rt, request, idempotency_key, sources)
         return
     from .client import new_idempotency_key
     from .jobs import create
 
     key = idempotency_key or new_idempotency_key()
     with rt.client() as client:
+        urls, uploaded = upload_sources(rt, client, sources)
+        request = dataclasses.replace(request, image_urls=tuple(urls))
         try:
             task = create(
-                client, rt.ledger, request, idempotency_key=key, profile=rt.settings.profile
+                client,
+                rt.ledger,
+                request,
+                idempotency_key=key,
+                profile=rt.settings.profile,
+                local_images=uploaded,
             )
         except KeyboardInterrupt:
             raise Interrupted(
@@ -548,19 +557,107 @@ def generate(
         )
 
 
-def show_dry_run(rt: Runtime, request: GenerationRequest, idempotency_key: str | None) -> None:
+PLACEHOLDER_HOST = "upload.pending.invalid"
+
+
+def placeholder(index: int, source: str | ImageInfo) -> str:
+    """The URL a local image stands in with until it is uploaded (a reserved, unreachable host)."""
+    return source if isinstance(source, str) else f"https://{PLACEHOLDER_HOST}/{index}.img"
+
+
+def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
+    """Check every --image before anything is sent; warn about URLs that may not be images."""
+    from .images import image_sources as sources_of
+    from .images import looks_like_image_url
+
+    try:
+        sources = sources_of(values)
+    except ValidationError as exc:
+        raise flag_error(exc) from None
+    for source in sources:
+        if isinstance(source, str) and not looks_like_image_url(source):
+            rt.out.warn(
+                f"--image {source}: the path does not end in .jpg, .jpeg, .png or .webp; the API "
+                "must be able to fetch it as an image"
+            )
+    return sources
+
+
+def upload_sources(
+    rt: Runtime, client: Client, sources: Sequence[str | ImageInfo]
+) -> tuple[list[str], list[dict[str, str]]]:
+    """Upload the local images; return every image URL in order, and (path, url) of uploads."""
+    urls: list[str] = []
+    uploaded: list[dict[str, str]] = []
+    for source in sources:
+        if isinstance(source, str):
+            urls.append(source)
+            continue
+        file = upload_one(rt, client, source, "nothing was created")
+        rt.out.info(f"uploaded {source.path} -> {file.file_url}")
+        urls.append(file.file_url)
+        uploaded.append({"path": str(source.path.resolve()), "url": file.file_url})
+    return urls, uploaded
+
+
+def upload_one(rt: Runtime, client: Client, image: ImageInfo, interrupted: str) -> UploadedFile:
+    """Upload one checked image with a progress display."""
+    try:
+        with rt.out.transfers() as start:
+            return client.upload_file(
+                image.path, mime=image.mime, on_progress=start(f"uploading {image.path.name}")
+            )
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted while uploading {image.path}; {interrupted}") from None
+
+
+def show_dry_run(
+    rt: Runtime,
+    request: GenerationRequest,
+    idempotency_key: str | None,
+    sources: Sequence[str | ImageInfo] = (),
+) -> None:
     from .render import to_json
 
-    base = rt.options.base_url or (
-        "http://127.0.0.1:<sandbox>" if rt.options.sandbox else rt.settings.base_url
-    )
+    sandbox = "http://127.0.0.1:<sandbox>" if rt.options.sandbox else None
+    base = rt.options.base_url or sandbox or rt.settings.base_url
+    files = rt.options.base_url or sandbox or rt.settings.files_url
     url = f"{base.rstrip('/')}/v1/videos/generations"
+    upload_url = f"{files.rstrip('/')}/api/v1/files/upload/stream"
+    local = [s for s in sources if not isinstance(s, str)]
     body = request.to_body()
+    if local:
+        body["image_urls"] = [
+            s if isinstance(s, str) else f"<file_url of the upload of {s.path}>" for s in sources
+        ]
     if rt.options.json:
+        uploads = [
+            {
+                "method": "POST",
+                "url": upload_url,
+                "path": str(s.path),
+                "format": s.format,
+                "width": s.width,
+                "height": s.height,
+                "bytes": s.size,
+            }
+            for s in local
+        ]
         rt.out.json(
-            {"method": "POST", "url": url, "idempotency_key": idempotency_key, "body": body}
+            {
+                "uploads": uploads,
+                "method": "POST",
+                "url": url,
+                "idempotency_key": idempotency_key,
+                "body": body,
+            }
         )
         return
+    for image in local:
+        rt.out.line(
+            f"POST {upload_url}  file={image.path} ({image.format}, {image.width}x{image.height} "
+            f"px, {fmt_size(image.size)})"
+        )
     rt.out.line(f"POST {url}")
     for text in to_json(body, indent=2).splitlines():
         rt.out._write_out(text)
@@ -1004,6 +1101,62 @@ def history_json(entry: Any, now: float) -> dict[str, Any]:
             for f in entry.files
         ],
     }
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def upload(
+    rt: Runtime,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", show_default=False)],
+) -> None:
+    """Check local images and upload them through the files API; print one URL per file.
+
+    Each file must be a JPEG, PNG or WebP image by its bytes, at most 10 MB, 300-6000 px a side,
+    with a width/height ratio of 0.4-2.5; all are checked before any is uploaded. Uploaded files
+    expire after 72 hours.
+    """
+    from .images import inspect_image
+
+    infos = []
+    for path in files:
+        try:
+            infos.append(inspect_image(path.expanduser(), field="FILE"))
+        except ValidationError as exc:
+            raise UsageError(f"FILE: {exc.reason}", hint=exc.hint) from None
+    with rt.client() as client:
+        for info in infos:
+            file = upload_one(rt, client, info, "files before it are uploaded")
+            expiry = f"; it expires at {file.expires_at}" if file.expires_at else ""
+            rt.out.info(
+                f"uploaded {info.path} ({info.format}, {info.width}x{info.height} px)"
+                f"{expiry} (files live 72 hours)"
+            )
+            if rt.options.json:
+                rt.out.json({"path": str(info.path), **file.raw})
+            else:
+                rt.out.line(file.file_url)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def credits(rt: Runtime) -> None:
+    """Show the remaining and used credits of this key and of the account.
+
+    Piped: `key<TAB>remaining<TAB>used` and `account<TAB>remaining<TAB>used` lines.
+    """
+    with rt.client() as client:
+        balance = client.get_credits()
+    if rt.options.json:
+        rt.out.json(dict(balance.raw))
+        return
+    key_remaining = "unlimited" if balance.token.unlimited else f"{balance.token.remaining:g}"
+    rt.out.table(
+        ("OF", "REMAINING", "USED"),
+        [
+            ("key", key_remaining, f"{balance.token.used:g}"),
+            ("account", f"{balance.user.remaining:g}", f"{balance.user.used:g}"),
+        ],
+    )
 
 
 # -- config ----------------------------------------------------------------------------------------

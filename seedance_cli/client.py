@@ -18,7 +18,8 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -29,6 +30,7 @@ from .errors import (
     APIError,
     BadResponse,
     ConnectionFailed,
+    InsufficientCreditsError,
     OutcomeUnknown,
     RedirectRefused,
     ResponseTimeout,
@@ -43,6 +45,7 @@ from .models import (
     Credits,
     GenerationRequest,
     Task,
+    UploadedFile,
     check_api_key,
     check_base_url,
     check_idempotency_key,
@@ -71,6 +74,40 @@ class Timeouts:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
+def _safe_file_name(name: str) -> str:
+    """A file name that cannot break out of a multipart header."""
+    cleaned = "".join(c if c.isprintable() and c not in '"\\' else "_" for c in name)
+    return cleaned[:200] or "image"
+
+
+def _files_payload(data: Any) -> Any:
+    """The ``data`` of a files API answer; its errors may come under HTTP 200 as ``success: false``."""
+    if isinstance(data, dict) and data.get("success") is False:
+        code = data.get("code")
+        status = code if isinstance(code, int) and 400 <= code <= 599 else 400
+        message = data.get("msg")
+        raise _files_error(
+            status,
+            message if isinstance(message, str) else "the files API refused",
+            code if isinstance(code, int) else None,
+        )
+    if not isinstance(data, dict) or "data" not in data:
+        raise BadResponse("the files API answered without data")
+    return data["data"]
+
+
+def _files_error(status: int, message: str, code: int | None) -> APIError:
+    cls = api_error_class(status)
+    if status == 403 and "quota" in message.lower():
+        cls = InsufficientCreditsError  # the file quota is used up: exit 5, like credits
+    hint = (
+        "uploaded files expire after 72 hours, which frees their slots"
+        if cls is (InsufficientCreditsError)
+        else None
+    )
+    return cls(message, status=status, api_code=code, hint=hint)
+
+
 def new_idempotency_key() -> str:
     return f"seedance-{uuid.uuid4()}"
 
@@ -97,6 +134,13 @@ def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
         body = json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         body = None
+    if isinstance(body, dict) and body.get("success") is False and isinstance(body.get("msg"), str):
+        files_code = body.get("code")
+        error = _files_error(
+            status, body["msg"], files_code if isinstance(files_code, int) else None
+        )
+        error.retry_after = retry_after
+        return error
     code: str | int | None = None
     err_type = param = hint = None
     message = ""
@@ -274,6 +318,56 @@ class Client:
             )
         return Credits.from_api(data)
 
+    def upload_file(
+        self,
+        path: Path,
+        *,
+        mime: str,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> UploadedFile:
+        """Upload a local file through the files API's stream endpoint; return its URL (72 hours).
+
+        Retried like a read: an upload costs no credits, only one of the account's file slots.
+        Errors come as ``APIError``s whether the API says so with its HTTP status or with
+        ``success: false`` under a 200; a used-up file quota is ``InsufficientCreditsError``.
+        """
+        size = path.stat().st_size
+        boundary = f"seedance-{uuid.uuid4().hex}"
+        name = _safe_file_name(path.name)
+        head = (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: {mime}\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+
+        def body() -> Iterator[bytes]:
+            yield head
+            sent = 0
+            with open(path, "rb") as handle:
+                while block := handle.read(256 * 1024):
+                    sent += len(block)
+                    yield block
+                    if on_progress is not None:
+                        on_progress(sent, size)
+            yield tail
+
+        data = self._call(
+            "POST",
+            f"{self.files_url}/api/v1/files/upload/stream",
+            content=body,
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(head) + size + len(tail)),
+            },
+        )
+        return UploadedFile.from_api(_files_payload(data))
+
+    def get_files_quota(self) -> dict[str, Any]:
+        """The files API's quota: ``used_files``, ``max_files``, ``remain_files``, ..."""
+        data = _files_payload(self._read(f"{self.files_url}/api/v1/files/quota", None))
+        return data if isinstance(data, dict) else {}
+
     def wait(
         self,
         task_id: str,
@@ -302,12 +396,27 @@ class Client:
 
     def _read(self, url: str, deadline: float | None) -> Any:
         """GET ``url`` and decode its JSON, retrying transient failures within the policy."""
+        return self._call("GET", url, deadline=deadline)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        deadline: float | None = None,
+        content: Callable[[], Iterable[bytes]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send a request that may safely be repeated and decode its JSON answer, retrying
+        transient failures within the policy. ``content`` makes a fresh body for each attempt."""
         attempt = 0
         while True:
             attempt += 1
             retry_after = None
             try:
-                response = self._exchange("GET", url)
+                response = self._exchange(
+                    method, url, content=content() if content else None, extra=headers
+                )
             except RedirectRefused:
                 raise
             except ServiceError as exc:
@@ -347,6 +456,7 @@ class Client:
         url: str,
         *,
         body: Mapping[str, Any] | None = None,
+        content: Iterable[bytes] | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One attempt, following same-origin redirects only. Translates httpx's errors.
@@ -355,8 +465,8 @@ class Client:
         ``ServiceError`` means it may have reached the server.
         """
         headers = {"Authorization": f"Bearer {self._api_key}", **(extra or {})}
-        content = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
-        if content is not None:
+        if body is not None:
+            content = [json.dumps(body, ensure_ascii=False).encode()]
             headers["Content-Type"] = "application/json"
         target = httpx.URL(url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -378,7 +488,11 @@ class Client:
         raise RedirectRefused(f"more than {MAX_REDIRECTS} redirects; stopped")
 
     def _send_once(
-        self, method: str, url: httpx.URL, headers: Mapping[str, str], content: bytes | None
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str],
+        content: Iterable[bytes] | None,
     ) -> httpx.Response:
         if self._trace:
             shown = {k: ("Bearer ***" if k == "Authorization" else v) for k, v in headers.items()}
@@ -387,7 +501,8 @@ class Client:
                 self._trace(f"> {name}: {value}")
         started = self._clock()
         try:
-            response = self._http.request(method, url, headers=headers, content=content)
+            body = b"".join(content) if isinstance(content, list) else content
+            response = self._http.request(method, url, headers=headers, content=body)
         except httpx.TransportError as exc:
             raise _transport_error(exc, url) from None
         if self._trace:

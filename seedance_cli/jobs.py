@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ def create(
     *,
     idempotency_key: str,
     profile: str | None,
-    local_images: Sequence[str] = (),
+    local_images: Sequence[Mapping[str, str]] = (),
     batch_key: str | None = None,
 ) -> Task:
     """Create a task, keeping the ledger right whatever happens.

@@ -111,7 +111,7 @@ class Entry:
     note: str | None
     completed_at: float | None
     expires_at: float | None
-    local_images: list[str]
+    local_images: list[dict[str, str]]
     batch_key: str | None
     files: list[SavedFile]
 
@@ -258,10 +258,11 @@ class Ledger:
         *,
         profile: str | None,
         base_url: str | None,
-        local_images: Sequence[str] = (),
+        local_images: Sequence[Mapping[str, str]] = (),
         batch_key: str | None = None,
     ) -> None:
-        """Record a create before it is sent."""
+        """Record a create before it is sent; ``local_images`` pairs each uploaded file's local
+        path with its URL."""
         now = self.clock()
         with self._write() as conn:
             conn.execute(

@@ -405,6 +405,28 @@ class Credits:
         return cls(token=balance("token"), user=balance("user"), raw=data)
 
 
+@dataclasses.dataclass(frozen=True)
+class UploadedFile:
+    """A file in EvoLink's files API: ``file_url`` goes into ``image_urls``; it expires in 72 h."""
+
+    file_url: str
+    file_id: str | None
+    expires_at: str | None
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls, data: object) -> UploadedFile:
+        if not isinstance(data, dict) or not isinstance(data.get("file_url"), str):
+            raise BadResponse("the upload answer has no file_url")
+        file_id, expires = data.get("file_id"), data.get("expires_at")
+        return cls(
+            file_url=data["file_url"],
+            file_id=file_id if isinstance(file_id, str) else None,
+            expires_at=expires if isinstance(expires, str) else None,
+            raw=data,
+        )
+
+
 def task_ids(items: Sequence[str]) -> list[str]:
     """Check every id with ``check_task_id`` and drop repeats, keeping order."""
     seen: dict[str, None] = {}

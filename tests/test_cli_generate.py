@@ -256,6 +256,7 @@ def test_dry_run_json_shape(cli: CliRunner, api: Emulator) -> None:
     result = cli("--json", "generate", PROMPT, "--dry-run", "--idempotency-key", "k1")
     assert result.json == [
         {
+            "uploads": [],
             "method": "POST",
             "url": f"{api.url}/v1/videos/generations",
             "idempotency_key": "k1",

@@ -1,0 +1,242 @@
+"""Local images for image-to-video: what a file really is (by its bytes) and whether the API takes it.
+
+A small, careful reader of the headers of JPEG, PNG and WebP files for their width and height, and
+of enough of GIF, HEIC/HEIF, AVIF, BMP, TIFF and others to name them when refusing them. It reads at
+most the headers (never the whole file), checks every length it follows, and raises ``ImageError``
+for anything it cannot make sense of - never an exception of another kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO, Final
+from urllib.parse import urlsplit
+
+from .errors import ValidationError
+from .models import MAX_IMAGES, check_http_url
+
+#: API.md: 10 MB at most. Counted in decimal megabytes, the stricter reading: a file the API might
+#: refuse after a create was paid for is refused here first.
+MAX_BYTES: Final = 10_000_000
+MIN_SIDE: Final = 300
+MAX_SIDE: Final = 6000
+MIN_RATIO: Final = 0.4
+MAX_RATIO: Final = 2.5
+ACCEPTED: Final = ("JPEG", "PNG", "WebP")
+MIME: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WebP": "image/webp"}
+IMAGE_EXTENSIONS: Final = (".jpg", ".jpeg", ".png", ".webp")
+#: How many JPEG segments to walk before giving up on finding the frame header.
+MAX_JPEG_SEGMENTS: Final = 512
+
+
+class ImageError(Exception):
+    """The bytes are not an image this module can read; the message says what they are."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageInfo:
+    path: Path
+    format: str
+    width: int
+    height: int
+    size: int
+
+    @property
+    def mime(self) -> str:
+        return MIME[self.format]
+
+
+def sniff(head: bytes) -> str | None:
+    """The format that ``head`` (the first bytes of a file) announces, if any is known."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+        if brand in (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"):
+            return "HEIC"
+        return "a video or other ISO media file"
+    if head.startswith(b"BM"):
+        return "BMP"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "TIFF"
+    if head.startswith(b"\x00\x00\x01\x00"):
+        return "ICO"
+    if head.startswith(b"%PDF"):
+        return "PDF"
+    if head.lstrip().startswith((b"<svg", b"<?xml")):
+        return "SVG or XML"
+    if head[:4] == b"\xff\x0a" or head[4:12] == b"jP  \r\n\x87\n":
+        return "JPEG XL or JPEG 2000"
+    return None
+
+
+def dimensions(handle: BinaryIO, fmt: str) -> tuple[int, int]:
+    """(width, height) from the headers of a JPEG, PNG or WebP file opened at its start."""
+    if fmt == "PNG":
+        return _png(handle)
+    if fmt == "JPEG":
+        return _jpeg(handle)
+    if fmt == "WebP":
+        return _webp(handle)
+    raise ImageError(f"cannot read the size of {fmt}")
+
+
+def _read(handle: BinaryIO, count: int) -> bytes:
+    data = handle.read(count)
+    if len(data) != count:
+        raise ImageError("the file ends inside its header: it is truncated")
+    return data
+
+
+def _png(handle: BinaryIO) -> tuple[int, int]:
+    header = _read(handle, 24)
+    if header[12:16] != b"IHDR":
+        raise ImageError("a PNG file without its IHDR header")
+    width, height = struct.unpack(">II", header[16:24])
+    return width, height
+
+
+#: SOF markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _jpeg(handle: BinaryIO) -> tuple[int, int]:
+    _read(handle, 2)  # SOI
+    for _ in range(MAX_JPEG_SEGMENTS):
+        byte = _read(handle, 1)
+        while byte != b"\xff":  # tolerate garbage between segments, as decoders do
+            byte = _read(handle, 1)
+        marker = _read(handle, 1)[0]
+        while marker == 0xFF:  # fill bytes
+            marker = _read(handle, 1)[0]
+        if marker in (0x01, *range(0xD0, 0xD8)):  # TEM, RSTn: no length
+            continue
+        if marker in (0xD9, 0xDA):  # EOI or start of scan before any frame header
+            break
+        (length,) = struct.unpack(">H", _read(handle, 2))
+        if length < 2:
+            raise ImageError("a JPEG file with a corrupt segment length")
+        if marker in _SOF:
+            segment = _read(handle, 5)
+            height, width = struct.unpack(">HH", segment[1:5])
+            return width, height
+        handle.seek(length - 2, 1)
+    raise ImageError("a JPEG file without a frame header")
+
+
+def _webp(handle: BinaryIO) -> tuple[int, int]:
+    header = _read(handle, 30)
+    chunk = header[12:16]
+    if chunk == b"VP8 ":
+        if header[23:26] != b"\x9d\x01\x2a":
+            raise ImageError("a WebP file with a corrupt VP8 frame")
+        width, height = struct.unpack("<HH", header[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L":
+        if header[20] != 0x2F:
+            raise ImageError("a WebP file with a corrupt VP8L header")
+        bits = int.from_bytes(header[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        width = int.from_bytes(header[24:27], "little") + 1
+        height = int.from_bytes(header[27:30], "little") + 1
+        return width, height
+    raise ImageError("a WebP file of an unknown kind")
+
+
+def inspect_image(path: Path, *, field: str = "image") -> ImageInfo:
+    """Check a local image against every rule of the API; ``ValidationError`` names the file.
+
+    It must exist and be readable, be JPEG, PNG or WebP by its bytes (whatever its name says), hold
+    at most 10 MB, measure 300-6000 px a side, and have a width/height ratio of 0.4-2.5.
+    """
+    shown = str(path)
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise ValidationError(field, f"{shown} is a folder, not an image")
+        with open(path, "rb") as handle:
+            head = handle.read(32)
+            fmt = sniff(head)
+            if fmt not in ACCEPTED:
+                what = (
+                    f"a {fmt} file" if fmt and not fmt.startswith("a ") else (fmt or "not an image")
+                )
+                raise ValidationError(
+                    field,
+                    f"{shown} is {what}; the API takes JPEG, PNG or WebP images only",
+                    hint="convert it, e.g. to PNG, first",
+                )
+            handle.seek(0)
+            try:
+                width, height = dimensions(handle, fmt)
+            except (ImageError, OSError, struct.error) as exc:
+                raise ValidationError(field, f"{shown}: cannot read its size: {exc}") from None
+    except FileNotFoundError:
+        raise ValidationError(field, f"{shown}: no such file") from None
+    except PermissionError:
+        raise ValidationError(field, f"{shown}: not readable (permission denied)") from None
+    except IsADirectoryError:
+        raise ValidationError(field, f"{shown} is a folder, not an image") from None
+    except OSError as exc:
+        raise ValidationError(field, f"{shown}: cannot read it ({exc.strerror or exc})") from None
+    if size > MAX_BYTES:
+        raise ValidationError(
+            field,
+            f"{shown} is {size / 1e6:.1f} MB; the API takes at most 10 MB",
+            hint="save it smaller (lower resolution or JPEG/WebP quality)",
+        )
+    for side, value in (("width", width), ("height", height)):
+        if not MIN_SIDE <= value <= MAX_SIDE:
+            raise ValidationError(
+                field,
+                f"{shown} is {width}x{height} px; its {side} must be {MIN_SIDE}-{MAX_SIDE} px",
+            )
+    ratio = width / height
+    if not MIN_RATIO <= ratio <= MAX_RATIO:
+        raise ValidationError(
+            field,
+            f"{shown} is {width}x{height} px, width/height {ratio:.2f}; "
+            f"it must be {MIN_RATIO}-{MAX_RATIO}",
+        )
+    return ImageInfo(path, fmt, width, height, size)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def image_sources(values: Sequence[str]) -> list[str | ImageInfo]:
+    """Each ``--image`` value as a URL (checked) or a local file (inspected), in order.
+
+    Anything that looks like ``scheme://...`` is a URL and must be http(s); everything else is a
+    path. Raises ``ValidationError`` (field ``image_urls``) before anything is sent or uploaded.
+    """
+    if len(values) > MAX_IMAGES:
+        raise ValidationError(
+            "image_urls",
+            f"{len(values)} images given; at most {MAX_IMAGES} (first frame, then last frame)",
+        )
+    sources: list[str | ImageInfo] = []
+    for value in values:
+        if _SCHEME.match(value):
+            sources.append(check_http_url("image_urls", value))
+        else:
+            sources.append(inspect_image(Path(value).expanduser(), field="image_urls"))
+    return sources
+
+
+def looks_like_image_url(url: str) -> bool:
+    """True when the URL's path ends in an image extension, as the API's examples do."""
+    return urlsplit(url).path.lower().endswith(IMAGE_EXTENSIONS)
