@@ -655,7 +655,7 @@ def show_dry_run(
         return
     for image in local:
         rt.out.line(
-            f"POST {upload_url}  file={image.path} ({image.format}, {image.width}x{image.height} "
+            f"POST {upload_url} file={image.path} ({image.format}, {image.width}x{image.height} "
             f"px, {fmt_size(image.size)})"
         )
     rt.out.line(f"POST {url}")
