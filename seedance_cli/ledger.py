@@ -371,9 +371,14 @@ class Ledger:
         status: str | None = None,
         search: str | None = None,
         task_ids: Sequence[str] | None = None,
+        batch: str | None = None,
     ) -> list[Entry]:
-        """Rows newest first, filtered by status (or state), prompt text, or task ids."""
+        """Rows newest first, filtered by status (or state), prompt text, task ids, or the
+        manifest a batch line came from (its hash prefix)."""
         clauses, args = [], []
+        if batch:
+            clauses.append("batch_key LIKE ?")
+            args.append(f"{batch}:%")
         if status:
             clauses.append("(status = ? OR state = ?)")
             args += [status, status]

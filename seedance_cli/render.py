@@ -285,6 +285,44 @@ class Output:
             yield start_lines
 
     @contextmanager
+    def batch_progress(self, total: int) -> Iterator[Callable[[str | None, str | None], None]]:
+        """Overall progress of a batch. Yields ``note(event, outcome_state)``: a bar with counts on a
+        terminal; plain lines of the events otherwise; nothing if quiet."""
+        if self.quiet:
+            yield lambda event, state: None
+            return
+        if not self.err_fancy:
+
+            def plain(event: str | None, state: str | None) -> None:
+                if event:
+                    self.info(event)
+
+            yield plain
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        console = Console(file=self.err, highlight=False, markup=False, emoji=False)
+        counts: dict[str, int] = {}
+        with Progress(
+            TextColumn("batch", markup=False),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}", markup=False),
+            console=console,
+        ) as bars:
+            row = bars.add_task("batch", total=total, counts="")
+
+            def fancy(event: str | None, state: str | None) -> None:
+                if state is None:
+                    return
+                counts[state] = counts.get(state, 0) + 1
+                shown = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items()))
+                bars.update(row, advance=1, counts=shown)
+
+            yield fancy
+
+    @contextmanager
     def progress(
         self, task_ids: Sequence[str], wall_clock: Callable[[], float] = time.time
     ) -> Iterator[WaitDisplay]:

@@ -46,6 +46,7 @@ class RecordedRequest:
     body: bytes
     status: int | None = None
     fault: str | None = None
+    at: float = 0.0  # the emulator's clock when it arrived
 
     @property
     def idempotency_key(self) -> str | None:
@@ -160,7 +161,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = Request(kind, self.command, split.path, split.query, headers, body)
-        record = RecordedRequest(kind, self.command, self.path, headers, body)
+        record = RecordedRequest(
+            kind, self.command, self.path, headers, body, at=emulator.service.clock()
+        )
         emulator._record(record)
         if kind == "unknown":
             reply = emulator.service.error(

@@ -1,0 +1,280 @@
+"""``seedance batch``: whole-manifest validation, resumability (one create per line), rate limits."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seedance_cli.cli import World, run
+from seedance_cli.emulator import Emulator, FakeClock, sample_video
+
+from .clirunner import CliRunner, Result
+
+JSONL = (
+    "\n".join(
+        json.dumps(line)
+        for line in [
+            {"prompt": "A cat playing piano", "name": "cat"},
+            {"prompt": "A dog surfing", "duration": 8},
+            {"prompt": "A fox in the snow", "quality": "480p", "generate_audio": False},
+            {"prompt": "Two frames", "image_urls": ["https://e.com/a.png", "https://e.com/b.png"]},
+        ]
+    )
+    + "\n"
+)
+CSV = (
+    "prompt,duration,quality,generate_audio,image_urls,name\n"
+    "A cat playing piano,,,,,cat\n"
+    "A dog surfing,8,,,,\n"
+    "A fox in the snow,,480p,false,,\n"
+    "Two frames,,,,https://e.com/a.png|https://e.com/b.png,\n"
+)
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    (folder / "m.jsonl").write_text(JSONL)
+    (folder / "m.csv").write_text(CSV)
+    return folder
+
+
+def bodies(api: Emulator) -> list[dict[str, Any]]:
+    return [r.json() for r in api.requests("create")]
+
+
+EXPECTED: list[dict[str, Any]] = [
+    {"model": "seedance-1.5-pro", "prompt": "A cat playing piano"},
+    {"model": "seedance-1.5-pro", "prompt": "A dog surfing", "duration": 8},
+    {
+        "model": "seedance-1.5-pro",
+        "prompt": "A fox in the snow",
+        "quality": "480p",
+        "generate_audio": False,
+    },
+    {
+        "model": "seedance-1.5-pro",
+        "prompt": "Two frames",
+        "image_urls": ["https://e.com/a.png", "https://e.com/b.png"],
+    },
+]
+
+
+@pytest.mark.parametrize("manifest", ["m.jsonl", "m.csv"])
+def test_jsonl_and_csv_run_the_same_requests(
+    cli: CliRunner, api: Emulator, work: Path, manifest: str
+) -> None:
+    result = cli("batch", manifest, "--output-dir", "out")
+    assert result.code == 0, result.err
+    assert sorted(bodies(api), key=lambda b: str(b["prompt"])) == sorted(
+        EXPECTED, key=lambda b: str(b["prompt"])
+    )
+    first = 1 if manifest.endswith("jsonl") else 2  # a CSV's first line is its header
+    rows = [line.split("\t") for line in result.lines]
+    assert sorted(int(r[0]) for r in rows) == list(range(first, first + 4))
+    assert all(r[2] == "completed" for r in rows)
+    by_line = {int(r[0]): r[3] for r in rows}
+    assert by_line[first] == "out/cat.mp4" and by_line[first + 1] == f"out/{first + 1}.mp4"
+    assert (work / "out" / "cat.mp4").read_bytes() == sample_video()
+    assert "batch: 4 succeeded; 19.5 credits reserved by this run" in result.err
+
+
+def test_stdin_manifest(cli: CliRunner, api: Emulator, work: Path) -> None:
+    result = cli("batch", "-", input=JSONL)
+    assert result.code == 0 and len(api.requests("create")) == 4
+
+
+def test_json_lines_per_outcome(cli: CliRunner, api: Emulator, work: Path) -> None:
+    result = cli("batch", "m.jsonl", "--json")
+    assert result.code == 0
+    lines = sorted(result.json, key=lambda o: o["line"])
+    assert [o["line"] for o in lines] == [1, 2, 3, 4]
+    assert set(lines[0]) == {"line", "name", "task_id", "status", "files", "error"}
+    assert lines[0]["name"] == "cat" and lines[0]["status"] == "completed"
+    assert lines[0]["files"] == [] and lines[0]["error"] is None
+
+
+def test_one_invalid_line_refuses_the_whole_batch(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    manifest = JSONL + '{"prompt": "x", "duration": 30}\n\n{"prompt": "y", "colour": "red"}\n[1]\n'
+    result = cli("batch", "-", input=manifest)
+    assert result.code == 2
+    assert "error: line 5: duration: must be 4 to 12 seconds, got 30" in result.err
+    assert "error: line 7: colour: unknown field" in result.err
+    assert "error: line 8: not a JSON object" in result.err
+    assert "error: 3 invalid lines in the manifest; nothing was sent" in result.err
+    assert api.requests() == []
+
+
+def test_csv_problems_are_named_by_line(cli: CliRunner, api: Emulator, work: Path) -> None:
+    bad = "prompt,duration\nok,5\nbad,3\nshort\n"
+    result = cli("batch", "-", input=bad)
+    assert result.code == 2
+    assert "line 3: duration: must be 4 to 12" in result.err and "line 4: 1 cells for 2" in (
+        result.err
+    )
+    assert cli("batch", "-", input="prompt,size\nx,big\n").code == 2
+    assert api.requests() == []
+
+
+def test_duplicate_names_are_refused(cli: CliRunner, api: Emulator, work: Path) -> None:
+    manifest = '{"prompt": "a", "name": "clip"}\n{"prompt": "b", "name": "Clip"}\n'
+    result = cli("batch", "-", input=manifest)
+    assert result.code == 2 and "line 2: name 'Clip' is also used on line 1" in result.err
+
+
+def test_dry_run_checks_and_prints_without_sending(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    result = cli("batch", "m.csv", "--dry-run", "--json")
+    assert result.code == 0
+    assert [o["body"] for o in result.json] == EXPECTED
+    assert api.requests() == []
+
+
+# -- resumable: one create per line ----------------------------------------------------------------
+
+
+def run_until_interrupted(
+    capsys: pytest.CaptureFixture[str], clock: FakeClock, args: list[str], sleeps: int
+) -> Result:
+    """Run the CLI and press Ctrl-C at its ``sleeps``-th pause."""
+    count = [0]
+
+    def sleep(seconds: float) -> None:
+        count[0] += 1
+        if count[0] >= sleeps:
+            raise KeyboardInterrupt
+        clock.sleep(seconds)
+
+    capsys.readouterr()
+    code = run(args, World(sleep=sleep, clock=clock.monotonic, wall_clock=clock.time))
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
+
+
+def test_interrupted_batch_reruns_with_exactly_one_create_per_line(
+    cli: CliRunner,
+    api: Emulator,
+    work: Path,
+    clock: FakeClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    first = run_until_interrupted(
+        capsys, clock, ["batch", "m.jsonl", "--concurrency", "2", "--output-dir", "out"], 3
+    )
+    assert first.code == 130
+    assert "batch interrupted" in first.err
+    assert "resume with: seedance batch m.jsonl --concurrency 2 --output-dir out" in first.err
+    created_first = len(api.requests("create"))
+    assert created_first == 2  # two in flight when Ctrl-C came
+    second = cli("batch", "m.jsonl", "--concurrency", "2", "--output-dir", "out")
+    assert second.code == 0, second.err
+    creates = api.requests("create")
+    assert len(creates) == 4
+    keys = [r.idempotency_key for r in creates]
+    assert len(set(keys)) == 4 and all(k and k.startswith("seedance-batch-") for k in keys)
+    assert sorted(str(b["prompt"]) for b in bodies(api)) == sorted(
+        str(b["prompt"]) for b in EXPECTED
+    )
+    assert "created by an earlier run" in second.err
+    third = cli("batch", "m.jsonl", "--concurrency", "2", "--output-dir", "out")
+    assert third.code == 0
+    assert len(api.requests("create")) == 4 and len(api.requests("download")) == 4
+    assert sorted(line.split("\t")[2] for line in third.lines) == ["completed"] * 4
+    assert third.err.count("already saved") == 4
+
+
+def test_a_changed_manifest_is_a_new_batch(cli: CliRunner, api: Emulator, work: Path) -> None:
+    assert cli("batch", "m.jsonl").code == 0
+    (work / "m.jsonl").write_text(JSONL + '{"prompt": "one more"}\n')
+    assert cli("batch", "m.jsonl").code == 0
+    assert len(api.requests("create")) == 9
+
+
+def test_a_line_of_unknown_outcome_is_never_resent(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    api.add_fault("create:drop")
+    first = cli("batch", "m.jsonl", "--concurrency", "1")
+    assert first.code == 10
+    assert "error: line 1: the create may have reached the server" in first.err
+    assert len(api.requests("create")) == 4
+    second = cli("batch", "m.jsonl", "--concurrency", "1")
+    assert second.code == 10
+    assert "line 1: an earlier run's create had an unknown outcome; not resent" in second.err
+    assert len(api.requests("create")) == 4  # nothing created again
+    assert "1\t\toutcome_unknown\t" in second.lines
+
+
+# -- outcomes and exit codes -----------------------------------------------------------------------
+
+
+def test_mixed_failures(cli: CliRunner, api: Emulator, work: Path) -> None:
+    api.add_fault("task:fail:1:code=content_policy_violation")
+    result = cli("batch", "m.jsonl", "--concurrency", "1")
+    assert result.code == 8
+    states = {line.split("\t")[0]: line.split("\t")[2] for line in result.lines}
+    assert states == {"1": "failed", "2": "completed", "3": "completed", "4": "completed"}
+    assert "content_policy_violation" in result.err
+    assert "batch: 3 succeeded, 1 failed" in result.err
+
+
+def test_deadline_reports_timed_out_lines_and_how_to_resume(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    api.add_fault("task:hang:1")
+    result = cli("batch", "m.jsonl", "--timeout", "120")
+    assert result.code == 9
+    states = {line.split("\t")[0]: line.split("\t")[2] for line in result.lines}
+    assert sorted(states.values()) == ["completed", "completed", "completed", "timed_out"]
+    assert "resume with: seedance batch m.jsonl --concurrency 4 --timeout 120" in result.err
+
+
+def test_failure_beats_deadline(cli: CliRunner, api: Emulator, work: Path) -> None:
+    api.add_fault("task:hang:1")
+    api.add_fault("task:fail:1")
+    assert cli("batch", "m.jsonl", "--timeout", "120").code == 8
+
+
+def test_a_429_storm_slows_the_whole_batch(cli: CliRunner, api: Emulator, work: Path) -> None:
+    api.add_fault("any:429:5:retry-after=7")
+    result = cli("batch", "m.jsonl", "--concurrency", "4")
+    assert result.code == 0, result.err
+    api.add_fault("any:429:4:retry-after=7")
+    assert cli("batch", "m.csv", "--concurrency", "4").code == 0  # a storm mid-batch too
+    records = api.requests()
+    assert sum(r.status == 429 for r in records) == 9
+    for earlier, later in itertools.pairwise(records):
+        if earlier.status == 429:  # nothing at all was sent during the pause it asked for
+            assert later.at - earlier.at >= 7
+    assert len(api.service.tasks) == 8  # every line created once; the 429s created nothing
+
+
+def test_existing_outputs_are_refused_before_anything_is_sent(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    (work / "out").mkdir()
+    (work / "out" / "cat.mp4").write_bytes(b"mine")
+    result = cli("batch", "m.jsonl", "--output-dir", "out")
+    assert result.code == 2 and "line 1: out/cat.mp4 exists" in result.err
+    assert api.requests() == []
+    assert cli("batch", "m.jsonl", "--output-dir", "out", "--force").code == 0
+    assert (work / "out" / "cat.mp4").read_bytes() == sample_video()
+
+
+def test_batch_needs_a_usable_history(
+    cli: CliRunner, api: Emulator, work: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = cli("batch", "m.jsonl", env={"SEEDANCE_DATA_DIR": str(blocker / "d")})
+    assert result.code == 3 and "a batch needs it to resume" in result.err
+    assert api.requests() == []
