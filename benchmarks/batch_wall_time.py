@@ -39,31 +39,67 @@ def main() -> None:
     options = parser.parse_args()
     ideal = options.lines / options.concurrency * options.task_seconds
     emulator = subprocess.Popen(
-        [sys.executable, "-m", "seedance_cli", "emulator", "--port", "0", "--quiet",
-         "--task-seconds", str(options.task_seconds), "--credits", "1000000"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "seedance_cli",
+            "emulator",
+            "--port",
+            "0",
+            "--quiet",
+            "--task-seconds",
+            str(options.task_seconds),
+            "--credits",
+            "1000000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert emulator.stdout is not None
         base = emulator.stdout.readline().strip().split("=", 1)[1]
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            for label, extra in (("without downloads", []),
-                                 ("with --output-dir", ["--output-dir", str(folder / "out")])):
+            for label, extra in (
+                ("without downloads", []),
+                ("with --output-dir", ["--output-dir", str(folder / "out")]),
+            ):
                 manifest = folder / f"manifest-{len(extra)}.jsonl"
-                manifest.write_text("".join(
-                    json.dumps({"prompt": f"benchmark {label} {n}"}) + "\n"
-                    for n in range(options.lines)))
-                env = {**os.environ, "SEEDANCE_BASE_URL": base, "SEEDANCE_FILES_URL": base,
-                       "SEEDANCE_API_KEY": "bench-key", "SEEDANCE_POLL_INTERVAL": "0.25",
-                       "SEEDANCE_CONFIG_DIR": str(folder / "config"),
-                       "SEEDANCE_DATA_DIR": str(folder / "data")}
+                manifest.write_text(
+                    "".join(
+                        json.dumps({"prompt": f"benchmark {label} {n}"}) + "\n"
+                        for n in range(options.lines)
+                    )
+                )
+                env = {
+                    **os.environ,
+                    "SEEDANCE_BASE_URL": base,
+                    "SEEDANCE_FILES_URL": base,
+                    "SEEDANCE_API_KEY": "bench-key",
+                    "SEEDANCE_POLL_INTERVAL": "0.25",
+                    "SEEDANCE_CONFIG_DIR": str(folder / "config"),
+                    "SEEDANCE_DATA_DIR": str(folder / "data"),
+                }
                 seconds, rss = run_batch(
-                    [sys.executable, "-m", "seedance_cli", "-q", "batch", str(manifest),
-                     "--concurrency", str(options.concurrency), *extra], env)
-                print(f"{options.lines} lines, --concurrency {options.concurrency}, "
-                      f"{options.task_seconds:g} s tasks, {label}: {seconds:.2f} s = "
-                      f"{seconds / ideal:.2f}x the ideal {ideal:g} s; peak RSS {rss:.0f} MiB")
+                    [
+                        sys.executable,
+                        "-m",
+                        "seedance_cli",
+                        "-q",
+                        "batch",
+                        str(manifest),
+                        "--concurrency",
+                        str(options.concurrency),
+                        *extra,
+                    ],
+                    env,
+                )
+                print(
+                    f"{options.lines} lines, --concurrency {options.concurrency}, "
+                    f"{options.task_seconds:g} s tasks, {label}: {seconds:.2f} s = "
+                    f"{seconds / ideal:.2f}x the ideal {ideal:g} s; peak RSS {rss:.0f} MiB"
+                )
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

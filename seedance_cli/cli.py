@@ -35,6 +35,7 @@ from .errors import (
     ValidationError,
     WaitTimeout,
 )
+from .models import ASPECT_RATIOS, DURATION_MAX, DURATION_MIN, QUALITIES
 
 if TYPE_CHECKING:
     from .client import Client
@@ -435,8 +436,9 @@ def generate(
         typer.Option(
             "--image",
             "-i",
-            metavar="URL",
-            help="Image URL: the first frame, then the last frame (at most 2).",
+            metavar="URL|PATH",
+            help="First frame, then last frame (at most 2): an http(s) URL, or a local JPEG, "
+            "PNG or WebP file, checked and uploaded.",
         ),
     ] = None,
     duration: Annotated[
@@ -1594,6 +1596,38 @@ def emulator(
         emu.stop()
         raise Interrupted("emulator stopped") from None
     emu.stop()
+
+
+# -- shell completion ------------------------------------------------------------------------------
+
+#: Values the generated shell completions offer after an option (scripts/generate.py reads these).
+COMPLETION_VALUES: dict[str, tuple[str, ...]] = {
+    "--quality": QUALITIES,
+    "--aspect-ratio": ASPECT_RATIOS,
+    "--duration": tuple(str(n) for n in range(DURATION_MIN, DURATION_MAX + 1)),
+    "--concurrency": ("1", "2", "4", "8", "16"),
+}
+
+
+@app.command("_complete", hidden=True)
+def complete(
+    what: Annotated[str, typer.Argument(help="task-ids, completed-task-ids or profiles")],
+) -> None:
+    """Candidates for the shell completions: task ids from the history, or profile names."""
+    from .config import FILE_NAME, ConfigFile, config_dir, data_dir
+    from .ledger import Ledger
+
+    try:
+        if what in ("task-ids", "completed-task-ids"):
+            status = "completed" if what == "completed-task-ids" else None
+            for entry in Ledger(data_dir()).entries(limit=100, status=status) or []:
+                if entry.task_id:
+                    print(entry.task_id)
+        elif what == "profiles":
+            for name in sorted(ConfigFile.load(config_dir() / FILE_NAME).profiles):
+                print(name)
+    except (SeedanceError, OSError):
+        pass  # a completion never complains
 
 
 # -- the one place errors become exit codes --------------------------------------------------------
