@@ -23,7 +23,6 @@ import typer
 from typer.exceptions import TyperException
 
 from . import __version__
-from .download import check_target
 from .errors import (
     EXIT_CODE_MEANINGS,
     ConfigError,
@@ -513,6 +512,8 @@ def generate(
             raise flag_error(exc) from None
     destination = rt.destination(output, several=False) if output is not None else None
     if destination is not None and not destination.is_dir:
+        from .download import check_target
+
         check_target(destination.path, force=force)  # before anything is paid for
     if dry_run:
         show_dry_run(rt, request, idempotency_key, sources)

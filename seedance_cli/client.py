@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -72,6 +73,15 @@ class Timeouts:
 
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+def _tls_for(*origins: str) -> ssl.SSLContext | bool:
+    """httpx's default verification, except when every origin is plain http (loopback only, by
+    ``check_base_url``): then TLS is never used, and loading the CA bundle (a third of a
+    command's start-up) is skipped. The bare context still verifies, and so fails, if used."""
+    if any(origin.startswith("https:") for origin in origins):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _safe_file_name(name: str) -> str:
@@ -223,6 +233,7 @@ class Client:
         self._trace = trace
         self._http = httpx.Client(
             timeout=self.timeouts.to_httpx(),
+            verify=_tls_for(self.base_url, self.files_url),
             transport=transport,
             follow_redirects=False,
             trust_env=False,

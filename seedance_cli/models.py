@@ -6,7 +6,6 @@ import dataclasses
 import ipaddress
 import math
 import re
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Final, TypeGuard
 from urllib.parse import urlsplit
@@ -45,6 +44,8 @@ def parse_ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
     except ValueError:
         pass
     if re.fullmatch(r"(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}", host, re.IGNORECASE):
+        import socket
+
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:

@@ -35,6 +35,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         pass
     else:
         return max(0.0, seconds) if math.isfinite(seconds) else None
+
     try:
         when: datetime = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

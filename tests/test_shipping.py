@@ -173,7 +173,7 @@ def test_the_wheel_ships_completions_and_the_man_page(tmp_path: Path) -> None:
 PROBE = """
 import sys
 sys.argv = ["seedance", *{args!r}]
-from seedance_cli.cli import main
+from seedance_cli.entry import main
 try:
     main()
 except SystemExit:
