@@ -51,7 +51,7 @@ def main() -> None:
             data=json.dumps({"model": "seedance-1.5-pro", "prompt": "x"}).encode(),
             headers={"Authorization": "Bearer k", "Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request) as answer:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request) as answer:
             task_id = json.loads(answer.read())["id"]
         with tempfile.TemporaryDirectory() as tmp:
             # Bytecode caches allowed, as in any installed package: every command is run once
