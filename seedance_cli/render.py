@@ -77,11 +77,19 @@ class Output:
 
     def __post_init__(self) -> None:
         env = os.environ if self.environ is None else self.environ
-        self.out = self.stdout or sys.stdout
-        self.err = self.stderr or sys.stderr
         self.out_fancy = wants_color(self.out, no_color=self.no_color, environ=env)
         self.err_fancy = wants_color(self.err, no_color=self.no_color, environ=env)
         self.out_tty = _isatty(self.out)
+
+    @property
+    def out(self) -> IO[str]:
+        """stdout, looked up at each write: a live progress display swaps it for a proxy that
+        prints above its bars."""
+        return self.stdout or sys.stdout
+
+    @property
+    def err(self) -> IO[str]:
+        return self.stderr or sys.stderr
 
     # -- stdout: data ------------------------------------------------------------------------------
 
