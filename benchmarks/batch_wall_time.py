@@ -13,22 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-
-def run_batch(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"batch exited {proc.returncode}")
-    return elapsed, usage.ru_maxrss / 1024
+from _common import SEEDANCE, emulator, timed
 
 
 def main() -> None:
@@ -38,71 +26,46 @@ def main() -> None:
     parser.add_argument("--task-seconds", type=float, default=2.0)
     options = parser.parse_args()
     ideal = options.lines / options.concurrency * options.task_seconds
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seedance_cli",
-            "emulator",
-            "--port",
-            "0",
-            "--quiet",
-            "--task-seconds",
-            str(options.task_seconds),
-            "--credits",
-            "1000000",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert emulator.stdout is not None
-        base = emulator.stdout.readline().strip().split("=", 1)[1]
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            for label, extra in (
-                ("without downloads", []),
-                ("with --output-dir", ["--output-dir", str(folder / "out")]),
-            ):
-                manifest = folder / f"manifest-{len(extra)}.jsonl"
-                manifest.write_text(
-                    "".join(
-                        json.dumps({"prompt": f"benchmark {label} {n}"}) + "\n"
-                        for n in range(options.lines)
-                    )
+    with (
+        emulator("--task-seconds", str(options.task_seconds), "--credits", "1000000") as base,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        folder = Path(tmp)
+        runs = (("without downloads", []), ("with --output-dir", ["--output-dir", f"{tmp}/out"]))
+        for label, extra in runs:
+            manifest = folder / f"manifest-{len(extra)}.jsonl"
+            manifest.write_text(
+                "".join(
+                    json.dumps({"prompt": f"benchmark {label} {n}"}) + "\n"
+                    for n in range(options.lines)
                 )
-                env = {
-                    **os.environ,
-                    "SEEDANCE_BASE_URL": base,
-                    "SEEDANCE_FILES_URL": base,
-                    "SEEDANCE_API_KEY": "bench-key",
-                    "SEEDANCE_POLL_INTERVAL": "0.25",
-                    "SEEDANCE_CONFIG_DIR": str(folder / "config"),
-                    "SEEDANCE_DATA_DIR": str(folder / "data"),
-                }
-                seconds, rss = run_batch(
-                    [
-                        sys.executable,
-                        "-m",
-                        "seedance_cli",
-                        "-q",
-                        "batch",
-                        str(manifest),
-                        "--concurrency",
-                        str(options.concurrency),
-                        *extra,
-                    ],
-                    env,
-                )
-                print(
-                    f"{options.lines} lines, --concurrency {options.concurrency}, "
-                    f"{options.task_seconds:g} s tasks, {label}: {seconds:.2f} s = "
-                    f"{seconds / ideal:.2f}x the ideal {ideal:g} s; peak RSS {rss:.0f} MiB"
-                )
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
+            )
+            env = {
+                **os.environ,
+                "SEEDANCE_BASE_URL": base,
+                "SEEDANCE_FILES_URL": base,
+                "SEEDANCE_API_KEY": "bench-key",
+                "SEEDANCE_POLL_INTERVAL": "0.25",
+                "SEEDANCE_CONFIG_DIR": f"{tmp}/config",
+                "SEEDANCE_DATA_DIR": f"{tmp}/data",
+            }
+            seconds, rss = timed(
+                [
+                    *SEEDANCE,
+                    "-q",
+                    "batch",
+                    str(manifest),
+                    "--concurrency",
+                    str(options.concurrency),
+                    *extra,
+                ],
+                env,
+            )
+            print(
+                f"{options.lines} lines, --concurrency {options.concurrency}, "
+                f"{options.task_seconds:g} s tasks, {label}: {seconds:.2f} s = "
+                f"{seconds / ideal:.2f}x the ideal {ideal:g} s; peak RSS {rss:.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Download throughput against `curl -o`, and peak memory for two file sizes.
 
-    python benchmarks/download_throughput.py [--runs 3]
+    python benchmarks/download_throughput.py [--runs 5]
 
-For 64 MiB and 512 MiB results, starts `seedance emulator --result-size` as its own process (so
-that the measured processes are not forked from one holding the file), then downloads the result
-with `seedance download` and with `curl -o`, alternately, several times. Prints the medians:
-throughput as a ratio to curl's, and the peak RSS of the seedance process (from wait4).
-Aims (issue 4): at least 0.8x curl's throughput; the same peak RSS for both sizes.
+For 64 MiB and 512 MiB results, starts `seedance emulator --result-size` in its own process, then
+downloads the result with `seedance download` and with `curl -o`, alternately, several times; and
+once more in-process with the library's `download()` alone (the transfer without the command's
+start-up). Prints the medians: throughput as a ratio to curl's, and the peak RSS of the seedance
+process (from wait4). Aims (issue 4): at least 0.8x curl's throughput; the same peak RSS for both.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+from _common import SEEDANCE, emulator, timed
 
 from seedance_cli import Client, __version__
 from seedance_cli.download import download
@@ -30,19 +31,7 @@ MIB = 1024 * 1024
 AGENT = f"seedance-cli/{__version__}"
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Run a command; return (wall seconds, peak RSS in MiB) of that child alone."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} exited {proc.returncode}")
-    return elapsed, usage.ru_maxrss // 1024
-
-
-def api(base: str, method: str, path: str, body: dict[str, object] | None = None) -> dict:
+def api(base: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     request = urllib.request.Request(
         base + path,
         method=method,
@@ -54,27 +43,7 @@ def api(base: str, method: str, path: str, body: dict[str, object] | None = None
 
 
 def measure(size: int, runs: int, workdir: Path) -> dict[str, float]:
-    emulator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "seedance_cli",
-            "emulator",
-            "--port",
-            "0",
-            "--quiet",
-            "--task-seconds",
-            "0.1",
-            "--result-size",
-            str(size),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert emulator.stdout is not None
-        base = emulator.stdout.readline().strip().split("=", 1)[1]
+    with emulator("--task-seconds", "0.1", "--result-size", str(size)) as base:
         task = api(
             base,
             "POST",
@@ -95,18 +64,7 @@ def measure(size: int, runs: int, workdir: Path) -> dict[str, float]:
         for _ in range(runs):
             target.unlink(missing_ok=True)
             seconds, peak = timed(
-                [
-                    sys.executable,
-                    "-m",
-                    "seedance_cli",
-                    "-q",
-                    "download",
-                    task["id"],
-                    "-o",
-                    str(target),
-                    "--force",
-                ],
-                env,
+                [*SEEDANCE, "-q", "download", task["id"], "-o", str(target), "--force"], env
             )
             assert target.stat().st_size == size
             ours.append(seconds)
@@ -120,9 +78,6 @@ def measure(size: int, runs: int, workdir: Path) -> dict[str, float]:
                 start = time.perf_counter()
                 download(client.open_result, url, target)
                 inner.append(time.perf_counter() - start)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
     return {
         "ours": statistics.median(ours),
         "curl": statistics.median(curls),
@@ -133,7 +88,7 @@ def measure(size: int, runs: int, workdir: Path) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
     if shutil.which("curl") is None:
         raise SystemExit("curl is needed for the comparison")

@@ -22,7 +22,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-SEEDANCE = [sys.executable, "-m", "seedance_cli"]
+from _common import emulator
+
 SCRIPT = Path(sys.executable).parent / "seedance"
 
 
@@ -36,15 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     runs = parser.parse_args().runs
-    emulator = subprocess.Popen(
-        [*SEEDANCE, "emulator", "--port", "0", "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert emulator.stdout is not None
-        base = emulator.stdout.readline().strip().split("=", 1)[1]
+    with emulator() as base:
         request = urllib.request.Request(
             f"{base}/v1/videos/generations",
             method="POST",
@@ -101,9 +94,6 @@ def main() -> None:
                 for name, (ours, floor) in pairs.items():
                     times[name][0].append(seconds(ours, env))
                     times[name][1].append(seconds(floor, env))
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=10)
     print(f"medians of {runs} interleaved runs")
     for name, (ours, floor) in times.items():
         a, b = statistics.median(ours), statistics.median(floor)
