@@ -18,10 +18,12 @@ import dataclasses
 import hashlib
 import io
 import json
+import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Final
 
@@ -211,6 +213,41 @@ def _boolean(value: object) -> object:
 # -- running -------------------------------------------------------------------------------------
 
 
+class _Stopped(Exception):
+    """Ctrl-C reached the batch: a download in a worker thread stops at its next block."""
+
+
+class _DaemonPool:
+    """Runs downloads on daemon threads, so that Ctrl-C never waits for a stalled transfer: the
+    process ends, and the ``.part`` file holds what arrived, for the next run to resume."""
+
+    def __init__(self, workers: int) -> None:
+        self._jobs: queue.Queue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
+        self._jobs = queue.Queue()
+        self._workers = workers
+        for _ in range(workers):
+            threading.Thread(target=self._work, daemon=True, name="seedance-download").start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, function, args = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:  # handed to whoever collects the future
+                future.set_exception(exc)
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, function, args))
+        return future
+
+    def shutdown(self) -> None:
+        for _ in range(self._workers):
+            self._jobs.put(None)
+
+
 @dataclasses.dataclass
 class Outcome:
     """How a line ended: ``succeeded``, ``failed``, ``timed_out``, ``unknown`` or ``error``."""
@@ -271,6 +308,7 @@ class BatchRun:
         self.clock = clock
         self.outcomes: dict[int, Outcome] = {}
         self.reserved = 0.0
+        self._stop = threading.Event()
 
     def run(self) -> list[Outcome]:
         """Run every line to an outcome (or to the deadline); return them in manifest order."""
@@ -286,52 +324,68 @@ class BatchRun:
             elif line.number not in self.outcomes:
                 pending.append(line)
         downloads: dict[int, Future[list[Path]]] = {}
-        with ThreadPoolExecutor(max_workers=min(MAX_DOWNLOADS, self.concurrency)) as pool:
-            while pending or active or downloads:
-                self._collect(downloads)
-                if deadline is not None and self.clock() >= deadline:
-                    break
-                while pending and len(active) + len(downloads) < self.concurrency:
-                    started = self._create(pending.pop(0))
-                    if started is not None:
-                        active.append(started)
-                now = self.clock()
-                for item in [a for a in active if a.next_poll <= now]:
-                    task = self._poll(item)
-                    if item.done:
-                        active.remove(item)
-                    if task is None or not task.is_terminal:
-                        continue
-                    active.remove(item)
-                    if task.succeeded and self.output is not None:
-                        downloads[item.line.number] = pool.submit(self._save, item.line, task)
-                        self.outcomes[item.line.number] = Outcome(
-                            item.line, "succeeded", task.id, task
-                        )
-                    elif task.succeeded:
-                        self._report(Outcome(item.line, "succeeded", task.id, task))
-                    else:
-                        self._report(
-                            Outcome(item.line, "failed", task.id, task, error=TaskFailed(task))
-                        )
-                if not (pending or active or downloads):
-                    break
-                self._pause(active, downloads, deadline)
-            for item in active:
-                late = WaitTimeout(item.task_id, self.timeout or 0, item.last)
-                self._report(Outcome(item.line, "timed_out", item.task_id, item.last, error=late))
-            for line in pending:
-                unstarted = WaitTimeout("-", self.timeout or 0)
-                unstarted.message = "not started before the deadline"
-                self._report(Outcome(line, "timed_out", error=unstarted))
-            for number in list(downloads):
-                downloads[number].exception()  # let started downloads finish
-            self._collect(downloads)
+        pool = _DaemonPool(min(MAX_DOWNLOADS, self.concurrency))
+        try:
+            self._loop(pool, pending, active, downloads, deadline)
+        except KeyboardInterrupt:
+            self._stop.set()  # downloads stop at their next block, keeping their .part files
+            raise
+        finally:
+            pool.shutdown()
         return [
             self.outcomes[line.number]
             for line in self.manifest.lines
             if line.number in self.outcomes
         ]
+
+    def _loop(
+        self,
+        pool: _DaemonPool,
+        pending: list[Line],
+        active: list[_Active],
+        downloads: dict[int, Future[list[Path]]],
+        deadline: float | None,
+    ) -> None:
+        """Keep up to ``concurrency`` lines in flight until every one has an outcome or the
+        deadline passes; then report what is still out as timed out."""
+        while pending or active or downloads:
+            self._collect(downloads)
+            if deadline is not None and self.clock() >= deadline:
+                break
+            while pending and len(active) + len(downloads) < self.concurrency:
+                started = self._create(pending.pop(0))
+                if started is not None:
+                    active.append(started)
+            now = self.clock()
+            for item in [a for a in active if a.next_poll <= now]:
+                task = self._poll(item)
+                if item.done:
+                    active.remove(item)
+                if task is None or not task.is_terminal:
+                    continue
+                active.remove(item)
+                if task.succeeded and self.output is not None:
+                    downloads[item.line.number] = pool.submit(self._save, item.line, task)
+                    self.outcomes[item.line.number] = Outcome(item.line, "succeeded", task.id, task)
+                elif task.succeeded:
+                    self._report(Outcome(item.line, "succeeded", task.id, task))
+                else:
+                    self._report(
+                        Outcome(item.line, "failed", task.id, task, error=TaskFailed(task))
+                    )
+            if not (pending or active or downloads):
+                break
+            self._pause(active, downloads, deadline)
+        for item in active:
+            late = WaitTimeout(item.task_id, self.timeout or 0, item.last)
+            self._report(Outcome(item.line, "timed_out", item.task_id, item.last, error=late))
+        for line in pending:
+            unstarted = WaitTimeout("-", self.timeout or 0)
+            unstarted.message = "not started before the deadline"
+            self._report(Outcome(line, "timed_out", error=unstarted))
+        for number in list(downloads):
+            downloads[number].exception()  # let started downloads finish
+        self._collect(downloads)
 
     # -- steps ---------------------------------------------------------------------------------------
 
@@ -397,6 +451,10 @@ class BatchRun:
             self.client, self.ledger, task, destination, force=self.force, sleep=self.sleep
         )
         return [item.path for item in saved]
+
+    def _unless_stopped(self, done: int, total: int | None) -> None:
+        if self._stop.is_set():
+            raise _Stopped
 
     def _collect(self, downloads: dict[int, Future[list[Path]]]) -> None:
         for number, future in list(downloads.items()):

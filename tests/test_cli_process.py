@@ -286,3 +286,42 @@ def test_ctrl_c_mid_download_keeps_the_part_and_the_printed_command_resumes(
     assert target.read_bytes()[:4_000_000] == big.service.video
     resumed = big.requests("download")[-1]
     assert resumed.headers["range"] == f"bytes={kept}-" and resumed.status == 206
+
+
+def test_ctrl_c_stops_a_batch_mid_download_and_the_rerun_finishes_it(
+    big: Emulator, tmp_path: Path
+) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"prompt": "a", "name": "a"}\n{"prompt": "b", "name": "b"}\n')
+    big.add_fault("download:stall:*:seconds=30")
+    out = tmp_path / "out"
+    env = {**env_for(big), "SEEDANCE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen(
+        seedance("batch", str(manifest), "--output-dir", str(out)),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(out.glob("*.part")):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 10  # not held up by the stalled downloads
+    assert proc.returncode == 130, err
+    assert "resume with: seedance batch" in err and "Traceback" not in err
+    assert any(out.glob("*.part")) and not any(out.glob("*.mp4"))
+    big.clear_faults()
+    done = subprocess.run(
+        seedance("batch", str(manifest), "--output-dir", str(out)),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4"]
+    assert len(big.service.tasks) == 2  # the rerun created nothing
