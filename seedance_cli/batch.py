@@ -36,6 +36,7 @@ from .errors import (
     ValidationError,
     WaitTimeout,
 )
+from .images import ImageInfo, image_sources
 from .jobs import Destination, create, save_results
 from .ledger import Entry, Ledger
 from .models import GenerationRequest, Task
@@ -58,11 +59,20 @@ MAX_DOWNLOADS: Final = 4
 
 @dataclasses.dataclass(frozen=True)
 class Line:
-    """One manifest line, checked: its request and the output name."""
+    """One manifest line, checked: its request, the output name, and its local images (whose
+    places in ``request.image_urls`` hold placeholders until they are uploaded)."""
 
     number: int
     name: str | None
     request: GenerationRequest
+    local_images: tuple[tuple[int, ImageInfo], ...] = ()
+
+    def preview(self) -> dict[str, Any]:
+        """The request body as ``--dry-run`` shows it: each local image named, not yet a URL."""
+        body = self.request.to_body()
+        for index, image in self.local_images:
+            body["image_urls"][index] = f"<file_url of the upload of {image.path}>"
+        return body
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,10 +104,16 @@ class ManifestError(UsageError):
 
 
 def parse_manifest(
-    data: bytes, *, kind: str | None = None, defaults: Mapping[str, Any] | None = None
+    data: bytes,
+    *,
+    kind: str | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    base: Path | None = None,
 ) -> Manifest:
     """Read and check a whole manifest. ``kind`` is ``jsonl`` or ``csv`` (else guessed from the
     first character). ``defaults`` (profile request defaults) fill fields a line leaves out.
+    ``image_urls`` may name local files, relative to ``base`` (the manifest's folder); they are
+    checked here like ``generate -i`` and uploaded when their line is created.
     Raises ``ManifestError`` naming every bad line; nothing is half-accepted."""
     try:
         text = data.decode("utf-8-sig")
@@ -114,7 +130,7 @@ def parse_manifest(
             problems.append((number, row))
             continue
         try:
-            line = _line(number, row, defaults or {})
+            line = _line(number, row, defaults or {}, base or Path.cwd())
         except ValidationError as exc:
             problems.append((number, exc.message))
             continue
@@ -171,7 +187,7 @@ def _csv_rows(text: str) -> list[tuple[int, dict[str, Any] | str]]:
     return rows
 
 
-def _line(number: int, row: Mapping[str, Any], defaults: Mapping[str, Any]) -> Line:
+def _line(number: int, row: Mapping[str, Any], defaults: Mapping[str, Any], base: Path) -> Line:
     unknown = [k for k in row if k not in FIELDS]
     if unknown:
         raise ValidationError(unknown[0], f"unknown field; fields are {', '.join(FIELDS)}")
@@ -181,11 +197,16 @@ def _line(number: int, row: Mapping[str, Any], defaults: Mapping[str, Any]) -> L
     images = row.get("image_urls", ())
     if isinstance(images, str):  # CSV: URLs separated by spaces or |
         images = [u for u in re.split(r"[\s|]+", images) if u]
-    if not isinstance(images, list | tuple):
-        raise ValidationError("image_urls", "must be a list of URLs")
+    if not isinstance(images, list | tuple) or not all(isinstance(i, str) for i in images):
+        raise ValidationError("image_urls", "must be a list of URLs or image files")
+    sources = image_sources([i if _is_url(i) else str(base / Path(i).expanduser()) for i in images])
+    local = tuple((n, s) for n, s in enumerate(sources) if not isinstance(s, str))
     request = GenerationRequest(
         prompt=row.get("prompt", ""),
-        image_urls=tuple(images),
+        image_urls=tuple(
+            s if isinstance(s, str) else f"https://upload.pending.invalid/{n}.img"
+            for n, s in enumerate(sources)
+        ),
         duration=_integer(row.get("duration", defaults.get("duration"))),  # type: ignore[arg-type]
         quality=row.get("quality", defaults.get("quality")),
         aspect_ratio=row.get("aspect_ratio", defaults.get("aspect_ratio")),
@@ -193,7 +214,11 @@ def _line(number: int, row: Mapping[str, Any], defaults: Mapping[str, Any]) -> L
         callback_url=row.get("callback_url"),
         model=row.get("model", "seedance-1.5-pro"),
     )
-    return Line(number, name.strip() if isinstance(name, str) else None, request)
+    return Line(number, name.strip() if isinstance(name, str) else None, request, local)
+
+
+def _is_url(value: str) -> bool:
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
 
 
 def _integer(value: object) -> object:
@@ -408,12 +433,14 @@ class BatchRun:
 
     def _create(self, line: Line) -> _Active | None:
         try:
+            request, uploaded = self._upload(line)
             task = create(
                 self.client,
                 self.ledger,
-                line.request,
+                request,
                 idempotency_key=self.manifest.idempotency_key(line),
                 profile=self.profile,
+                local_images=uploaded,
                 batch_key=self.manifest.key(line),
             )
         except SeedanceError as exc:
@@ -423,6 +450,19 @@ class BatchRun:
         self.reserved += task.credits_reserved or 0.0
         self.on_event(line, f"created {task.id}")
         return _Active(line, task.id, self.clock() + self.interval, task)
+
+    def _upload(self, line: Line) -> tuple[GenerationRequest, list[dict[str, str]]]:
+        """The line's request with its local images uploaded (files API; 72 hours)."""
+        if not line.local_images:
+            return line.request, []
+        urls = list(line.request.image_urls)
+        uploaded = []
+        for index, image in line.local_images:
+            file = self.client.upload_file(image.path, mime=image.mime)
+            urls[index] = file.file_url
+            uploaded.append({"path": str(image.path.resolve()), "url": file.file_url})
+            self.on_event(line, f"uploaded {image.path.name}")
+        return dataclasses.replace(line.request, image_urls=tuple(urls)), uploaded
 
     def _poll(self, item: _Active) -> Task | None:
         """Fetch the task; ``None`` when nothing new is known. A permanent error ends the line."""

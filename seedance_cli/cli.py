@@ -1164,7 +1164,10 @@ def batch(
     }
     try:
         plan = parse_manifest(
-            data, kind=kind, defaults={k: v for k, v in defaults.items() if v is not None}
+            data,
+            kind=kind,
+            defaults={k: v for k, v in defaults.items() if v is not None},
+            base=Path.cwd() if manifest == "-" else Path(manifest).expanduser().resolve().parent,
         )
     except ManifestError as exc:
         for number, problem in exc.problems:
@@ -1173,13 +1176,11 @@ def batch(
     if dry_run:
         for line in plan.lines:
             if rt.options.json:
-                rt.out.json(
-                    {"line": line.number, "name": line.name, "body": line.request.to_body()}
-                )
+                rt.out.json({"line": line.number, "name": line.name, "body": line.preview()})
             else:
                 from .render import to_json
 
-                rt.out.fields(line.number, line.name or "", to_json(line.request.to_body()))
+                rt.out.fields(line.number, line.name or "", to_json(line.preview()))
         rt.out.info(f"dry run: {len(plan.lines)} lines checked; nothing was sent")
         return
     if rt.ledger.entries(limit=1) is None and not rt.options.sandbox:

@@ -278,3 +278,27 @@ def test_batch_needs_a_usable_history(
     result = cli("batch", "m.jsonl", env={"SEEDANCE_DATA_DIR": str(blocker / "d")})
     assert result.code == 3 and "a batch needs it to resume" in result.err
     assert api.requests() == []
+
+
+def test_local_images_in_a_manifest_are_checked_first_then_uploaded(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    from .images import GIF_1X1, png_bytes
+
+    (work / "frames").mkdir()
+    (work / "frames" / "start.png").write_bytes(png_bytes(640, 360))
+    (work / "frames" / "anim.png").write_bytes(GIF_1X1)
+    good = '{"prompt": "from a frame", "image_urls": ["frames/start.png"]}\n'
+    bad = '{"prompt": "from a gif", "image_urls": ["frames/anim.png"]}\n'
+    refused = cli("batch", "-", input=good + bad)
+    assert refused.code == 2 and "line 2: image_urls: " in refused.err
+    assert "is a GIF file" in refused.err and api.requests() == []
+    preview = cli("batch", "-", "--dry-run", "--json", input=good).json[0]["body"]
+    assert preview["image_urls"] == [f"<file_url of the upload of {work / 'frames' / 'start.png'}>"]
+    (work / "m2.jsonl").write_text(good)
+    done = cli("batch", "m2.jsonl")
+    assert done.code == 0, done.err
+    assert [r.kind for r in api.requests()][:2] == ["upload", "create"]
+    (stored,) = api.service.files.values()
+    assert stored.data == (work / "frames" / "start.png").read_bytes()
+    assert api.requests("create")[0].json()["image_urls"][0].endswith(stored.file_name)
