@@ -11,8 +11,16 @@ _seedance_values() {
     esac
 }
 
+_seedance_offer() {
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$2 $globals" -- "$cur"))
+    else
+        _seedance_values "$1"
+    fi
+}
+
 _seedance() {
-    local cur prev words cword
+    local cur prev
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
     local globals="--base-url --json --no-color --profile --quiet --sandbox --verbose --version -q -v"
@@ -26,196 +34,33 @@ _seedance() {
                elif [[ $command == config ]]; then command="config $word"; fi ;;
         esac
     done
+    case "$prev" in
+        --aspect-ratio|-a) _seedance_values 'values:16:9 9:16 1:1 4:3 3:4 21:9 adaptive'; return ;;
+        --base-url|--callback-url|--credits|--fault|--idempotency-key|--interval|--limit|--max-files|--model|--port|--require-key|--result-size|--search|--status|--task-seconds|--timeout) _seedance_values 'none'; return ;;
+        --concurrency) _seedance_values 'values:1 2 4 8 16'; return ;;
+        --duration|-d) _seedance_values 'values:4 5 6 7 8 9 10 11 12'; return ;;
+        --image|--output|-i|-o) _seedance_values 'files'; return ;;
+        --output-dir) _seedance_values 'dirs'; return ;;
+        --profile) _seedance_values 'profiles'; return ;;
+        --quality) _seedance_values 'values:480p 720p 1080p'; return ;;
+    esac
     case "$command" in
-        'batch')
-            case "$prev" in
-            --concurrency) _seedance_values 'values:1 2 4 8 16'; return ;;
-            --output-dir) _seedance_values 'dirs'; return ;;
-            --timeout) _seedance_values 'none'; return ;;
-            --interval) _seedance_values 'none'; return ;;
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--concurrency --dry-run --force --interval --output-dir --timeout $globals" -- "$cur"))
-            else
-                _seedance_values 'files'
-            fi
-            ;;
-        'config get')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir'
-            fi
-            ;;
-        'config list')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'none'
-            fi
-            ;;
-        'config path')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'none'
-            fi
-            ;;
-        'config set')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir'
-            fi
-            ;;
-        'config unset')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir'
-            fi
-            ;;
-        'credits')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'none'
-            fi
-            ;;
-        'download')
-            case "$prev" in
-            --output|-o) _seedance_values 'files'; return ;;
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--force --missing --output -o $globals" -- "$cur"))
-            else
-                _seedance_values 'completed-task-ids'
-            fi
-            ;;
-        'emulator')
-            case "$prev" in
-            --port) _seedance_values 'none'; return ;;
-            --task-seconds) _seedance_values 'none'; return ;;
-            --require-key) _seedance_values 'none'; return ;;
-            --credits) _seedance_values 'none'; return ;;
-            --max-files) _seedance_values 'none'; return ;;
-            --result-size) _seedance_values 'none'; return ;;
-            --fault) _seedance_values 'none'; return ;;
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--credits --fault --files-errors-200 --legacy-error-codes --max-files --no-files-errors-200 --no-legacy-error-codes --no-second-origin --port --quiet --require-key --result-size --second-origin --task-seconds -q $globals" -- "$cur"))
-            else
-                _seedance_values 'none'
-            fi
-            ;;
-        'generate')
-            case "$prev" in
-            --image|-i) _seedance_values 'files'; return ;;
-            --duration|-d) _seedance_values 'values:4 5 6 7 8 9 10 11 12'; return ;;
-            --quality) _seedance_values 'values:480p 720p 1080p'; return ;;
-            --aspect-ratio|-a) _seedance_values 'values:16:9 9:16 1:1 4:3 3:4 21:9 adaptive'; return ;;
-            --callback-url) _seedance_values 'none'; return ;;
-            --model) _seedance_values 'none'; return ;;
-            --timeout) _seedance_values 'none'; return ;;
-            --interval) _seedance_values 'none'; return ;;
-            --idempotency-key) _seedance_values 'none'; return ;;
-            --output|-o) _seedance_values 'files'; return ;;
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--aspect-ratio --audio --callback-url --dry-run --duration --force --idempotency-key --image --interval --model --no-audio --output --quality --timeout --wait -a -d -i -o -w $globals" -- "$cur"))
-            else
-                _seedance_values 'none'
-            fi
-            ;;
-        'history')
-            case "$prev" in
-            --limit) _seedance_values 'none'; return ;;
-            --status) _seedance_values 'none'; return ;;
-            --search) _seedance_values 'none'; return ;;
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--limit --search --status $globals" -- "$cur"))
-            else
-                _seedance_values 'none'
-            fi
-            ;;
-        'status')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'task-ids'
-            fi
-            ;;
-        'upload')
-            case "$prev" in
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W " $globals" -- "$cur"))
-            else
-                _seedance_values 'files'
-            fi
-            ;;
-        'wait')
-            case "$prev" in
-            --timeout) _seedance_values 'none'; return ;;
-            --interval) _seedance_values 'none'; return ;;
-            --output|-o) _seedance_values 'files'; return ;;
-            --profile) _seedance_values 'profiles'; return ;;
-            --base-url) _seedance_values 'none'; return ;;
-            esac
-            if [[ $cur == -* ]]; then
-                COMPREPLY=($(compgen -W "--force --interval --output --timeout -o $globals" -- "$cur"))
-            else
-                _seedance_values 'task-ids'
-            fi
-            ;;
-        config)
-            COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")) ;;
-        *)
-            case "$prev" in
-                --profile) _seedance_values profiles; return ;;
-            esac
-            COMPREPLY=($(compgen -W "batch config credits download emulator generate history status upload wait $globals" -- "$cur")) ;;
+        'batch') _seedance_offer 'files' "--concurrency --dry-run --force --interval --output-dir --timeout" ;;
+        'config get') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
+        'config list') _seedance_offer 'none' "" ;;
+        'config path') _seedance_offer 'none' "" ;;
+        'config set') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
+        'config unset') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
+        'credits') _seedance_offer 'none' "" ;;
+        'download') _seedance_offer 'completed-task-ids' "--force --missing --output -o" ;;
+        'emulator') _seedance_offer 'none' "--credits --fault --files-errors-200 --legacy-error-codes --max-files --no-files-errors-200 --no-legacy-error-codes --no-second-origin --port --quiet --require-key --result-size --second-origin --task-seconds -q" ;;
+        'generate') _seedance_offer 'none' "--aspect-ratio --audio --callback-url --dry-run --duration --force --idempotency-key --image --interval --model --no-audio --output --quality --timeout --wait -a -d -i -o -w" ;;
+        'history') _seedance_offer 'none' "--limit --search --status" ;;
+        'status') _seedance_offer 'task-ids' "" ;;
+        'upload') _seedance_offer 'files' "" ;;
+        'wait') _seedance_offer 'task-ids' "--force --interval --output --timeout -o" ;;
+        config) COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "batch config credits download emulator generate history status upload wait $globals" -- "$cur")) ;;
     esac
 }
 complete -F _seedance seedance

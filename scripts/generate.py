@@ -140,28 +140,25 @@ def argument_kind(command_path: str, argument: Any) -> str:
 
 
 def bash() -> str:
+    # What follows an option is the same whichever command it belongs to: one table for all.
+    kinds: dict[str, str] = {}
+    for p in [q for _, c in commands() for q in options(c)] + global_options():
+        if takes_value(p):
+            for name in p.opts:
+                kinds[name] = values_for(p)
+    by_kind: dict[str, list[str]] = {}
+    for name, kind in sorted(kinds.items()):
+        by_kind.setdefault(kind, []).append(name)
+    value_cases = "\n".join(
+        f"        {'|'.join(names)}) _seedance_values {kind!r}; return ;;"
+        for kind, names in by_kind.items()
+    )
     cases = []
     for path, command in commands():
         opts = sorted({o for p in options(command) for o in (*p.opts, *p.secondary_opts)})
-        value_cases = []
-        for p in options(command) + global_options():
-            kind = values_for(p) if takes_value(p) else None
-            if kind is None:
-                continue
-            names = "|".join(p.opts)
-            value_cases.append(f"            {names}) _seedance_values {kind!r}; return ;;")
         args = arguments(command)
         positional = argument_kind(path, args[0]) if args else "none"
-        cases.append(
-            f"        {path!r})\n"
-            f'            case "$prev" in\n' + "\n".join(value_cases) + "\n            esac\n"
-            f"            if [[ $cur == -* ]]; then\n"
-            f'                COMPREPLY=($(compgen -W "{" ".join(opts)} $globals" -- "$cur"))\n'
-            f"            else\n"
-            f"                _seedance_values {positional!r}\n"
-            f"            fi\n"
-            f"            ;;"
-        )
+        cases.append(f'        {path!r}) _seedance_offer {positional!r} "{" ".join(opts)}" ;;')
     top = sorted({p.split()[0] for p, _ in commands()})
     globals_ = " ".join(sorted(o for p in global_options() for o in p.opts))
     global_values = "|".join(o for p in global_options() if takes_value(p) for o in p.opts)
@@ -178,8 +175,16 @@ _seedance_values() {{
     esac
 }}
 
+_seedance_offer() {{
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$2 $globals" -- "$cur"))
+    else
+        _seedance_values "$1"
+    fi
+}}
+
 _seedance() {{
-    local cur prev words cword
+    local cur prev
     cur=${{COMP_WORDS[COMP_CWORD]}}
     prev=${{COMP_WORDS[COMP_CWORD-1]}}
     local globals="{globals_}"
@@ -193,15 +198,13 @@ _seedance() {{
                elif [[ $command == config ]]; then command="config $word"; fi ;;
         esac
     done
+    case "$prev" in
+{value_cases}
+    esac
     case "$command" in
 {chr(10).join(cases)}
-        config)
-            COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")) ;;
-        *)
-            case "$prev" in
-                --profile) _seedance_values profiles; return ;;
-            esac
-            COMPREPLY=($(compgen -W "{" ".join(top)} $globals" -- "$cur")) ;;
+        config) COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "{" ".join(top)} $globals" -- "$cur")) ;;
     esac
 }}
 complete -F _seedance seedance
