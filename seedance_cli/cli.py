@@ -662,8 +662,7 @@ def show_dry_run(
             f"px, {fmt_size(image.size)})"
         )
     rt.out.line(f"POST {url}")
-    for text in to_json(body, indent=2).splitlines():
-        rt.out._write_out(text)
+    rt.out.lines(to_json(body, indent=2))
     rt.out.info("dry run: nothing was sent")
 
 

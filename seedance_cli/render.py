@@ -24,6 +24,7 @@ from .models import Task
 # C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text on a terminal.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _C1 = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class OutputClosed(Exception):
@@ -101,8 +102,14 @@ class Output:
             raise OutputClosed from None
 
     def line(self, text: str) -> None:
-        """One plain line of data on stdout."""
-        self._write_out(clean(text))
+        """One plain line of data on stdout: control characters removed, spaces kept as they are
+        (a saved path is printed exactly, so that ``$(...)`` captures the real file name)."""
+        self._write_out(_CONTROLS.sub("", text))
+
+    def lines(self, text: str) -> None:
+        """Pre-formatted lines of data (an indented JSON body), control characters removed."""
+        for line in text.splitlines():
+            self.line(line)
 
     def fields(self, *values: object) -> None:
         """One tab-separated line of data on stdout, each field cleaned of tabs and controls."""

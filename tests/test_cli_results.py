@@ -238,3 +238,10 @@ def test_an_unwritable_history_never_blocks_a_paid_generation(
     assert result.code == 0
     assert result.err.count("warning: task history unavailable") == 1
     assert (here / "x.mp4").read_bytes() == VIDEO
+
+
+def test_saved_paths_are_printed_exactly(cli: CliRunner, api: Emulator, here: Path) -> None:
+    result = cli("generate", "x", "-o", "my  videos/a  cat.mp4")
+    assert result.code == 0, result.err
+    assert result.out == "my  videos/a  cat.mp4\n"
+    assert (here / "my  videos" / "a  cat.mp4").exists()
