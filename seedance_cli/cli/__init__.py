@@ -1,0 +1,19 @@
+"""The ``seedance`` command: typer wiring only. Flags in, one library call, output out.
+
+``app`` holds the frame and the error-to-exit-code mapping; each other module registers its
+commands on import, in the order ``--help`` lists them (hence no sorting of these imports).
+"""
+# isort: skip_file
+
+from __future__ import annotations
+
+from .app import World, app, main, run
+from . import tasks  # noqa: F401 - generate, wait, status
+from . import results  # noqa: F401 - download, history
+from . import batching  # noqa: F401 - batch
+from . import files  # noqa: F401 - upload, credits
+from . import serve  # noqa: F401 - emulator, _complete
+from . import config_cmds  # noqa: F401 - config ...
+from .serve import COMPLETION_VALUES
+
+__all__ = ["COMPLETION_VALUES", "World", "app", "main", "run"]

@@ -1,0 +1,524 @@
+"""The ``seedance`` command's frame: the typer app, global options accepted before or after a
+command, the runtime (settings, output, client, history), shared helpers, and the one place where
+errors become exit codes, ``run()``.
+
+Heavy modules (httpx, rich, the emulator) are imported inside the commands that need them, so that
+``seedance --version`` and ``--help`` start fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from typer.exceptions import TyperException
+
+from .. import __version__
+from ..errors import (
+    EXIT_CODE_MEANINGS,
+    ConfigError,
+    ExitCode,
+    Interrupted,
+    SeedanceError,
+    TaskFailed,
+    UsageError,
+    ValidationError,
+    WaitTimeout,
+)
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..config import Settings
+    from ..jobs import Destination
+    from ..ledger import Ledger
+    from ..models import Task
+    from ..render import Output
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: How long a ``--sandbox`` task takes, and how often the sandbox is polled: it is local, so the
+#: 5-second rule that spares EvoLink's gateway does not apply.
+SANDBOX_TASK_SECONDS = 4.0
+SANDBOX_POLL_INTERVAL = 0.5
+#: The API field each ``generate`` flag fills, for error messages that name the flag.
+FLAG_OF_FIELD = {
+    "prompt": "PROMPT",
+    "image_urls": "--image",
+    "duration": "--duration",
+    "quality": "--quality",
+    "aspect_ratio": "--aspect-ratio",
+    "generate_audio": "--audio",
+    "callback_url": "--callback-url",
+    "model": "--model",
+    "idempotency_key": "--idempotency-key",
+}
+
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {int(code):>3}  {meaning}" for code, meaning in EXIT_CODE_MEANINGS.items()
+)
+
+app = typer.Typer(
+    name="seedance",
+    help="Generate videos with Seedance 1.5 Pro through the EvoLink API.",
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(
+    help="Manage the config file and its profiles.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config_app, name="config")
+
+
+# -- global options, accepted before or after the command ------------------------------------------
+
+
+@dataclasses.dataclass
+class Globals:
+    profile: str | None = None
+    base_url: str | None = None
+    json: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    no_color: bool = False
+    sandbox: bool = False
+
+    def merged(self, other: Globals) -> Globals:
+        """``other`` (given after the command) over ``self`` (given before it)."""
+        return Globals(
+            profile=other.profile or self.profile,
+            base_url=other.base_url or self.base_url,
+            json=self.json or other.json,
+            quiet=self.quiet or other.quiet,
+            verbose=self.verbose or other.verbose,
+            no_color=self.no_color or other.no_color,
+            sandbox=self.sandbox or other.sandbox,
+        )
+
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        metavar="NAME",
+        help="Config profile (env SEEDANCE_PROFILE).",
+        show_default=False,
+    ),
+]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url", metavar="URL", help="API origin (env SEEDANCE_BASE_URL).", show_default=False
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON output, one object per line.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or chatter on stderr.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Trace HTTP on stderr (secrets redacted).")
+]
+NoColorOpt = Annotated[bool, typer.Option("--no-color", help="No colour or escape codes.")]
+SandboxOpt = Annotated[
+    bool,
+    typer.Option("--sandbox", help="Run against a local emulator: no key, no network, no cost."),
+]
+
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS", help="Stop waiting after this long (exit 9); one deadline for all."
+    ),
+]
+IntervalOpt = Annotated[
+    float | None,
+    typer.Option(
+        metavar="SECONDS", help="Poll every SECONDS (default 5, env SEEDANCE_POLL_INTERVAL)."
+    ),
+]
+
+OutputOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH|DIR",
+        help="Save the result here (implies waiting); a folder gets <task-id>.mp4.",
+    ),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")]
+
+_GLOBAL_PARAMS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+    for name, annotation, default in (
+        ("g_profile", ProfileOpt, None),
+        ("g_base_url", BaseUrlOpt, None),
+        ("g_json", JsonOpt, False),
+        ("g_quiet", QuietOpt, False),
+        ("g_verbose", VerboseOpt, False),
+        ("g_no_color", NoColorOpt, False),
+        ("g_sandbox", SandboxOpt, False),
+    )
+] + [inspect.Parameter("g_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+
+
+def with_globals(func: F) -> F:
+    """Let a command accept the global options after its name too, and hand it a ``Runtime``."""
+    signature = inspect.signature(func, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "rt"]
+
+    @functools.wraps(func)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        ctx: typer.Context = kwargs.pop("g_ctx")
+        after = Globals(**{p.name[2:]: kwargs.pop(p.name) for p in _GLOBAL_PARAMS[:-1]})
+        world = ctx.obj if isinstance(ctx.obj, World) else World()
+        return func(*args, rt=Runtime(world.options.merged(after), world), **kwargs)
+
+    params = own + _GLOBAL_PARAMS
+    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    # Evaluated annotations: typer must not re-evaluate the strings in this module's namespace.
+    command.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+    del command.__wrapped__
+    return command  # type: ignore[return-value]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"seedance {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    profile: ProfileOpt = None,
+    base_url: BaseUrlOpt = None,
+    json_: JsonOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    no_color: NoColorOpt = False,
+    sandbox: SandboxOpt = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Generate videos with Seedance 1.5 Pro through the EvoLink API.
+
+    Set a key once with `seedance config set api-key`, or export SEEDANCE_API_KEY. Try everything
+    without one: `seedance --sandbox generate "A cat playing piano" --wait`.
+    """
+    world = ctx.ensure_object(World)
+    world.options = Globals(profile, base_url, json_, quiet, verbose, no_color, sandbox)
+
+
+# -- the runtime: settings, output, client ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class World:
+    """What a run takes from outside, injectable by tests: time, and the options before the command."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], float] = time.time
+    options: Globals = dataclasses.field(default_factory=Globals)
+
+
+class Runtime:
+    """What every command needs, made on first use: output, settings, a client."""
+
+    def __init__(self, options: Globals, world: World) -> None:
+        from ..render import Output
+
+        self.options = options
+        self.world = world
+        self.out: Output = Output(
+            json_mode=options.json,
+            quiet=options.quiet,
+            verbose=options.verbose,
+            no_color=options.no_color,
+        )
+        self._settings: Settings | None = None
+        self._ledger: Ledger | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from ..config import FILE_NAME, ConfigFile, config_dir, resolve
+
+            cfg = ConfigFile.load(config_dir() / FILE_NAME)
+            for warning in cfg.warnings:
+                self.out.warn(warning)
+            self._settings = resolve(
+                profile=self.options.profile, base_url=self.options.base_url, config=cfg
+            )
+        return self._settings
+
+    @property
+    def ledger(self) -> Ledger:
+        """The task history; with --sandbox none is kept (its tasks vanish with the process)."""
+        if self._ledger is None:
+            from ..config import data_dir
+            from ..ledger import Ledger
+
+            self._ledger = Ledger(data_dir(), clock=self.world.wall_clock, on_warning=self.out.warn)
+            if self.options.sandbox:
+                self._ledger.disabled = True
+        return self._ledger
+
+    def destination(self, value: str | None, *, several: bool) -> Destination:
+        from ..jobs import Destination
+
+        return Destination.from_option(value, default_dir=self.settings.output_dir, several=several)
+
+    def poll_interval(self, flag: float | None) -> float:
+        from ..waiting import DEFAULT_POLL_INTERVAL
+
+        if flag is not None:
+            return flag
+        if self.settings.poll_interval is not None:
+            return self.settings.poll_interval
+        return SANDBOX_POLL_INTERVAL if self.options.sandbox else DEFAULT_POLL_INTERVAL
+
+    @contextmanager
+    def client(self) -> Iterator[Client]:
+        """A client for the configured API, or for an in-process emulator with ``--sandbox``."""
+        from ..client import Client
+
+        settings = self.settings
+        if self.options.sandbox:
+            from ..emulator import Emulator
+
+            with Emulator(
+                task_seconds=SANDBOX_TASK_SECONDS, clock=self.world.wall_clock
+            ) as emulator:
+                self.out.info(
+                    f"sandbox: a local emulator at {emulator.url} stands in for EvoLink "
+                    "(no key, no network, no cost)"
+                )
+                with Client(
+                    "sandbox-key",
+                    base_url=emulator.url,
+                    files_url=emulator.url,
+                    trace=self.out.trace,
+                    **self.timekeeping(),
+                ) as client:
+                    yield client
+            return
+        if settings.api_key is None:
+            raise ConfigError(
+                "no API key",
+                hint="run `seedance config set api-key` (it asks for the key without echoing it), "
+                "or export SEEDANCE_API_KEY; keys are at https://evolink.ai/dashboard/keys",
+            )
+        with Client(
+            settings.api_key,
+            base_url=settings.base_url,
+            files_url=settings.files_url,
+            trace=self.out.trace,
+            **self.timekeeping(),
+        ) as client:
+            yield client
+
+    def timekeeping(self) -> dict[str, Any]:
+        return {
+            "sleep": self.world.sleep,
+            "clock": self.world.clock,
+            "wall_clock": self.world.wall_clock,
+        }
+
+    def resume_command(self, verb: str, task_ids: Sequence[str], *extra: str) -> str:
+        """The command that picks up where this one stopped, with the options that matter."""
+        words = ["seedance", verb, *task_ids, *extra]
+        if self.options.profile:
+            words[1:1] = ["--profile", self.options.profile]
+        if self.options.base_url:
+            words[1:1] = ["--base-url", self.options.base_url]
+        return shlex.join(words)
+
+    def resume_hint(self, verb: str, task_ids: Sequence[str], *extra: str) -> str:
+        if self.options.sandbox:
+            return "the sandbox emulator stopped with this process; its tasks are gone"
+        return f"resume with: {self.resume_command(verb, task_ids, *extra)}"
+
+
+def flag_error(exc: ValidationError) -> UsageError:
+    flag = FLAG_OF_FIELD.get(exc.field, exc.field)
+    return UsageError(f"{flag}: {exc.reason}", hint=exc.hint)
+
+
+def check_seconds(flag: str, value: float | None, *, allow_zero: bool) -> None:
+    if value is None:
+        return
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise UsageError(f"{flag}: must be a number of seconds {'>= 0' if allow_zero else '> 0'}")
+
+
+def about(task_id: str, exc: SeedanceError) -> SeedanceError:
+    """``exc`` with the task id in front of its message, for output about several tasks."""
+    if task_id not in exc.message:
+        exc.message = f"{task_id}: {exc.message}"
+    return exc
+
+
+def report(rt: Runtime, failures: Sequence[SeedanceError]) -> None:
+    """Show every failure, then end with the exit code of the most serious one.
+
+    Not reaching the API or being refused (its own code) beats a failed task (8), which beats a
+    deadline (9).
+    """
+    if not failures:
+        return
+    for failure in failures:
+        rt.out.error(failure)
+
+    def rank(exc: SeedanceError) -> int:
+        return 0 if isinstance(exc, WaitTimeout) else 1 if isinstance(exc, TaskFailed) else 2
+
+    raise AlreadyShown(max(failures, key=rank))
+
+
+def retry_hint(task: Task) -> str | None:
+    if task.error is None:
+        return "the API gave no reason"
+    if task.error.retryable:
+        return "a service-side failure: the same request may succeed later"
+    return "this request will fail again as it is; change it before retrying"
+
+
+class WaitTimeoutAll(WaitTimeout):
+    """The deadline passed for one or more tasks; the message and hint name them all."""
+
+    def __init__(self, task_ids: Sequence[str], timeout: float, hint: str) -> None:
+        super().__init__(task_ids[0], timeout)
+        self.message = f"still running after {timeout:g}s: {', '.join(task_ids)}"
+        self.hint = hint
+        self.task_ids = list(task_ids)
+
+
+class NotFinished(SeedanceError):
+    """A task asked to be downloaded is still running."""
+
+    exit_code = ExitCode.TIMEOUT
+    code = "not_finished"
+
+
+class AlreadyShown(SeedanceError):
+    """An error whose lines were printed where it happened; ``main`` only exits with its code."""
+
+    def __init__(self, error: SeedanceError) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.error = error
+        self.exit_code = error.exit_code  # type: ignore[misc]
+
+
+TaskIdsArg = Annotated[list[str], typer.Argument(metavar="TASK_ID...", show_default=False)]
+
+
+def as_error(exc: BaseException) -> SeedanceError:
+    """A download that failed on this machine's side (disk full, no permission) is a failed
+    download too: exit 7."""
+    if isinstance(exc, SeedanceError):
+        return exc
+    from ..errors import ServiceError
+
+    return ServiceError(f"cannot write the file: {exc}")
+
+
+def fmt_size(size: int) -> str:
+    from ..render import fmt_bytes
+
+    return fmt_bytes(size)
+
+
+# -- the one place errors become exit codes --------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``seedance`` console script: run, then exit with the right code."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
+    """Run the CLI and return its exit code; every error is printed and mapped here, once."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(args=args, prog_name="seedance", standalone_mode=False, obj=world or World())
+        return int(result) if isinstance(result, int) else 0
+    except AlreadyShown as exc:
+        return int(exc.exit_code)
+    except SeedanceError as exc:
+        _output(args).error(exc)
+        return int(exc.exit_code)
+    except TyperException as exc:  # usage errors found while parsing flags
+        return _usage_error(exc, args)
+    except typer.Abort:
+        _output(args).error(Interrupted("aborted"))
+        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        _output(args).error(Interrupted("interrupted"))
+        return int(ExitCode.INTERRUPTED)
+    except Exception as exc:  # a bug: say so plainly, without leaking anything
+        from ..render import OutputClosed
+
+        if isinstance(exc, OutputClosed):
+            _silence_stdout()
+            return int(ExitCode.OK)
+        out = _output(args)
+        out.error(
+            SeedanceError(
+                f"internal error: {type(exc).__name__}",
+                hint="this is a bug; rerun with --verbose for details",
+            )
+        )
+        if out.verbose:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+
+
+def _output(args: Sequence[str]) -> Output:
+    from ..render import Output
+
+    return Output(
+        json_mode="--json" in args,
+        quiet="--quiet" in args or "-q" in args,
+        verbose="--verbose" in args or "-v" in args,
+        no_color="--no-color" in args,
+    )
+
+
+def _usage_error(exc: TyperException, args: Sequence[str]) -> int:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help())  # `seedance` or `seedance config` alone: the help, on stdout
+        return int(ExitCode.OK)
+    hint = f"see `{ctx.command_path} --help`" if ctx is not None else None
+    _output(args).error(UsageError(exc.format_message(), hint=hint))
+    return int(ExitCode.USAGE)
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away, point it at /dev/null so exit does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,238 @@
+"""``seedance batch``: many generations from a manifest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import (
+    ConfigError,
+    Interrupted,
+    SeedanceError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    pass
+
+from .app import (
+    EXIT_CODES_HELP,
+    ForceOpt,
+    IntervalOpt,
+    Runtime,
+    TimeoutOpt,
+    about,
+    app,
+    check_seconds,
+    report,
+    with_globals,
+)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def batch(
+    rt: Runtime,
+    manifest: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE", show_default=False, help="JSONL or CSV manifest ('-' reads stdin)."
+        ),
+    ],
+    concurrency: Annotated[
+        int, typer.Option(metavar="N", min=1, max=100, help="Tasks in flight at once.")
+    ] = 4,
+    output_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--output-dir",
+            metavar="DIR",
+            help="Download each result as DIR/<name or line number>.mp4.",
+        ),
+    ] = None,
+    timeout: TimeoutOpt = None,
+    interval: IntervalOpt = None,
+    force: ForceOpt = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check every line and print the requests; send nothing."),
+    ] = False,
+) -> None:
+    """Run many generations from a manifest: concurrent, resumable, within rate limits.
+
+    One JSON object per line (JSONL) or a CSV with a header row, with the request's field names
+    (prompt, duration, quality, aspect_ratio, generate_audio, image_urls, callback_url) and an
+    optional name. Every line is checked first: one bad line refuses the whole batch. Running the
+    same manifest again skips what was created (waiting on it) and what was saved: a line is never
+    created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
+    """
+    from ..batch import BatchRun, ManifestError, parse_manifest
+
+    check_seconds("--timeout", timeout, allow_zero=True)
+    check_seconds("--interval", interval, allow_zero=False)
+    data = read_manifest(manifest)
+    kind = (
+        {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(
+            Path(manifest).suffix.lower()
+        )
+        if manifest != "-"
+        else None
+    )
+    settings = rt.settings
+    defaults = {
+        "duration": settings.duration,
+        "quality": settings.quality,
+        "aspect_ratio": settings.aspect_ratio,
+        "generate_audio": settings.audio,
+    }
+    try:
+        plan = parse_manifest(
+            data,
+            kind=kind,
+            defaults={k: v for k, v in defaults.items() if v is not None},
+            base=Path.cwd() if manifest == "-" else Path(manifest).expanduser().resolve().parent,
+        )
+    except ManifestError as exc:
+        for number, problem in exc.problems:
+            rt.out.error(UsageError(f"line {number}: {problem}") if number else UsageError(problem))
+        raise
+    if dry_run:
+        for line in plan.lines:
+            if rt.options.json:
+                rt.out.json({"line": line.number, "name": line.name, "body": line.preview()})
+            else:
+                from ..render import to_json
+
+                rt.out.fields(line.number, line.name or "", to_json(line.preview()))
+        rt.out.info(f"dry run: {len(plan.lines)} lines checked; nothing was sent")
+        return
+    if rt.ledger.entries(limit=1) is None and not rt.options.sandbox:
+        raise ConfigError(
+            f"the task history ({rt.ledger.path}) cannot be used, and a batch needs it to resume "
+            "without creating a line twice"
+        )
+    destination = None
+    if output_dir is not None:
+        from ..jobs import Destination
+
+        destination = Destination(Path(output_dir).expanduser(), True)
+        saved = {e.batch_key for e in rt.ledger.entries(batch=plan.digest[:16]) or [] if e.files}
+        existing = [
+            f"line {line.number}: {target} exists"
+            for line in plan.lines
+            for target in [destination.path / f"{line.name or line.number}.mp4"]
+            if target.exists() and not force and plan.key(line) not in saved
+        ]
+        if existing:
+            raise UsageError(
+                "; ".join(existing[:5]) + ("; ..." if len(existing) > 5 else ""),
+                hint="add --force to replace them",
+            )
+    counts: dict[str, int] = {}
+    failures: list[SeedanceError] = []
+
+    def on_outcome(outcome: Any) -> None:
+        counts[outcome.state] = counts.get(outcome.state, 0) + 1
+        status = {"succeeded": "completed", "unknown": "outcome_unknown"}.get(
+            outcome.state, outcome.state
+        )
+        path = str(outcome.paths[0]) if outcome.paths else ""
+        if rt.options.json:
+            rt.out.json(
+                {
+                    "line": outcome.line.number,
+                    "name": outcome.line.name,
+                    "task_id": outcome.task_id,
+                    "status": status,
+                    "files": [str(p) for p in outcome.paths],
+                    "error": describe(outcome.error) if outcome.error else None,
+                }
+            )
+        else:
+            rt.out.fields(outcome.line.number, outcome.task_id or "", status, path)
+        if outcome.error is not None:
+            failures.append(about(f"line {outcome.line.number}", outcome.error))
+        note(f"line {outcome.line.number}: {status}", outcome.state)
+
+    def on_event(line: Any, message: str) -> None:
+        note(f"line {line.number}: {message}", None)
+
+    from ..errors import describe
+
+    command = rt.resume_command(
+        "batch", [manifest], *batch_flags(concurrency, output_dir, timeout, interval, force)
+    )
+    with rt.client() as client, rt.out.batch_progress(len(plan.lines)) as note:
+        run = BatchRun(
+            plan,
+            client,
+            rt.ledger,
+            profile=rt.settings.profile,
+            concurrency=concurrency,
+            interval=rt.poll_interval(interval),
+            timeout=timeout,
+            output=destination,
+            force=force,
+            on_outcome=on_outcome,
+            on_event=on_event,
+            sleep=rt.world.sleep,
+            clock=rt.world.clock,
+        )
+        try:
+            run.run()
+        except KeyboardInterrupt:
+            raise Interrupted(
+                "batch interrupted; tasks already created keep running",
+                hint=f"resume with: {command}"
+                + (" (with the same manifest on stdin)" if manifest == "-" else ""),
+            ) from None
+    summary = ", ".join(
+        f"{counts.get(k, 0)} {label}"
+        for k, label in (
+            ("succeeded", "succeeded"),
+            ("failed", "failed"),
+            ("timed_out", "timed out"),
+            ("unknown", "outcome unknown"),
+            ("error", "errors"),
+        )
+        if counts.get(k) or k == "succeeded"
+    )
+    rt.out.info(f"batch: {summary}; {run.reserved:g} credits reserved by this run")
+    if counts.get("timed_out"):
+        rt.out.info(f"resume with: {command}")
+    report(rt, failures)
+
+
+def read_manifest(name: str) -> bytes:
+    if name == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("FILE is '-' but stdin is a terminal", hint="pipe the manifest in")
+        return (
+            sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+        )
+    try:
+        return Path(name).expanduser().read_bytes()
+    except OSError as exc:
+        raise UsageError(f"FILE: cannot read {name!r} ({exc.strerror or exc})") from None
+
+
+def batch_flags(
+    concurrency: int,
+    output_dir: str | None,
+    timeout: float | None,
+    interval: float | None,
+    force: bool,
+) -> list[str]:
+    flags = ["--concurrency", str(concurrency)]
+    if output_dir is not None:
+        flags += ["--output-dir", output_dir]
+    if timeout is not None:
+        flags += ["--timeout", f"{timeout:g}"]
+    if interval is not None:
+        flags += ["--interval", f"{interval:g}"]
+    if force:
+        flags.append("--force")
+    return flags

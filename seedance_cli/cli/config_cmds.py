@@ -1,0 +1,160 @@
+"""``seedance config set|get|unset|list|path``: the config file and its profiles."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import (
+    ConfigError,
+    Interrupted,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    pass
+
+from .app import (
+    Runtime,
+    config_app,
+    with_globals,
+)
+
+# -- config ----------------------------------------------------------------------------------------
+
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY",
+        help="api-key, base-url, files-url, duration, quality, aspect-ratio, audio or output-dir.",
+        show_default=False,
+    ),
+]
+
+
+def _config_file(rt: Runtime) -> tuple[Any, str]:
+    from ..config import FILE_NAME, ConfigFile, config_dir
+
+    cfg = ConfigFile.load(config_dir() / FILE_NAME)
+    for warning in cfg.warnings:
+        rt.out.warn(warning)
+    name = rt.options.profile or os.environ.get("SEEDANCE_PROFILE") or "default"
+    from ..config import check_profile_name
+
+    return cfg, check_profile_name(name)
+
+
+def _read_secret(rt: Runtime) -> str:
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        try:
+            return getpass.getpass("API key (input hidden): ", stream=sys.stderr)
+        except (EOFError, KeyboardInterrupt):
+            raise Interrupted("no key entered; nothing was changed") from None
+    return sys.stdin.readline().strip() if sys.stdin is not None else ""
+
+
+@config_app.command("set")
+@with_globals
+def config_set(
+    rt: Runtime,
+    key: KeyArg,
+    value: Annotated[
+        str | None,
+        typer.Argument(
+            help="The value; for api-key leave it out to type it hidden or pipe it in.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Set KEY in the profile, checking the value first."""
+    from ..config import SECRET_KEYS, check_key, check_value
+
+    name = check_key(key)
+    if value is None:
+        if name not in SECRET_KEYS:
+            raise UsageError(f"config set {name}: a VALUE is needed")
+        value = _read_secret(rt)
+    elif name in SECRET_KEYS:
+        rt.out.warn(
+            "a key typed on the command line stays in your shell history; "
+            "`seedance config set api-key` alone asks for it instead"
+        )
+    checked = check_value(name, value)
+    cfg, profile = _config_file(rt)
+    cfg.profiles.setdefault(profile, {})[name] = checked
+    cfg.save()
+    rt.out.info(f"set {name} in profile {profile!r} ({cfg.path})")
+
+
+@config_app.command("get")
+@with_globals
+def config_get(rt: Runtime, key: KeyArg) -> None:
+    """Print KEY from the profile (keys masked)."""
+    from ..config import SECRET_KEYS, check_key, mask
+
+    name = check_key(key)
+    cfg, profile = _config_file(rt)
+    value = cfg.profile(profile).get(name)
+    if value is None:
+        raise ConfigError(f"{name} is not set in profile {profile!r} ({cfg.path})")
+    shown = mask(value) if name in SECRET_KEYS else display_value(value)
+    if rt.options.json:
+        rt.out.json({name: shown})
+    else:
+        rt.out.line(shown)
+
+
+@config_app.command("unset")
+@with_globals
+def config_unset(rt: Runtime, key: KeyArg) -> None:
+    """Remove KEY from the profile."""
+    from ..config import check_key
+
+    name = check_key(key)
+    cfg, profile = _config_file(rt)
+    if name not in cfg.profile(profile):
+        rt.out.info(f"{name} was not set in profile {profile!r}")
+        return
+    del cfg.profiles[profile][name]
+    cfg.save()
+    rt.out.info(f"unset {name} in profile {profile!r} ({cfg.path})")
+
+
+@config_app.command("list")
+@with_globals
+def config_list(rt: Runtime) -> None:
+    """Show every setting in effect, its value (keys masked) and where it comes from."""
+    from ..config import effective_settings
+
+    rows = effective_settings(rt.settings, rt.options.base_url)
+    if rt.options.json:
+        rt.out.json({key: {"value": value, "source": source} for key, value, source in rows})
+        return
+    rt.out.table(
+        ("KEY", "VALUE", "SOURCE"),
+        [(k, display_value(v) if v is not None else "", src) for k, v, src in rows],
+    )
+
+
+@config_app.command("path")
+@with_globals
+def config_path(rt: Runtime) -> None:
+    """Print the path of the config file (it need not exist yet)."""
+    from ..config import FILE_NAME, config_dir
+
+    path = config_dir() / FILE_NAME
+    if rt.options.json:
+        rt.out.json({"path": str(path), "exists": path.exists()})
+    else:
+        rt.out.line(str(path))
+
+
+def display_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,80 @@
+"""``seedance upload`` and ``seedance credits``: the files API and the balance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..errors import (
+    UsageError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    pass
+
+from .app import (
+    EXIT_CODES_HELP,
+    Runtime,
+    app,
+    with_globals,
+)
+from .tasks import upload_one
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def upload(
+    rt: Runtime,
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", show_default=False)],
+) -> None:
+    """Check local images and upload them through the files API; print one URL per file.
+
+    Each file must be a JPEG, PNG or WebP image by its bytes, at most 10 MB, 300-6000 px a side,
+    with a width/height ratio of 0.4-2.5; all are checked before any is uploaded. Uploaded files
+    expire after 72 hours.
+    """
+    from ..images import inspect_image
+
+    infos = []
+    for path in files:
+        try:
+            infos.append(inspect_image(path.expanduser(), field="FILE"))
+        except ValidationError as exc:
+            raise UsageError(f"FILE: {exc.reason}", hint=exc.hint) from None
+    with rt.client() as client:
+        for info in infos:
+            file = upload_one(rt, client, info, "files before it are uploaded")
+            expiry = f"; it expires at {file.expires_at}" if file.expires_at else ""
+            rt.out.info(
+                f"uploaded {info.path} ({info.format}, {info.width}x{info.height} px)"
+                f"{expiry} (files live 72 hours)"
+            )
+            if rt.options.json:
+                rt.out.json({"path": str(info.path), **file.raw})
+            else:
+                rt.out.line(file.file_url)
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def credits(rt: Runtime) -> None:
+    """Show the remaining and used credits of this key and of the account.
+
+    Piped: `key<TAB>remaining<TAB>used` and `account<TAB>remaining<TAB>used` lines.
+    """
+    with rt.client() as client:
+        balance = client.get_credits()
+    if rt.options.json:
+        rt.out.json(dict(balance.raw))
+        return
+    key_remaining = "unlimited" if balance.token.unlimited else f"{balance.token.remaining:g}"
+    rt.out.table(
+        ("OF", "REMAINING", "USED"),
+        [
+            ("key", key_remaining, f"{balance.token.used:g}"),
+            ("account", f"{balance.user.remaining:g}", f"{balance.user.used:g}"),
+        ],
+    )

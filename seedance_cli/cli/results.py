@@ -1,0 +1,209 @@
+"""``seedance download`` and ``seedance history``: results saved, tasks remembered."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ..errors import (
+    ConfigError,
+    Interrupted,
+    SeedanceError,
+    TaskFailed,
+    UsageError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    pass
+
+from .app import (
+    EXIT_CODES_HELP,
+    ForceOpt,
+    NotFinished,
+    OutputOpt,
+    Runtime,
+    about,
+    app,
+    as_error,
+    report,
+    retry_hint,
+    with_globals,
+)
+from .tasks import save
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def download(
+    rt: Runtime,
+    task_ids: Annotated[
+        list[str] | None, typer.Argument(metavar="TASK_ID...", show_default=False)
+    ] = None,
+    output: OutputOpt = None,
+    force: ForceOpt = False,
+    missing: Annotated[
+        bool,
+        typer.Option(
+            "--missing", help="Every completed result in the history never saved and not expired."
+        ),
+    ] = False,
+) -> None:
+    """Download the result video(s) of completed tasks; print each saved path.
+
+    Streams to NAME.part and renames when complete; an interrupted download resumes where it
+    stopped. Results expire 24 hours after completion.
+    """
+    from ..models import task_ids as check_ids
+
+    try:
+        ids = check_ids(task_ids or [])
+    except ValidationError as exc:
+        raise UsageError(f"TASK_ID: {exc.reason}") from None
+    if missing and ids:
+        raise UsageError("give TASK_IDs or --missing, not both")
+    if not missing and not ids:
+        raise UsageError("Missing argument 'TASK_ID...'", hint="see `seedance download --help`")
+    failures: list[SeedanceError] = []
+    with rt.client() as client:
+        if missing:
+            ids = missing_results(rt, client.base_url)
+            if not ids:
+                rt.out.info("nothing to download: every completed result is saved or expired")
+                return
+        destination = rt.destination(output, several=len(ids) > 1)
+        for task_id in ids:
+            try:
+                task = client.get_task(task_id)
+                rt.ledger.observe(task, base_url=client.base_url)
+                if task.failed:
+                    raise TaskFailed(task, hint=retry_hint(task))
+                if not task.succeeded:
+                    raise NotFinished(
+                        f"task {task_id} is {task.status} ({task.progress}%); nothing to download "
+                        "yet",
+                        hint="wait and download with: "
+                        + rt.resume_command("wait", [task_id], "-o", str(destination.path)),
+                    )
+                save(rt, client, task, destination, force=force)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"interrupted during {task_id}", hint=rt.resume_hint("download", [task_id])
+                ) from None
+            except Interrupted:
+                raise
+            except (SeedanceError, OSError) as exc:
+                failures.append(about(task_id, as_error(exc)))
+    report(rt, failures)
+
+
+def missing_results(rt: Runtime, base_url: str) -> list[str]:
+    """Task ids of completed results never saved and not expired, made with this API."""
+    entries = rt.ledger.entries(status="completed") or []
+    now = rt.world.wall_clock()
+    return [
+        e.task_id
+        for e in reversed(entries)
+        if e.task_id and e.result_state(now) == "downloadable" and e.base_url in (None, base_url)
+    ]
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+@with_globals
+def history(
+    rt: Runtime,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, help="At most N tasks.")] = 20,
+    status_filter: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            metavar="STATUS",
+            help="Only tasks in this status (completed, failed, outcome_unknown, ...).",
+        ),
+    ] = None,
+    search: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Only tasks whose prompt or id holds TEXT.")
+    ] = None,
+) -> None:
+    """List past tasks from the local history, newest first.
+
+    Shows each task's id, when it was created, its status, the start of its prompt and its
+    result: saved at PATH, downloadable until TIME, or expired.
+    """
+    from ..render import clean
+
+    entries = rt.ledger.entries(limit=limit, status=status_filter, search=search)
+    if entries is None:
+        raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
+    now = rt.world.wall_clock()
+    if rt.options.json:
+        for entry in entries:
+            rt.out.json(history_json(entry, now))
+        return
+    rows = []
+    for entry in entries:
+        rows.append(
+            (
+                entry.task_id or "-",
+                local_time(entry.created_at),
+                entry.status if entry.state not in ("outcome_unknown", "creating") else entry.state,
+                excerpt(clean(entry.prompt or ""), 40),
+                result_text(entry, now),
+            )
+        )
+    rt.out.table(("ID", "CREATED", "STATUS", "PROMPT", "RESULT"), rows)
+    if not entries:
+        rt.out.info(f"no tasks in the history ({rt.ledger.path})")
+
+
+def local_time(epoch: float | None) -> str:
+    import datetime
+
+    if epoch is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def excerpt(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def result_text(entry: Any, now: float) -> str:
+    state = entry.result_state(now)
+    if state == "saved":
+        return "saved at " + ", ".join(f.path for f in entry.files)
+    if state == "downloadable":
+        return f"downloadable until {local_time(entry.expires_at)}"
+    if state == "expired":
+        return "expired"
+    if entry.state == "outcome_unknown":
+        return f"outcome unknown (idempotency key {entry.idempotency_key})"
+    if entry.error_code:
+        return f"{entry.error_code}: {entry.error_message or ''}"
+    return "-"
+
+
+def history_json(entry: Any, now: float) -> dict[str, Any]:
+    return {
+        "id": entry.task_id,
+        "idempotency_key": entry.idempotency_key,
+        "state": entry.state,
+        "status": entry.status,
+        "progress": entry.progress,
+        "created_at": entry.created_at,
+        "profile": entry.profile,
+        "prompt": entry.prompt,
+        "params": entry.params,
+        "results": entry.results,
+        "error": {"code": entry.error_code, "message": entry.error_message}
+        if entry.error_code
+        else None,
+        "note": entry.note,
+        "expires_at": entry.expires_at,
+        "result_state": entry.result_state(now),
+        "files": [
+            {"path": f.path, "sha256": f.sha256, "bytes": f.bytes, "index": f.result_index}
+            for f in entry.files
+        ],
+    }

@@ -1,0 +1,148 @@
+"""``seedance emulator`` and the hidden ``seedance _complete`` behind the shell completions."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..errors import (
+    Interrupted,
+    SeedanceError,
+    UsageError,
+)
+from ..models import ASPECT_RATIOS, DURATION_MAX, DURATION_MIN, QUALITIES
+
+if TYPE_CHECKING:
+    pass
+
+from .app import (
+    app,
+)
+
+# -- emulator --------------------------------------------------------------------------------------
+
+
+@app.command()
+def emulator(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8989,
+    task_seconds: Annotated[
+        float, typer.Option(help="Seconds from create to completed.", min=0.1)
+    ] = 10.0,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--require-key",
+            help="Accept only this Bearer key (default: any non-empty key).",
+            envvar="SEEDANCE_EMULATOR_KEY",
+        ),
+    ] = None,
+    credits: Annotated[float, typer.Option(help="Starting credits of the key.")] = 1000.0,
+    max_files: Annotated[int, typer.Option(help="Upload quota in files.")] = 2000,
+    second_origin: Annotated[
+        bool, typer.Option(help="Serve result videos from a second port, like a CDN.")
+    ] = False,
+    legacy_error_codes: Annotated[
+        bool, typer.Option(help="Send integer error codes (the API before March 2026).")
+    ] = False,
+    files_errors_200: Annotated[
+        bool, typer.Option(help="Answer files API errors with HTTP 200 and success: false.")
+    ] = False,
+    result_size: Annotated[
+        int | None,
+        typer.Option(
+            metavar="BYTES",
+            help="Grow the result video to BYTES (a valid MP4, padded), for load tests.",
+        ),
+    ] = None,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            metavar="SPEC",
+            help="Inject a fault, KIND:ACTION[:COUNT][:KEY=VALUE,...], e.g. create:500, "
+            "query:429:3:retry-after=2, create:drop, download:truncate, task:fail:1:code=... "
+            "Repeatable.",
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
+) -> None:
+    """Run the local EvoLink emulator on a loopback port (no key, no network, no cost).
+
+    Prints `export SEEDANCE_BASE_URL=...` and `export SEEDANCE_FILES_URL=...` lines on stdout
+    and logs each request on stderr. Stop it with Ctrl-C.
+    """
+    import signal
+
+    from ..emulator import Emulator, FaultSpecError
+
+    def log(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    try:
+        emu = Emulator(
+            port=port,
+            task_seconds=task_seconds,
+            api_key=api_key,
+            credits=credits,
+            max_files=max_files,
+            second_origin=second_origin,
+            legacy_error_codes=legacy_error_codes,
+            files_errors_http_200=files_errors_200,
+            result_size=result_size,
+            faults=fault or (),
+            log=log,
+        )
+        emu.start()
+    except FaultSpecError as exc:
+        raise UsageError(f"--fault {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--result-size: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    print(f"export SEEDANCE_BASE_URL={emu.url}", flush=True)
+    print(f"export SEEDANCE_FILES_URL={emu.url}", flush=True)
+    print(
+        f"seedance emulator listening on {emu.url} (Ctrl-C stops it)", file=sys.stderr, flush=True
+    )
+    signal.signal(signal.SIGTERM, lambda *_: emu._stopping.set())
+    try:
+        emu.wait()
+    except KeyboardInterrupt:
+        emu.stop()
+        raise Interrupted("emulator stopped") from None
+    emu.stop()
+
+
+# -- shell completion ------------------------------------------------------------------------------
+
+#: Values the generated shell completions offer after an option (scripts/generate.py reads these).
+COMPLETION_VALUES: dict[str, tuple[str, ...]] = {
+    "--quality": QUALITIES,
+    "--aspect-ratio": ASPECT_RATIOS,
+    "--duration": tuple(str(n) for n in range(DURATION_MIN, DURATION_MAX + 1)),
+    "--concurrency": ("1", "2", "4", "8", "16"),
+}
+
+
+@app.command("_complete", hidden=True)
+def complete(
+    what: Annotated[str, typer.Argument(help="task-ids, completed-task-ids or profiles")],
+) -> None:
+    """Candidates for the shell completions: task ids from the history, or profile names."""
+    from ..config import FILE_NAME, ConfigFile, config_dir, data_dir
+    from ..ledger import Ledger
+
+    try:
+        if what in ("task-ids", "completed-task-ids"):
+            status = "completed" if what == "completed-task-ids" else None
+            for entry in Ledger(data_dir()).entries(limit=100, status=status) or []:
+                if entry.task_id:
+                    print(entry.task_id)
+        elif what == "profiles":
+            for name in sorted(ConfigFile.load(config_dir() / FILE_NAME).profiles):
+                print(name)
+    except (SeedanceError, OSError):
+        pass  # a completion never complains
