@@ -245,3 +245,8 @@ def test_saved_paths_are_printed_exactly(cli: CliRunner, api: Emulator, here: Pa
     assert result.code == 0, result.err
     assert result.out == "my  videos/a  cat.mp4\n"
     assert (here / "my  videos" / "a  cat.mp4").exists()
+
+
+def test_history_says_the_sandbox_keeps_none(cli: CliRunner) -> None:
+    result = cli("--sandbox", "history")
+    assert result.code == 2 and "--sandbox keeps no history" in result.err

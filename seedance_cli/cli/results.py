@@ -133,6 +133,8 @@ def history(
     """
     from ..render import clean
 
+    if rt.options.sandbox:
+        raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
     entries = rt.ledger.entries(limit=limit, status=status_filter, search=search)
     if entries is None:
         raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
