@@ -82,7 +82,9 @@ def test_jsonl_and_csv_run_the_same_requests(
     by_line = {int(r[0]): r[3] for r in rows}
     assert by_line[first] == "out/cat.mp4" and by_line[first + 1] == f"out/{first + 1}.mp4"
     assert (work / "out" / "cat.mp4").read_bytes() == sample_video()
-    assert "batch: 4 succeeded; 19.5 credits reserved by this run" in result.err
+    assert (
+        "batch: 4 succeeded, 0 failed, 0 timed out; 19.5 credits reserved by this run" in result.err
+    )
 
 
 def test_stdin_manifest(cli: CliRunner, api: Emulator, work: Path) -> None:

@@ -198,7 +198,7 @@ def batch(
             ("unknown", "outcome unknown"),
             ("error", "errors"),
         )
-        if counts.get(k) or k == "succeeded"
+        if counts.get(k) or k in ("succeeded", "failed", "timed_out")
     )
     rt.out.info(f"batch: {summary}; {run.reserved:g} credits reserved by this run")
     if counts.get("timed_out"):
