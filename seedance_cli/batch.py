@@ -283,7 +283,6 @@ class Outcome:
     task: Task | None = None
     paths: list[Path] = dataclasses.field(default_factory=list)
     error: SeedanceError | None = None
-    skipped: bool = False  # settled by an earlier run: nothing was done for it now
 
 
 @dataclasses.dataclass
@@ -421,12 +420,12 @@ class BatchRun:
         if entry.task_id is None:
             error = OutcomeUnknown(entry.idempotency_key or "-", "in an earlier run")
             error.message = "an earlier run's create had an unknown outcome; not resent"
-            self._report(Outcome(line, "unknown", error=error, skipped=True))
+            self._report(Outcome(line, "unknown", error=error))
             return None
         if entry.files and entry.status == "completed":
             self.on_event(line, f"already saved ({entry.task_id})")
             paths = [Path(f.path) for f in entry.files]
-            self._report(Outcome(line, "succeeded", entry.task_id, paths=paths, skipped=True))
+            self._report(Outcome(line, "succeeded", entry.task_id, paths=paths))
             return None
         self.on_event(line, f"created by an earlier run: {entry.task_id}")
         return _Active(line, entry.task_id, self.clock())

@@ -374,11 +374,6 @@ class Client:
         )
         return UploadedFile.from_api(_files_payload(data))
 
-    def get_files_quota(self) -> dict[str, Any]:
-        """The files API's quota: ``used_files``, ``max_files``, ``remain_files``, ..."""
-        data = _files_payload(self._read(f"{self.files_url}/api/v1/files/quota", None))
-        return data if isinstance(data, dict) else {}
-
     def wait(
         self,
         task_id: str,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Final, TypeGuard
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeGuard
 from urllib.parse import urlsplit
 
 from .errors import BadResponse, ConfigError, ValidationError
+
+if TYPE_CHECKING:
+    import ipaddress
 
 DEFAULT_BASE_URL: Final = "https://api.evolink.ai"
 DEFAULT_FILES_URL: Final = "https://files-api.evolink.ai"
@@ -24,7 +26,6 @@ ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive")
 CALLBACK_URL_MAX_CHARS: Final = 2048
 #: Task ids are put into a URL path; anything outside this set could change the request's meaning.
 TASK_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
-TASK_ID_PREFIX: Final = "task-unified-"
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
@@ -38,6 +39,8 @@ def parse_ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
     (``2130706433``, ``0x7f.1``, ``0177.0.0.1``), which would otherwise slip a loopback address past a
     string check.
     """
+    import ipaddress  # only URL checks need it; kept off the start-up path
+
     host = host.strip("[]")
     try:
         return ipaddress.ip_address(host)
@@ -69,7 +72,7 @@ def is_internal_host(host: str) -> bool:
     addr = parse_ip_literal(host.lower().rstrip("."))
     if addr is None:
         return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+    if addr.version == 6 and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     return not addr.is_global or addr.is_multicast
 

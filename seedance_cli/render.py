@@ -80,7 +80,6 @@ class Output:
         env = os.environ if self.environ is None else self.environ
         self.out_fancy = wants_color(self.out, no_color=self.no_color, environ=env)
         self.err_fancy = wants_color(self.err, no_color=self.no_color, environ=env)
-        self.out_tty = _isatty(self.out)
 
     @property
     def out(self) -> IO[str]:

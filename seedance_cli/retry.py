@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import email.utils
 import math
 from collections.abc import Callable
-from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 #: Statuses worth another try for a read: request timeout, rate limit, and transient server faults.
 #: 501 (not implemented) and 505 (HTTP version) will not change by trying again.
@@ -35,6 +36,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         pass
     else:
         return max(0.0, seconds) if math.isfinite(seconds) else None
+    import email.utils  # only for the rare date form: it is slow to import
 
     try:
         when: datetime = email.utils.parsedate_to_datetime(value)

@@ -75,14 +75,6 @@ def test_ctrl_c_during_wait_exits_130_with_id_and_resume_command(live: Emulator)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
 
 
-def test_resume_command_picks_the_wait_up(live: Emulator) -> None:
-    task_id = create(live)
-    done = subprocess.run(
-        seedance("wait", task_id), env=env_for(live), capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0 and done.stdout.startswith(f"{live.url}/results/{task_id}.mp4")
-
-
 def test_closed_pipe_ends_quietly(live: Emulator) -> None:
     ids = [create(live) for _ in range(3)]
     proc = subprocess.Popen(

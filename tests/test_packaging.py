@@ -51,11 +51,3 @@ def test_python_dash_m_and_console_script_agree() -> None:
     script = Path(sys.executable).parent / "seedance"
     via_script = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert via_script.stdout == via_module.stdout
-
-
-def test_sample_video_ships_as_package_data() -> None:
-    files = importlib.metadata.files("seedance-cli") or []
-    names = {str(f) for f in files}
-    editable = any(name.endswith(".pth") for name in names)
-    assert editable or "seedance_cli/emulator/sample.mp4" in names
-    assert (ROOT / "seedance_cli" / "emulator" / "sample.mp4").stat().st_size > 10_000

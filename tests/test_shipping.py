@@ -207,8 +207,8 @@ def test_import_seedance_cli_stays_light() -> None:
         [
             sys.executable,
             "-c",
-            "import seedance_cli, sys; print(sorted(m for m in ('typer', 'rich', 'httpx') "
-            "if m in sys.modules))",
+            "import seedance_cli, sys; print(sorted(m for m in ('typer', 'rich', 'httpx', "
+            "'email.utils', 'sqlite3') if m in sys.modules))",
         ],
         capture_output=True,
         text=True,

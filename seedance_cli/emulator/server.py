@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from .faults import Fault, FaultSpecError
@@ -110,7 +110,6 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 30  # an idle keep-alive connection is let go after this
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
-    methods: ClassVar = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
     def setup(self) -> None:
         super().setup()
