@@ -36,7 +36,7 @@ from .errors import (
     ValidationError,
     WaitTimeout,
 )
-from .images import ImageInfo, image_sources
+from .images import ImageInfo, image_sources, placeholder
 from .jobs import Destination, create, save_results
 from .ledger import Entry, Ledger
 from .models import GenerationRequest, Task
@@ -199,14 +199,11 @@ def _line(number: int, row: Mapping[str, Any], defaults: Mapping[str, Any], base
         images = [u for u in re.split(r"[\s|]+", images) if u]
     if not isinstance(images, list | tuple) or not all(isinstance(i, str) for i in images):
         raise ValidationError("image_urls", "must be a list of URLs or image files")
-    sources = image_sources([i if _is_url(i) else str(base / Path(i).expanduser()) for i in images])
+    sources = image_sources(images, base)
     local = tuple((n, s) for n, s in enumerate(sources) if not isinstance(s, str))
     request = GenerationRequest(
         prompt=row.get("prompt", ""),
-        image_urls=tuple(
-            s if isinstance(s, str) else f"https://upload.pending.invalid/{n}.img"
-            for n, s in enumerate(sources)
-        ),
+        image_urls=tuple(placeholder(n, s) for n, s in enumerate(sources)),
         duration=_integer(row.get("duration", defaults.get("duration"))),  # type: ignore[arg-type]
         quality=row.get("quality", defaults.get("quality")),
         aspect_ratio=row.get("aspect_ratio", defaults.get("aspect_ratio")),
@@ -215,10 +212,6 @@ def _line(number: int, row: Mapping[str, Any], defaults: Mapping[str, Any], base
         model=row.get("model", "seedance-1.5-pro"),
     )
     return Line(number, name.strip() if isinstance(name, str) else None, request, local)
-
-
-def _is_url(value: str) -> bool:
-    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value) is not None
 
 
 def _integer(value: object) -> object:

@@ -215,13 +215,26 @@ def inspect_image(path: Path, *, field: str = "image") -> ImageInfo:
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+#: A reserved, unreachable host: local images stand in with URLs on it until they are uploaded.
+PLACEHOLDER_HOST: Final = "upload.pending.invalid"
 
 
-def image_sources(values: Sequence[str]) -> list[str | ImageInfo]:
+def is_url(value: str) -> bool:
+    """``scheme://...`` is a URL; anything else is a path."""
+    return _SCHEME.match(value) is not None
+
+
+def placeholder(index: int, source: str | ImageInfo) -> str:
+    """The URL a source stands in with in a request that is checked before any upload."""
+    return source if isinstance(source, str) else f"https://{PLACEHOLDER_HOST}/{index}.img"
+
+
+def image_sources(values: Sequence[str], base: Path | None = None) -> list[str | ImageInfo]:
     """Each ``--image`` value as a URL (checked) or a local file (inspected), in order.
 
     Anything that looks like ``scheme://...`` is a URL and must be http(s); everything else is a
-    path. Raises ``ValidationError`` (field ``image_urls``) before anything is sent or uploaded.
+    path, relative to ``base`` if given. Raises ``ValidationError`` (field ``image_urls``) before
+    anything is sent or uploaded.
     """
     if len(values) > MAX_IMAGES:
         raise ValidationError(
@@ -230,10 +243,11 @@ def image_sources(values: Sequence[str]) -> list[str | ImageInfo]:
         )
     sources: list[str | ImageInfo] = []
     for value in values:
-        if _SCHEME.match(value):
+        if is_url(value):
             sources.append(check_http_url("image_urls", value))
         else:
-            sources.append(inspect_image(Path(value).expanduser(), field="image_urls"))
+            path = Path(value).expanduser()
+            sources.append(inspect_image(base / path if base else path, field="image_urls"))
     return sources
 
 

@@ -169,11 +169,13 @@ def generate(
     """
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False)
+    from ..images import placeholder
+
     sources = image_sources(rt, image or ())
     request = build_request(
         rt,
         prompt,
-        images=[placeholder(i, src) for i, src in enumerate(sources)],
+        images=[placeholder(i, src) for i, src in enumerate(sources)],  # uploaded after checks
         duration=duration,
         quality=quality,
         aspect_ratio=aspect_ratio,
@@ -236,14 +238,6 @@ def generate(
             destination=destination,
             force=force,
         )
-
-
-PLACEHOLDER_HOST = "upload.pending.invalid"
-
-
-def placeholder(index: int, source: str | ImageInfo) -> str:
-    """The URL a local image stands in with until it is uploaded (a reserved, unreachable host)."""
-    return source if isinstance(source, str) else f"https://{PLACEHOLDER_HOST}/{index}.img"
 
 
 def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
