@@ -143,13 +143,15 @@ def history(
         for entry in entries:
             rt.out.json(history_json(entry, now))
         return
+    from ..ledger import CREATING, UNKNOWN
+
     rows = []
     for entry in entries:
         rows.append(
             (
                 entry.task_id or "-",
                 local_time(entry.created_at),
-                entry.status if entry.state not in ("outcome_unknown", "creating") else entry.state,
+                entry.state if entry.state in (CREATING, UNKNOWN) else entry.status,
                 excerpt(clean(entry.prompt or ""), 40),
                 result_text(entry, now),
             )
@@ -179,7 +181,9 @@ def result_text(entry: Any, now: float) -> str:
         return f"downloadable until {local_time(entry.expires_at)}"
     if state == "expired":
         return "expired"
-    if entry.state == "outcome_unknown":
+    from ..ledger import UNKNOWN
+
+    if entry.state == UNKNOWN:
         return f"outcome unknown (idempotency key {entry.idempotency_key})"
     if entry.error_code:
         return f"{entry.error_code}: {entry.error_message or ''}"
