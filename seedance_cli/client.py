@@ -309,7 +309,7 @@ class Client:
                 failure = error
             if attempt >= self.retry.max_attempts:
                 raise failure
-            self._pause(attempt, retry_after, failure)
+            self._pause(attempt, self.retry.delay(attempt, retry_after, self._rng), failure)
 
     def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
         """Fetch a task once (with retries). A failed task is returned, not raised.
@@ -444,14 +444,12 @@ class Client:
                     failure = error
             if attempt >= self.retry.max_attempts:
                 raise failure
-            if deadline is not None:
-                delay = self.retry.delay(attempt, retry_after, self._rng)
-                if self._clock() + delay > deadline:
-                    raise failure
-            self._pause(attempt, retry_after, failure)
+            delay = self.retry.delay(attempt, retry_after, self._rng)
+            if deadline is not None and self._clock() + delay > deadline:
+                raise failure
+            self._pause(attempt, delay, failure)
 
-    def _pause(self, attempt: int, retry_after: float | None, failure: SeedanceError) -> None:
-        delay = self.retry.delay(attempt, retry_after, self._rng)
+    def _pause(self, attempt: int, delay: float, failure: SeedanceError) -> None:
         if self._trace:
             self._trace(f"* retry {attempt} in {delay:.1f}s after: {failure.message}")
         self._sleep(delay)
