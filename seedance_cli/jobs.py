@@ -85,6 +85,10 @@ class Destination:
         is_dir = several or value.endswith(("/", os.sep)) or path.is_dir()
         return cls(path, is_dir)
 
+    def option(self) -> str:
+        """How to give this destination back to ``-o``: a folder keeps its trailing ``/``."""
+        return f"{self.path}/" if self.is_dir else str(self.path)
+
     def target(self, task_id: str, index: int) -> Path:
         if self.is_dir:
             return self.path / result_name(task_id, index)

@@ -97,7 +97,7 @@ def test_download_of_a_running_task_exits_9_with_the_command_that_waits(
     result = cli("download", task_id, "-o", "v/")
     assert result.code == 9
     assert f"task {task_id} is pending (0%); nothing to download yet" in result.err
-    assert f"seedance wait {task_id} -o v" in result.err
+    assert f"seedance wait {task_id} -o v/" in result.err
 
 
 def test_download_of_a_failed_task_exits_8(
@@ -250,3 +250,26 @@ def test_saved_paths_are_printed_exactly(cli: CliRunner, api: Emulator, here: Pa
 def test_history_says_the_sandbox_keeps_none(cli: CliRunner) -> None:
     result = cli("--sandbox", "history")
     assert result.code == 2 and "--sandbox keeps no history" in result.err
+
+
+def test_a_timed_out_generate_to_a_file_resumes_to_the_same_file(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    result = cli("generate", "x", "-o", "cat.mp4", "--timeout", "10")
+    assert result.code == 9
+    (task_id,) = api.service.tasks
+    command = f"seedance wait {task_id} -o cat.mp4"
+    assert f"hint: resume with: {command}" in result.err
+    clock.advance(60)
+    resumed = cli(*command.split()[1:])
+    assert resumed.code == 0, resumed.err
+    assert resumed.out == "cat.mp4\n" and (here / "cat.mp4").read_bytes() == VIDEO
+
+
+def test_a_timed_out_wait_to_a_folder_resumes_to_the_same_folder(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    task_id = create(cli)
+    result = cli("wait", task_id, "-o", "new/", "--timeout", "10")
+    assert result.code == 9
+    assert f"hint: resume with: seedance wait {task_id} -o new/" in result.err

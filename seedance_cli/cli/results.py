@@ -84,7 +84,7 @@ def download(
                         f"task {task_id} is {task.status} ({task.progress}%); nothing to download "
                         "yet",
                         hint="wait and download with: "
-                        + rt.resume_command("wait", [task_id], "-o", str(destination.path)),
+                        + rt.resume_command("wait", [task_id], "-o", destination.option()),
                     )
                 save(rt, client, task, destination, force=force)
             except KeyboardInterrupt:

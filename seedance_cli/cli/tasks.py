@@ -356,6 +356,7 @@ def finish_wait(
     from ..waiting import wait_for_tasks
 
     failures: list[SeedanceError] = []
+    output_flags = [] if destination is None else ["-o", destination.option()]
 
     def on_error(exc: SeedanceError) -> None:
         rt.out.trace(f"* poll failed, will retry: {exc.message}")
@@ -380,7 +381,7 @@ def finish_wait(
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted while waiting for {', '.join(task_ids)}; the task keeps running",
-            hint=rt.resume_hint("wait", task_ids),
+            hint=rt.resume_hint("wait", task_ids, *output_flags),
         ) from None
     still_running: list[str] = []
     for task_id, outcome in outcomes.items():
@@ -405,9 +406,8 @@ def finish_wait(
                 rt.out.task(outcome)
             failures.append(TaskFailed(outcome, hint=retry_hint(outcome)))
     if still_running:
-        failures.append(
-            WaitTimeoutAll(still_running, timeout or 0.0, rt.resume_hint("wait", still_running))
-        )
+        hint = rt.resume_hint("wait", still_running, *output_flags)
+        failures.append(WaitTimeoutAll(still_running, timeout or 0.0, hint))
     report(rt, failures)
 
 
@@ -443,7 +443,7 @@ def wait(
         ids = check_ids(task_ids)
     except ValidationError as exc:
         raise UsageError(f"TASK_ID: {exc.reason}") from None
-    destination = rt.destination(output, several=True) if output is not None else None
+    destination = rt.destination(output, several=len(ids) > 1) if output is not None else None
     with rt.client() as client:
         finish_wait(
             rt,
