@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -81,39 +82,58 @@ def emulator(
         if not quiet:
             print(line, file=sys.stderr, flush=True)
 
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        emu.request_stop()
+
+    # Before anything is announced: a script may kill us the moment it reads the URL.
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
-        emu = Emulator(
-            port=port,
-            task_seconds=task_seconds,
-            api_key=api_key,
-            credits=credits,
-            max_files=max_files,
-            second_origin=second_origin,
-            legacy_error_codes=legacy_error_codes,
-            files_errors_http_200=files_errors_200,
-            result_size=result_size,
-            faults=fault or (),
-            log=log,
+        try:
+            emu = Emulator(
+                port=port,
+                task_seconds=task_seconds,
+                api_key=api_key,
+                credits=credits,
+                max_files=max_files,
+                second_origin=second_origin,
+                legacy_error_codes=legacy_error_codes,
+                files_errors_http_200=files_errors_200,
+                result_size=result_size,
+                faults=fault or (),
+                log=log,
+            )
+            emu.start()
+        except FaultSpecError as exc:
+            raise UsageError(f"--fault {exc}") from None
+        except ValueError as exc:
+            raise UsageError(f"--result-size: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        try:
+            if not emu.stop_requested:
+                announce(emu.url)
+            emu.wait()
+        except KeyboardInterrupt:
+            raise Interrupted("emulator stopped") from None
+        finally:
+            emu.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def announce(url: str) -> None:
+    """The ``export`` lines on stdout; a reader that went away (``| head -1``) stops nothing."""
+    try:
+        print(f"export SEEDANCE_BASE_URL={url}", flush=True)
+        print(f"export SEEDANCE_FILES_URL={url}", flush=True)
+    except BrokenPipeError:
+        from .app import _silence_stdout
+
+        _silence_stdout()
+    with contextlib.suppress(OSError):
+        print(
+            f"seedance emulator listening on {url} (Ctrl-C stops it)", file=sys.stderr, flush=True
         )
-        emu.start()
-    except FaultSpecError as exc:
-        raise UsageError(f"--fault {exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"--result-size: {exc}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-    print(f"export SEEDANCE_BASE_URL={emu.url}", flush=True)
-    print(f"export SEEDANCE_FILES_URL={emu.url}", flush=True)
-    print(
-        f"seedance emulator listening on {emu.url} (Ctrl-C stops it)", file=sys.stderr, flush=True
-    )
-    signal.signal(signal.SIGTERM, lambda *_: emu._stopping.set())
-    try:
-        emu.wait()
-    except KeyboardInterrupt:
-        emu.stop()
-        raise Interrupted("emulator stopped") from None
-    emu.stop()
 
 
 # -- shell completion ------------------------------------------------------------------------------

@@ -344,8 +344,16 @@ class Emulator:
         self.stop()
 
     def wait(self) -> None:
-        """Block until ``stop()`` is called from elsewhere (a signal handler)."""
+        """Block until ``stop()`` or ``request_stop()`` is called from elsewhere."""
         self._stopping.wait()
+
+    def request_stop(self) -> None:
+        """Make ``wait()`` return; safe in a signal handler (it only sets an event)."""
+        self._stopping.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stopping.is_set()
 
     # -- steering and inspection -------------------------------------------------------------------
 
