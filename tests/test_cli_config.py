@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,7 +31,9 @@ def test_set_api_key_from_stdin_writes_0600_in_a_0700_folder(cli: CliRunner) -> 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert path.read_text() == f'[profiles.default]\napi_key = "{KEY}"\n'
-    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temporary left over
+    # no temporary left over; the writers' lock file stays (removing it would race)
+    assert sorted(p.name for p in path.parent.iterdir()) == [".config.lock", "config.toml"]
+    assert stat.S_IMODE((path.parent / ".config.lock").stat().st_mode) == 0o600
 
 
 def test_key_on_the_command_line_works_but_warns(cli: CliRunner) -> None:
@@ -210,3 +215,106 @@ def test_poll_interval_from_the_environment(cli: CliRunner, api: Emulator, clock
     result = cli("wait", task_id, env={"SEEDANCE_POLL_INTERVAL": "20"})
     assert result.code == 0
     assert set(clock.sleeps) == {20.0}  # type: ignore[attr-defined]
+
+
+# -- writes keep what they do not understand, follow links, and never lose an update ---------------
+
+FOREIGN = """\
+editor = "vim"
+[profiles.default]
+api_key = "sk-live-abcdefghijklmnop1234"
+model = "seedance-2.0"
+max_credits = 50
+future_table = { a = 1, b = [1, 2] }
+
+[profiles.work]
+quality = "720p"
+region = "eu"
+
+[profiles.empty]
+
+[plugins.thing]
+enabled = true
+when = 2026-11-29T10:00:00Z
+"""
+
+
+def test_set_and_unset_keep_unknown_keys_tables_and_profiles(cli: CliRunner) -> None:
+    path = config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text(FOREIGN)
+    path.chmod(0o600)
+    before = tomllib.loads(FOREIGN)
+    assert cli("config", "set", "quality", "1080p").code == 0
+    assert cli("--profile", "work", "config", "unset", "quality").code == 0
+    after = tomllib.loads(path.read_text())
+    before["profiles"]["default"]["quality"] = "1080p"
+    del before["profiles"]["work"]["quality"]
+    assert after == before  # everything else exactly as it was, types included
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_set_writes_through_a_symlinked_file_and_keeps_the_link(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    dotfiles = tmp_path / "dotfiles" / "seedance"
+    dotfiles.mkdir(parents=True)
+    target = dotfiles / "config.toml"
+    target.write_text("[profiles.default]\nduration = 8\n")
+    target.chmod(0o600)
+    link = config_file()
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    result = cli("config", "set", "quality", "1080p")
+    assert result.code == 0, result.err
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text() == '[profiles.default]\nduration = 8\nquality = "1080p"\n'
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # the temporary file was made beside the target, and is gone
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["config.toml"]
+    assert sorted(p.name for p in link.parent.iterdir()) == [".config.lock", "config.toml"]
+
+
+def test_a_relative_chain_of_links_is_followed_to_the_end(cli: CliRunner, tmp_path: Path) -> None:
+    folder = config_file().parent
+    (folder / "real").mkdir(parents=True)
+    (folder / "real" / "c.toml").write_text("")
+    (folder / "middle.toml").symlink_to(Path("real") / "c.toml")
+    config_file().symlink_to("middle.toml")
+    assert cli("config", "set", "duration", "6").code == 0
+    assert (folder / "middle.toml").is_symlink() and config_file().is_symlink()
+    assert (folder / "real" / "c.toml").read_text() == "[profiles.default]\nduration = 6\n"
+
+
+def test_twenty_concurrent_config_sets_all_land(tmp_path: Path) -> None:
+    folder = tmp_path / "cfg"
+    env = {**os.environ, "SEEDANCE_CONFIG_DIR": str(folder)}
+    profiles = [f"p{n:02d}" for n in range(20)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "seedance_cli",
+                "--profile",
+                name,
+                "config",
+                "set",
+                "duration",
+                str(4 + n % 9),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for n, name in enumerate(profiles)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    written = tomllib.loads((folder / "config.toml").read_text())["profiles"]
+    assert {name: table["duration"] for name, table in written.items()} == {
+        name: 4 + n % 9 for n, name in enumerate(profiles)
+    }
+    assert stat.S_IMODE((folder / "config.toml").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
