@@ -37,6 +37,7 @@ from .models import (
     QUALITIES,
     check_api_key,
     check_base_url,
+    is_utf8_text,
 )
 
 DEFAULT_PROFILE: Final = "default"
@@ -50,6 +51,8 @@ FALSE_WORDS: Final = frozenset({"false", "no", "off", "0"})
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string")
+    if not is_utf8_text(value):  # bytes from a command line in another encoding: TOML is UTF-8
+        raise ValueError(f"{what} must be UTF-8 text")
     return value.strip()
 
 
@@ -183,8 +186,10 @@ class ConfigFile:
     def load(cls, path: Path) -> ConfigFile:
         """Read ``path`` (absent: empty). ``ConfigError`` (exit 3) names the file and the problem."""
         try:
-            raw = path.read_bytes()
             mode = path.stat().st_mode
+            if not stat.S_ISREG(mode):  # a FIFO would block the read forever
+                raise ConfigError(f"cannot read config file {path}: not a regular file")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return cls(path, {})
         except OSError as exc:
@@ -300,7 +305,8 @@ def _writers_lock(folder: Path) -> Iterator[None]:
     except OSError as exc:
         raise ConfigError(f"cannot lock the config folder {folder}: {exc.strerror}") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # no locks on this file system (ENOLCK): write anyway
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock

@@ -318,3 +318,20 @@ def test_twenty_concurrent_config_sets_all_land(tmp_path: Path) -> None:
     }
     assert stat.S_IMODE((folder / "config.toml").stat().st_mode) == 0o600
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_value_that_is_not_utf8_is_refused_and_the_file_untouched(cli: CliRunner) -> None:
+    assert cli("config", "set", "quality", "720p").code == 0
+    before = config_file().read_bytes()
+    result = cli("config", "set", "output-dir", "/videos/caf\udce9")  # a Latin-1 argv byte
+    assert result.code == 2 and result.out == ""
+    assert result.err == "error: output-dir: must be UTF-8 text\n"
+    assert config_file().read_bytes() == before
+
+
+def test_a_config_file_that_is_a_fifo_is_exit_3_not_a_hang(cli: CliRunner, api: Emulator) -> None:
+    config_file().parent.mkdir(parents=True)
+    os.mkfifo(config_file())
+    result = cli("status", "task-unified-1-abcdefgh")
+    assert result.code == 3 and result.out == ""
+    assert f"cannot read config file {config_file()}: not a regular file" in result.err

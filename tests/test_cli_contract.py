@@ -284,3 +284,24 @@ def test_usage_errors_typer_raises_still_honour_json_where_given(
         assert result.json[0]["error"]["code"] == "usage_error"
     else:
         assert result.out == ""
+
+
+# -- text that is not UTF-8 (a command line or stdin in another encoding) is a usage error ---------
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "flag"),
+    [
+        (["generate", "A cat \udcff"], "", "PROMPT"),
+        (["generate", "-"], "A cat \udcff\udcfe", "PROMPT"),  # stdin decoded with surrogateescape
+        (["generate", "A cat", "-i", "https://e.com/\udcff.png"], "", "--image"),
+        (["generate", "A cat", "--callback-url", "https://e.com/\udcff"], "", "--callback-url"),
+    ],
+)
+def test_text_that_is_not_utf8_is_exit_2_before_anything_is_sent(
+    cli: CliRunner, api: Emulator, args: list[str], stdin: str, flag: str
+) -> None:
+    result = cli(*args, input=stdin)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"error: {flag}: is not valid UTF-8 text")
+    assert api.requests() == []
