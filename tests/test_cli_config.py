@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -335,3 +337,33 @@ def test_a_config_file_that_is_a_fifo_is_exit_3_not_a_hang(cli: CliRunner, api: 
     result = cli("status", "task-unified-1-abcdefgh")
     assert result.code == 3 and result.out == ""
     assert f"cannot read config file {config_file()}: not a regular file" in result.err
+
+
+def test_a_writer_waits_for_the_lock_and_reads_the_file_only_once_it_holds_it(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "cfg"
+    folder.mkdir(mode=0o700)
+    path = folder / "config.toml"
+    path.write_text("[profiles.default]\nduration = 8\n")
+    path.chmod(0o600)
+    env = {**os.environ, "SEEDANCE_CONFIG_DIR": str(folder)}
+    with open(folder / ".config.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another writer is mid-update
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "seedance_cli", "config", "set", "quality", "1080p"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        time.sleep(1.5)  # long enough for it to start, read and write if it did not wait
+        assert proc.poll() is None  # it waits
+        assert path.read_text() == "[profiles.default]\nduration = 8\n"
+        # the other writer's update lands while this one waits: it must not be lost
+        path.write_text("[profiles.default]\nduration = 8\naudio = false\n")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert tomllib.loads(path.read_text()) == {
+        "profiles": {"default": {"duration": 8, "audio": False, "quality": "1080p"}}
+    }

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from seedance_cli.emulator import Emulator
+from seedance_cli.emulator import Emulator, FakeClock
 
 from .images import png_bytes
 from .test_cli_process import big, create, env_for, live, seedance, start_stalled_download
@@ -28,10 +28,12 @@ CODES = {signal.SIGTERM: 143, signal.SIGHUP: 129}
 
 
 @pytest.fixture
-def slow_tasks() -> Iterator[Emulator]:
-    """Real time; a task takes 2 s, long enough to be interrupted, short enough to resume."""
-    with Emulator(task_seconds=2.0) as emu:
-        yield emu
+def held() -> Iterator[tuple[Emulator, FakeClock]]:
+    """Tasks that run until the test moves the emulator's clock: none ends before the signal,
+    whatever the machine's load; ``clock.advance(120)`` ends them all before the resume."""
+    clock = FakeClock(start=time.time())
+    with Emulator(clock=clock, task_seconds=60) as emu:
+        yield emu, clock
 
 
 def resume_command(err: str) -> list[str]:
@@ -52,12 +54,13 @@ def until(condition: object, seconds: float = 20) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
 def test_signal_during_wait_exits_128_plus_n_and_the_resume_command_works(
-    slow_tasks: Emulator, signum: signal.Signals
+    held: tuple[Emulator, FakeClock], signum: signal.Signals
 ) -> None:
-    task_id = create(slow_tasks)
+    emu, clock = held
+    task_id = create(emu)
     proc = subprocess.Popen(
         seedance("wait", task_id),
-        env=env_for(slow_tasks),
+        env=env_for(emu),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -71,8 +74,9 @@ def test_signal_during_wait_exits_128_plus_n_and_the_resume_command_works(
     assert f"error: interrupted by {signum.name} while waiting for {task_id}" in err
     assert f"hint: resume with: seedance wait {task_id}" in err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    clock.advance(120)
     done = subprocess.run(
-        resume_command(err), env=env_for(slow_tasks), capture_output=True, text=True, timeout=60
+        resume_command(err), env=env_for(emu), capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("http://127.0.0.1:") and task_id in done.stdout
@@ -129,29 +133,31 @@ def test_sigterm_while_the_create_is_unanswered_prints_the_key_and_marks_the_his
 
 
 def test_sighup_during_a_batch_exits_129_and_the_rerun_creates_nothing_twice(
-    slow_tasks: Emulator, tmp_path: Path
+    held: tuple[Emulator, FakeClock], tmp_path: Path
 ) -> None:
+    emu, clock = held
     manifest = tmp_path / "m.jsonl"
     manifest.write_text('{"prompt": "a", "name": "a"}\n{"prompt": "b", "name": "b"}\n')
     out = tmp_path / "out"
     proc = subprocess.Popen(
         seedance("batch", str(manifest), "--output-dir", str(out)),
-        env=env_for(slow_tasks),
+        env=env_for(emu),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    until(lambda: len(slow_tasks.service.tasks) == 2)
+    until(lambda: len(emu.service.tasks) == 2)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 129, err
     assert "error: batch interrupted" in err and "Traceback" not in err
+    clock.advance(120)
     done = subprocess.run(
-        resume_command(err), env=env_for(slow_tasks), capture_output=True, text=True, timeout=60
+        resume_command(err), env=env_for(emu), capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4"]
-    assert len(slow_tasks.service.tasks) == 2  # the rerun created nothing
+    assert len(emu.service.tasks) == 2  # the rerun created nothing
 
 
 def test_sigterm_during_an_upload_exits_143_saying_what_was_left(
@@ -196,13 +202,14 @@ def test_sigterm_in_a_command_without_its_own_handling_still_says_so(live: Emula
     assert "Traceback" not in err
 
 
-def test_an_ignored_sighup_stays_ignored_under_nohup(slow_tasks: Emulator) -> None:
-    task_id = create(slow_tasks)
+def test_an_ignored_sighup_stays_ignored_under_nohup(held: tuple[Emulator, FakeClock]) -> None:
+    emu, clock = held
+    task_id = create(emu)
 
     command = shlex.join(seedance("wait", task_id))
     proc = subprocess.Popen(
         ["bash", "-c", f"trap '' HUP; exec {command}"],  # what nohup does
-        env=env_for(slow_tasks),
+        env=env_for(emu),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -210,16 +217,20 @@ def test_an_ignored_sighup_stays_ignored_under_nohup(slow_tasks: Emulator) -> No
     assert proc.stderr is not None
     assert task_id in proc.stderr.readline()
     proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert proc.poll() is None  # still waiting
+    clock.advance(120)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err  # the wait went on to the end
     assert task_id in out
 
 
-def test_sigint_still_exits_130(slow_tasks: Emulator) -> None:
-    task_id = create(slow_tasks)
+def test_sigint_still_exits_130(held: tuple[Emulator, FakeClock]) -> None:
+    emu, _ = held
+    task_id = create(emu)
     proc = subprocess.Popen(
         seedance("wait", task_id),
-        env=env_for(slow_tasks),
+        env=env_for(emu),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
