@@ -339,6 +339,17 @@ def test_a_config_file_that_is_a_fifo_is_exit_3_not_a_hang(cli: CliRunner, api: 
     assert f"cannot read config file {config_file()}: not a regular file" in result.err
 
 
+def waits_for_a_flock(pid: int) -> bool:
+    """Whether process ``pid`` is blocked waiting for a ``flock`` (Linux: ``->`` in /proc/locks)."""
+    locks = Path("/proc/locks").read_text()
+    return any(
+        fields[1] == "->" and fields[2] == "FLOCK" and fields[5] == str(pid)
+        for fields in (line.split() for line in locks.splitlines())
+        if len(fields) > 5
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
 def test_a_writer_waits_for_the_lock_and_reads_the_file_only_once_it_holds_it(
     tmp_path: Path,
 ) -> None:
@@ -356,8 +367,11 @@ def test_a_writer_waits_for_the_lock_and_reads_the_file_only_once_it_holds_it(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(1.5)  # long enough for it to start, read and write if it did not wait
-        assert proc.poll() is None  # it waits
+        deadline = time.monotonic() + 60
+        while not waits_for_a_flock(proc.pid):  # started, and now blocked on the lock
+            assert proc.poll() is None, "it wrote without waiting for the lock"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
         assert path.read_text() == "[profiles.default]\nduration = 8\n"
         # the other writer's update lands while this one waits: it must not be lost
         path.write_text("[profiles.default]\nduration = 8\naudio = false\n")
