@@ -202,3 +202,31 @@ def test_a_bug_in_the_emulator_is_a_500_in_the_envelope_not_a_drop(
     response = http.post("/v1/videos/generations", json=OK)
     assert response.status_code == 500
     assert conforms(CREATE, response)["error"]["code"] == "internal_error"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "create:slow:1:seconds=1e999",
+        "create:slow:1:seconds=nan",
+        "download:stall:1:seconds=-1",
+        "create:redirect:1:status=abc",
+        "create:redirect:1:status=200",
+    ],
+)
+def test_a_fault_the_emulator_could_not_carry_out_is_refused_when_added(
+    http: httpx.Client, emulator: Emulator, spec: str
+) -> None:
+    response = http.post("/_emulator/faults", json={"faults": [spec]})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_fault"
+    assert http.post("/v1/videos/generations", json=OK).status_code == 200  # none was added
+
+
+@pytest.mark.parametrize("payload", [b"\xff", b"[1]", b'{"faults": "create:500"}', b"[" * 100_000])
+def test_the_control_endpoint_answers_400_to_bodies_it_cannot_read(
+    http: httpx.Client, payload: bytes
+) -> None:
+    response = http.post("/_emulator/faults", content=payload)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_fault"
