@@ -503,8 +503,38 @@ def install_signal_handlers() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``seedance`` console script: run, then exit with the right code."""
+    _fill_closed_standard_streams()
     install_signal_handlers()
     sys.exit(run(argv))
+
+
+def _fill_closed_standard_streams() -> None:
+    """Point a closed stdin, stdout or stderr (``>&-``) at /dev/null.
+
+    Otherwise the first file opened - the history database, a config file - would get descriptor
+    1 or 2, and anything written to stdout or stderr would land inside it. Output then goes
+    nowhere, as when the reader of a pipe has gone; ``sys.stdin`` stays ``None`` (no input).
+    """
+    for fd, name, mode in (
+        (0, "stdin", os.O_RDONLY),
+        (1, "stdout", os.O_WRONLY),
+        (2, "stderr", os.O_WRONLY),
+    ):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            null = os.open(os.devnull, mode)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        except OSError:
+            continue
+        if name != "stdin" and getattr(sys, name) is None:
+            stream = open(fd, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+            setattr(sys, name, stream)
 
 
 def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
