@@ -305,3 +305,21 @@ def test_text_that_is_not_utf8_is_exit_2_before_anything_is_sent(
     assert result.code == 2 and result.out == ""
     assert result.err.startswith(f"error: {flag}: is not valid UTF-8 text")
     assert api.requests() == []
+
+
+def test_a_signal_while_an_error_is_being_reported_still_exits_128_plus_n(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from seedance_cli.cli.app import Signalled, _Received
+    from seedance_cli.render import Output
+
+    def signalled_mid_report(self: Output, exc: BaseException) -> None:
+        _Received.signum = signal.SIGTERM  # what the CLI's handler records, then raises
+        raise Signalled(signal.SIGTERM)
+
+    monkeypatch.setattr(_Received, "signum", None)
+    monkeypatch.setattr(Output, "error", signalled_mid_report)
+    result = cli("status", "not-a-task-id")  # a usage error, being reported when the signal comes
+    assert result.code == 143

@@ -546,7 +546,10 @@ def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
     """
     args = list(sys.argv[1:] if argv is None else argv)
     world = world or World()
-    code = _run(args, world)
+    try:
+        code = _run(args, world)
+    except KeyboardInterrupt:  # a signal while an error was being reported: interrupted
+        code = int(ExitCode.INTERRUPTED)
     signum = _Received.signum
     if signum is not None and code in (ExitCode.INTERRUPTED, ExitCode.INTERNAL):
         return 128 + signum
