@@ -483,8 +483,8 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
                     raise Interrupted("interrupted") from None
                 rows.append((task_id, exc))
                 errors.append(about(task_id, exc))
-    rt.out.status_lines(rows)
-    report(rt, errors)
+    rt.out.status_lines(rows)  # with --json, each error's object is among the rows already
+    report(rt, errors, json_shown=True)
 
 
 def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, force: bool) -> None:
