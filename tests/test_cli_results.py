@@ -454,3 +454,17 @@ def test_download_missing_says_when_the_history_cannot_be_read(
     result = cli("download", "--missing", env={"SEEDANCE_DATA_DIR": str(blocker / "d")})
     assert result.code == 3 and result.out == ""
     assert "error: cannot read the task history" in result.err
+
+
+def test_history_shows_an_unknown_status_as_a_dash(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    task_id = create(cli)
+    db = history_db()
+    db.execute("UPDATE tasks SET status = NULL")
+    db.commit()
+    db.close()
+    result = cli("history")
+    assert result.code == 0
+    row = result.lines[0].split("\t")
+    assert row[0] == task_id and row[2] == "-"

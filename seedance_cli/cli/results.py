@@ -192,7 +192,7 @@ def history(
             (
                 entry.task_id or "-",
                 local_time(entry.created_at),
-                entry.state if entry.state in (CREATING, UNKNOWN) else entry.status,
+                entry.state if entry.state in (CREATING, UNKNOWN) else entry.status or "-",
                 excerpt(clean(entry.prompt or ""), 40),
                 result_text(entry, now),
             )
