@@ -12,6 +12,7 @@ The schema is versioned with ``PRAGMA user_version`` and migrates forward.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import json
@@ -519,38 +520,46 @@ def _load(value: Any, kind: type[Any], default: Any) -> Any:
     return loaded if isinstance(loaded, kind) else default
 
 
+def _columns(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as a dict in which a column the table lacks (a database made by hand or by another
+    tool) reads as ``None``."""
+    return collections.defaultdict(lambda: None, zip(row.keys(), tuple(row), strict=True))
+
+
 def _saved_file(row: sqlite3.Row) -> SavedFile:
+    col = _columns(row)
     return SavedFile(
-        _int(row["result_index"]) or 0,
-        _text(row["path"]) or "",
-        _text(row["sha256"]) or "",
-        _int(row["bytes"]) or 0,
-        epoch(row["saved_at"]) or 0.0,
+        _int(col["result_index"]) or 0,
+        _text(col["path"]) or "",
+        _text(col["sha256"]) or "",
+        _int(col["bytes"]) or 0,
+        epoch(col["saved_at"]) or 0.0,
     )
 
 
 def _entry(row: sqlite3.Row, files: list[SavedFile]) -> Entry:
-    results = _load(row["results"], list, [])
-    images = _load(row["local_images"], list, [])
+    col = _columns(row)
+    results = _load(col["results"], list, [])
+    images = _load(col["local_images"], list, [])
     return Entry(
-        idempotency_key=_text(row["idempotency_key"]),
-        task_id=_text(row["task_id"]),
-        state=_text(row["state"]) or "",
-        created_at=epoch(row["created_at"]),
-        updated_at=epoch(row["updated_at"]),
-        profile=_text(row["profile"]),
-        base_url=_text(row["base_url"]),
-        prompt=_text(row["prompt"]),
-        params=_load(row["params"], dict, {}),
-        status=_text(row["status"]),
-        progress=_int(row["progress"]),
+        idempotency_key=_text(col["idempotency_key"]),
+        task_id=_text(col["task_id"]),
+        state=_text(col["state"]) or "",
+        created_at=epoch(col["created_at"]),
+        updated_at=epoch(col["updated_at"]),
+        profile=_text(col["profile"]),
+        base_url=_text(col["base_url"]),
+        prompt=_text(col["prompt"]),
+        params=_load(col["params"], dict, {}),
+        status=_text(col["status"]),
+        progress=_int(col["progress"]),
         results=[r for r in results if isinstance(r, str)],
-        error_code=_text(row["error_code"]),
-        error_message=_text(row["error_message"]),
-        note=_text(row["note"]),
-        completed_at=epoch(row["completed_at"]),
-        expires_at=epoch(row["expires_at"]),
+        error_code=_text(col["error_code"]),
+        error_message=_text(col["error_message"]),
+        note=_text(col["note"]),
+        completed_at=epoch(col["completed_at"]),
+        expires_at=epoch(col["expires_at"]),
         local_images=[i for i in images if isinstance(i, dict)],
-        batch_key=_text(row["batch_key"]),
+        batch_key=_text(col["batch_key"]),
         files=files,
     )

@@ -249,6 +249,24 @@ def test_wait_and_download_json_print_each_error_object_once(
     assert result.err.count("error: ") == 2
 
 
+@pytest.mark.parametrize("command", ["wait", "download"])
+def test_wait_and_download_plain_print_each_error_once(
+    cli: CliRunner, api: Emulator, clock: FakeClock, command: str, tmp_path: Path
+) -> None:
+    api.add_fault("task:fail:1:code=content_policy_violation")
+    failed = create(cli)
+    good = create(cli)
+    clock.advance(60)
+    result = cli(command, MISSING, failed, good, "-q", "-o", str(tmp_path) + "/")
+    assert result.code == 6
+    assert result.lines == [str(tmp_path / f"{good}.mp4")]
+    assert [line.split(":")[0] for line in result.err.splitlines() if line.startswith("error")] == [
+        "error",
+        "error",
+    ]
+    assert result.err.count(MISSING) == 1 and result.err.count(f"task {failed} failed") == 1
+
+
 # -- intervals: an absurd one is refused before anything is sent ------------------------------------
 
 

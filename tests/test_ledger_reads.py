@@ -152,3 +152,18 @@ def test_lookup_by_idempotency_key(ledger: Ledger) -> None:
     (entry,) = ledger.by_idempotency_key("k-1") or []
     assert entry.prompt == "A cat" and entry.state == "creating" and entry.base_url == "u"
     assert ledger.by_idempotency_key("k-3") == []
+
+
+def test_a_table_without_some_columns_is_still_read(ledger: Ledger) -> None:
+    """A history made by hand or by another tool may lack columns: they read as unknown."""
+    ledger.observe(task(ID))
+    ledger.saved(ID, 0, Path("/videos/a.mp4"), "ab" * 32, 1234)
+    for column in ("note", "local_images", "error_message", "progress"):
+        write(ledger, f"ALTER TABLE tasks DROP COLUMN {column}")
+    write(ledger, "ALTER TABLE files DROP COLUMN saved_at")
+    ledger.close()
+    (entry,) = ledger.entries() or []
+    assert entry.task_id == ID and entry.status == "completed"
+    assert entry.note is None and entry.local_images == [] and entry.progress is None
+    assert entry.files[0].path == "/videos/a.mp4" and entry.files[0].saved_at == 0.0
+    assert ledger.disabled is False
