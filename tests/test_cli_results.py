@@ -468,3 +468,22 @@ def test_history_shows_an_unknown_status_as_a_dash(
     assert result.code == 0
     row = result.lines[0].split("\t")
     assert row[0] == task_id and row[2] == "-"
+
+
+@pytest.mark.parametrize(
+    ("stored", "current", "same"),
+    [
+        (None, "https://api.evolink.ai", True),
+        ("https://api.evolink.ai", "https://api.evolink.ai", True),
+        ("HTTPS://API.EvoLink.ai/", "https://api.evolink.ai", True),
+        ("https://api.evolink.ai:443", "https://api.evolink.ai", True),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8081", False),
+        ("https://api.evolink.ai/v2", "https://api.evolink.ai", False),
+        ("https://other.example", "https://api.evolink.ai", False),
+        ("http://[::1:99999", "https://api.evolink.ai", False),
+    ],
+)
+def test_rows_belong_to_an_api_by_origin(stored: str | None, current: str, same: bool) -> None:
+    from seedance_cli.cli.results import same_api
+
+    assert same_api(stored, current) is same

@@ -123,7 +123,7 @@ def missing_results(rt: Runtime, base_url: str) -> list[str]:
         e.task_id
         for e in reversed(entries)
         if e.task_id
-        and e.base_url in (None, base_url)
+        and same_api(e.base_url, base_url)
         and (
             e.result_state(now) == "downloadable"
             or (
@@ -133,6 +133,26 @@ def missing_results(rt: Runtime, base_url: str) -> list[str]:
             )
         )
     ]
+
+
+def same_api(stored: str | None, base_url: str) -> bool:
+    """Whether a history row's API (``None``: not recorded) is ``base_url``: scheme and host in
+    any case, the default port or none, a trailing slash or none."""
+    if stored is None:
+        return True
+    from urllib.parse import urlsplit
+
+    def key(url: str) -> tuple[str, str, int | None, str] | None:
+        try:
+            parts = urlsplit(url.strip())
+            scheme = parts.scheme.lower()
+            port = parts.port or {"https": 443, "http": 80}.get(scheme)
+            return scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+        except ValueError:
+            return None
+
+    mine = key(base_url)
+    return mine is not None and key(stored) == mine
 
 
 def unfinished_note(task: Any) -> str:

@@ -295,7 +295,9 @@ def task_of_key(
             f"idempotency key {key} already made a task; nothing was sent",
             hint="fix the history (see the warning above), or use a new key",
         )
-    here = [e for e in entries if e.base_url in (None, client.base_url)]
+    from .results import same_api
+
+    here = [e for e in entries if same_api(e.base_url, client.base_url)]
     if not here:
         if entries:
             raise UsageError(
