@@ -337,10 +337,9 @@ def resolve(
             interval = float(interval_raw)
         except ValueError:
             interval = math.nan
-        if not math.isfinite(interval) or interval <= 0 or interval > 86400:
+        if not math.isfinite(interval) or interval <= 0:
             raise ConfigError(
-                f"invalid SEEDANCE_POLL_INTERVAL {interval_raw!r}: expected seconds > 0, at most "
-                "86400"
+                f"invalid SEEDANCE_POLL_INTERVAL {interval_raw!r}: expected seconds > 0"
             )
 
     return Settings(

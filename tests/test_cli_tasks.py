@@ -265,33 +265,3 @@ def test_wait_and_download_plain_print_each_error_once(
         "error",
     ]
     assert result.err.count(MISSING) == 1 and result.err.count(f"task {failed} failed") == 1
-
-
-# -- intervals: an absurd one is refused before anything is sent ------------------------------------
-
-
-@pytest.mark.parametrize("command", ["generate", "wait", "batch"])
-@pytest.mark.parametrize("value", ["1e300", "86401"])
-def test_an_absurd_interval_is_refused_before_anything_is_sent(
-    cli: CliRunner, api: Emulator, tmp_path: Path, command: str, value: str
-) -> None:
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text('{"prompt": "A cat"}\n')
-    target = {"generate": "A cat", "wait": MISSING, "batch": str(manifest)}[command]
-    result = cli(command, target, "--wait" if command == "generate" else "-q", "--interval", value)
-    assert result.code == 2 and result.out == ""
-    assert result.err == "error: --interval: at most 86400 seconds\n"
-    assert api.requests() == []
-
-
-def test_a_day_is_the_longest_interval(cli: CliRunner, api: Emulator) -> None:
-    assert cli("wait", create(cli), "--interval", "86400").code == 0
-
-
-def test_an_absurd_poll_interval_in_the_environment_is_a_config_error(
-    cli: CliRunner, api: Emulator
-) -> None:
-    result = cli("wait", MISSING, env={"SEEDANCE_POLL_INTERVAL": "1e300"})
-    assert result.code == 3 and result.out == ""
-    assert "invalid SEEDANCE_POLL_INTERVAL '1e300'" in result.err
-    assert api.requests() == []

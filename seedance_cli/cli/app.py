@@ -363,23 +363,11 @@ def flag_error(exc: ValidationError) -> UsageError:
     return UsageError(f"{flag}: {exc.reason}", hint=exc.hint)
 
 
-#: The longest poll interval taken (a day): a longer one is a typo, and sleeping 1e300 s overflows.
-MAX_INTERVAL = 86400.0
-
-
-def check_seconds(
-    flag: str, value: float | None, *, allow_zero: bool, maximum: float | None = None
-) -> None:
-    """A number of seconds from a flag; one that must be > 0 is a poll interval, at most a day
-    unless ``maximum`` says otherwise."""
+def check_seconds(flag: str, value: float | None, *, allow_zero: bool) -> None:
     if value is None:
         return
-    if maximum is None:
-        maximum = math.inf if allow_zero else MAX_INTERVAL
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise UsageError(f"{flag}: must be a number of seconds {'>= 0' if allow_zero else '> 0'}")
-    if value > maximum:
-        raise UsageError(f"{flag}: at most {maximum:g} seconds")
 
 
 def about(task_id: str, exc: SeedanceError) -> SeedanceError:
