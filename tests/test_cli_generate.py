@@ -377,7 +377,8 @@ def test_a_key_whose_create_had_an_unknown_outcome_is_never_resent(
     assert again.code == 10
     assert again.out == ""
     assert "error: the create may have reached the server" in again.err
-    assert "ended outcome_unknown" in again.err and "idempotency key ci-46" in again.err
+    assert "an earlier create with this key had an unknown outcome" in again.err
+    assert "idempotency key ci-46" in again.err
     assert len(api.requests("create")) == 1
     assert history_rows("idempotency_key", "state", "task_id") == [
         ("ci-46", "outcome_unknown", None)
@@ -396,7 +397,7 @@ def test_a_key_whose_create_never_answered_is_never_resent(cli: CliRunner, api: 
             "error": {
                 "code": "outcome_unknown",
                 "message": "the create may have reached the server (an earlier create with "
-                "this key ended creating); it was not resent",
+                "this key has no answer recorded; it may still be under way); it was not resent",
                 "hint": "idempotency key ci-47: check your recent tasks before creating again",
             }
         }

@@ -308,7 +308,14 @@ def task_of_key(
         return None
     entry = here[0]
     if entry.task_id is None:
-        raise OutcomeUnknown(key, f"an earlier create with this key ended {entry.state}")
+        from ..ledger import CREATING
+
+        raise OutcomeUnknown(
+            key,
+            "an earlier create with this key has no answer recorded; it may still be under way"
+            if entry.state == CREATING
+            else "an earlier create with this key had an unknown outcome",
+        )
     from .results import local_time
 
     when = local_time(entry.created_at)
