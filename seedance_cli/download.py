@@ -191,6 +191,10 @@ def check_folder(folder: Path) -> None:
         try:
             info = os.stat(probe)  # a link to a folder is the user's own choice: followed
         except (FileNotFoundError, NotADirectoryError):
+            if os.path.islink(probe):
+                raise OutputUnusable(
+                    f"cannot make the folder {folder}: {probe} is a broken symbolic link"
+                ) from None
             if probe.parent == probe:
                 raise OutputUnusable(f"cannot make the folder {folder}") from None
             probe = probe.parent
@@ -223,7 +227,7 @@ def local_error(exc: OSError, path: Path | str | None = None) -> SeedanceError:
         return OutputUnusable(
             f"cannot write {where}: {reason}", hint="choose another place with -o"
         )
-    if exc.errno in (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EINVAL):
+    if exc.errno in (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EINVAL, errno.EEXIST):
         return OutputUnusable(f"cannot use {where}: {reason}")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return LocalWriteFailed(
@@ -296,7 +300,8 @@ def _download(
         os.fsync(handle.fileno())
     _place(part, target, force=force)
     _fsync_dir(target.parent)
-    _meta_path(target).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the file is saved: a stale .part.json is harmless
+        _meta_path(target).unlink(missing_ok=True)
     return Saved(target, size, digest.hexdigest(), started_at)
 
 

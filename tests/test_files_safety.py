@@ -608,7 +608,7 @@ def test_the_jpeg_walk_reads_a_bounded_amount(tmp_path: Path) -> None:
             Counting.read_bytes += len(data)
             return data
 
-    handle = Counting(b"\xff\xd8" + b"\x00" * 9_000_000)
+    handle = Counting(b"\xff\xd8" + b"\x00" * 1_000_000)
     with pytest.raises(ImageError):
         dimensions(handle, "JPEG")
     assert Counting.read_bytes <= MAX_JPEG_GARBAGE + 16
@@ -620,6 +620,16 @@ def test_a_fifo_given_as_an_image_is_refused_without_blocking(tmp_path: Path) ->
     with pytest.raises(ValidationError) as info:
         inspect_image(path)
     assert "not a regular file" in str(info.value)
+
+
+def test_a_broken_link_in_the_output_path_is_exit_2_before_the_create(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    (here / "clips").symlink_to(here / "gone")
+    result = cli("generate", "A cat", "-o", "clips/cat.mp4")
+    assert result.code == 2 and result.out == ""
+    assert "clips is a broken symbolic link" in result.err
+    assert creates(api) == 0
 
 
 def test_output_unusable_is_a_usage_error() -> None:
