@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -101,6 +102,12 @@ class LocalWriteFailed(ServiceError):
     """Writing the download failed on this machine (disk full, I/O error): a failed download."""
 
     code = "write_failed"
+
+
+class DownloadBusy(LocalWriteFailed):
+    """Another seedance (process or thread) is downloading to the same file right now."""
+
+    code = "download_busy"
 
 
 class TargetExists(UsageError):
@@ -273,6 +280,51 @@ def _download(
 ) -> Saved:
     check_target(target, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
+    part = part_path(target)
+    with _claim(part):
+        return _attempts(fetch, url, target, force, policy, sleep, rng, on_progress)
+
+
+@contextlib.contextmanager
+def _claim(part: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``.part`` for the whole download, so that two seedance processes
+    (or threads) never write one file; the second is told so at once (``DownloadBusy``, exit 7).
+    A ``.part`` left empty by a failure is removed; one with data is kept for the next run."""
+    handle = _open_own(part, os.O_RDONLY | os.O_CREAT)
+    fd, locked = handle.fileno(), False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            now = _lstat(part)
+            if now is None or now.st_ino != os.fstat(fd).st_ino:
+                raise BlockingIOError  # it was renamed or replaced meanwhile: not ours
+        except BlockingIOError:
+            raise DownloadBusy(
+                f"another seedance is downloading to {part} right now",
+                hint="let it finish; run the command again afterwards if it did not",
+            ) from None
+        locked = True
+        yield
+    finally:
+        if locked:
+            with contextlib.suppress(OSError, SeedanceError):
+                now = _lstat(part)
+                mine = os.fstat(fd)
+                if now is not None and now.st_ino == mine.st_ino and mine.st_size == 0:
+                    part.unlink()
+        handle.close()
+
+
+def _attempts(
+    fetch: Fetch,
+    url: str,
+    target: Path,
+    force: bool,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    rng: Callable[[], float],
+    on_progress: Progress | None,
+) -> Saved:
     part = part_path(target)
     started_at = _size(part)
     attempt = 0
@@ -571,7 +623,11 @@ def _save_meta(target: Path, meta: Mapping[str, object]) -> None:
 
 
 def _discard(target: Path) -> None:
-    part_path(target).unlink(missing_ok=True)
+    """Start over: empty ``.part`` in place (its lock stays with it), forget ``.part.json``."""
+    part = part_path(target)
+    if _lstat(part) is not None:
+        with _open_part(part, append=False):
+            pass
     _meta_path(target).unlink(missing_ok=True)
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -634,3 +635,45 @@ def test_a_broken_link_in_the_output_path_is_exit_2_before_the_create(
 
 def test_output_unusable_is_a_usage_error() -> None:
     assert OutputUnusable("x").exit_code == ExitCode.USAGE
+
+
+# -- two processes, one file -----------------------------------------------------------------------
+
+
+def test_two_processes_downloading_one_file_never_mix_their_bytes(tmp_path: Path) -> None:
+    """A real second process finds the first one's lock on ``.part`` and stops at once (exit 7);
+    the first saves the file intact."""
+    import subprocess
+
+    from .test_cli_process import completed_task, env_for, seedance
+
+    with Emulator(task_seconds=0.3, result_size=4_000_000) as emu:
+        emu.add_fault("download:stall:1:seconds=3")
+        task_id = completed_task(emu)
+        target = tmp_path / "dl" / "cat.mp4"
+        part = part_path(target)
+        first = subprocess.Popen(
+            seedance("download", task_id, "-o", str(target)),
+            env=env_for(emu),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (part.exists() and part.stat().st_size > 0):
+            time.sleep(0.05)
+        second = subprocess.run(
+            seedance("download", task_id, "-o", str(target), "--force"),
+            env=env_for(emu),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        out, err = first.communicate(timeout=30)
+        assert second.returncode == 7 and second.stdout == ""
+        assert f"error: {task_id}: another seedance is downloading to {part} right now" in (
+            second.stderr
+        )
+        assert first.returncode == 0, err
+        assert out == f"{target}\n" and target.read_bytes() == emu.service.video
+        assert sorted(p.name for p in target.parent.iterdir()) == ["cat.mp4"]
