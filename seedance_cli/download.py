@@ -611,7 +611,7 @@ def _save_meta(target: Path, meta: Mapping[str, object]) -> None:
     """Write ``.part.json`` through a fresh temporary file (``O_EXCL``, unpredictable name)."""
     path = _meta_path(target)
     _check_side_file(path, _lstat(path))
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".seedance-", suffix=".part.json.tmp")
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(json.dumps(dict(meta)))

@@ -207,15 +207,25 @@ def test_a_link_planted_after_the_checks_is_not_followed(
 def test_the_temporary_file_of_part_json_cannot_be_planted(
     client: Client, done: Task, out: Path, victim: Path
 ) -> None:
-    for name in ("cat.mp4.part.json.tmp", ".cat.mp4.part.json.tmp"):
+    planted = ["cat.mp4.part.json.tmp", ".cat.mp4.part.json.tmp", ".seedance-.part.json.tmp"]
+    for name in planted:
         (out / name).symlink_to(victim)
     fetch(client, done.results[0], out / "cat.mp4")
     assert victim.read_bytes() == VICTIM and (out / "cat.mp4").read_bytes() == VIDEO
-    assert sorted(p.name for p in out.iterdir()) == [
-        ".cat.mp4.part.json.tmp",
-        "cat.mp4",
-        "cat.mp4.part.json.tmp",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["cat.mp4", *planted])
+
+
+def test_the_longest_file_name_that_fits_is_saved_and_one_too_long_is_refused_first(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    longest = "c" * (255 - len(".mp4.part.json")) + ".mp4"
+    result = cli("generate", "A cat", "-o", longest)
+    assert result.code == 0, result.err
+    assert result.out == f"{longest}\n" and (here / longest).read_bytes() == VIDEO
+    too_long = "d" + longest
+    result = cli("generate", "A cat", "-o", too_long)
+    assert result.code == 2 and result.out == "" and "File name too long" in result.err
+    assert creates(api) == 1
 
 
 @pytest.mark.parametrize("force", [False, True])
