@@ -174,7 +174,7 @@ def check_target(target: Path, *, force: bool) -> None:
 
 
 def _check_side_file(path: Path, info: os.stat_result | None) -> None:
-    """A ``.part`` or ``.part.json`` file must be a plain file with no other name."""
+    """A ``.part`` or ``.part.json`` file must be a plain file of ours, with no other name."""
     if info is None:
         return
     if stat.S_ISLNK(info.st_mode):
@@ -183,6 +183,8 @@ def _check_side_file(path: Path, info: os.stat_result | None) -> None:
         problem = "is not a regular file"
     elif info.st_nlink > 1:
         problem = "has other hard links"
+    elif info.st_uid != os.geteuid():  # planted by someone else: its bytes are not ours to resume
+        problem = "belongs to another user"
     else:
         return
     raise UnsafeFile(

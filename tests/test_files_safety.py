@@ -180,6 +180,19 @@ def test_a_hard_link_at_part_is_refused(
     assert "hard links" in info.value.message and victim.read_bytes() == VICTIM
 
 
+def test_a_part_file_of_another_user_is_neither_resumed_nor_written(
+    client: Client, emulator: Emulator, done: Task, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planted = VIDEO[:1000]
+    (out / "cat.mp4.part").write_bytes(planted)
+    real = os.geteuid()
+    monkeypatch.setattr(os, "geteuid", lambda: real + 1)  # the files are someone else's now
+    with pytest.raises(UnsafeFile) as info:
+        fetch(client, done.results[0], out / "cat.mp4")
+    assert "belongs to another user" in info.value.message
+    assert (out / "cat.mp4.part").read_bytes() == planted and downloads(emulator) == []
+
+
 def test_a_fifo_at_part_is_refused_without_blocking(client: Client, done: Task, out: Path) -> None:
     os.mkfifo(out / "cat.mp4.part")
     with pytest.raises(UnsafeFile):
@@ -498,6 +511,20 @@ def test_batch_on_a_full_disk_is_exit_7_not_1(
     result = cli("batch", "videos.jsonl", "--output-dir", "out")
     assert result.code == 7
     assert "no space left on the device" in result.err and "internal error" not in result.err
+
+
+def test_a_folder_refused_while_saving_after_paying_is_exit_2_with_the_command_that_saves(
+    cli: CliRunner, api: Emulator, here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(self: Path, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refused)  # passes the checks, fails when it is made
+    result = cli("generate", "A cat", "-o", "clips/cat.mp4")
+    assert result.code == 2 and result.out == ""
+    assert "cannot write clips: Permission denied" in result.err
+    assert "then: seedance download task-unified-" in result.err
+    assert result.err.rstrip().endswith("-o clips/cat.mp4") and "internal error" not in result.err
 
 
 def test_a_folder_where_part_json_goes_is_exit_2(

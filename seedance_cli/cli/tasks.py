@@ -398,7 +398,12 @@ def finish_wait(
             except Interrupted:
                 raise
             except (SeedanceError, OSError) as exc:
-                failures.append(about(task_id, as_error(exc)))
+                error = as_error(exc)
+                if destination is not None and not isinstance(error, TaskFailed):
+                    # the task is done and paid for: say how to get its result once this is fixed
+                    then = rt.resume_command("download", [task_id], "-o", destination.option())
+                    error.hint = f"{error.hint}; then: {then}" if error.hint else f"then: {then}"
+                failures.append(about(task_id, error))
         else:
             if rt.options.json:
                 rt.out.task(outcome)
