@@ -714,3 +714,20 @@ def test_two_processes_downloading_one_file_never_mix_their_bytes(tmp_path: Path
         assert first.returncode == 0, err
         assert out == f"{target}\n" and target.read_bytes() == emu.service.video
         assert sorted(p.name for p in target.parent.iterdir()) == ["cat.mp4"]
+
+
+@pytest.mark.parametrize("name", ["a\x00b.png", "x" * 5000 + ".png"])
+def test_an_impossible_image_path_is_a_validation_error(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValidationError):
+        inspect_image(tmp_path / name)
+
+
+def test_batch_image_path_with_a_nul_is_exit_2_not_1(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    (here / "videos.jsonl").write_text(
+        json.dumps({"prompt": "A cat", "image_urls": ["a\x00b.png"]})
+    )
+    result = cli("batch", "videos.jsonl")
+    assert result.code == 2 and result.out == "" and "internal error" not in result.err
+    assert creates(api) == 0
