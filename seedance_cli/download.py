@@ -267,7 +267,7 @@ def download(
     try:
         return _download(fetch, url, target, force, retry or RetryPolicy(), sleep, rng, on_progress)
     except OSError as exc:
-        raise local_error(exc) from None
+        raise local_error(exc, exc.filename or part_path(target)) from None
 
 
 def _download(

@@ -500,7 +500,8 @@ def test_download_on_a_full_disk_is_exit_7_with_a_clear_message(
     clock.advance(60)
     result = cli("download", task_id, "-o", "cat.mp4")
     assert result.code == 7 and result.out == ""
-    assert "no space left on the device" in result.err and "the download resumes" in result.err
+    assert "cannot write cat.mp4.part: no space left on the device" in result.err
+    assert "the download resumes" in result.err
     assert "internal error" not in result.err
 
 
