@@ -732,3 +732,17 @@ def test_batch_image_path_with_a_nul_is_exit_2_not_1(
     result = cli("batch", "videos.jsonl")
     assert result.code == 2 and result.out == "" and "internal error" not in result.err
     assert creates(api) == 0
+
+
+def test_download_of_several_tasks_refuses_a_link_at_any_target_first(
+    cli: CliRunner, api: Emulator, here: Path, clock: FakeClock, victim: Path
+) -> None:
+    ids = [cli("generate", "A cat").out.strip() for _ in range(2)]
+    clock.advance(60)
+    (here / "out").mkdir()
+    (here / "out" / f"{ids[1]}.mp4").symlink_to(victim)
+    result = cli("download", *ids, "-o", "out/")
+    assert result.code == 2 and result.out == ""
+    assert f"out/{ids[1]}.mp4 is a symbolic link" in result.err
+    assert api.requests("download") == [] and victim.read_bytes() == VICTIM
+    assert sorted(p.name for p in (here / "out").iterdir()) == [f"{ids[1]}.mp4"]
