@@ -73,6 +73,7 @@ def download(
                 rt.out.info("nothing to download: every completed result is saved or expired")
                 return
         destination = rt.destination(output, several=len(ids) > 1)
+        destination.check(force=force, task_ids=ids)
         for task_id in ids:
             try:
                 task = client.get_task(task_id)

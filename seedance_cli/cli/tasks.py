@@ -192,10 +192,8 @@ def generate(
         except ValidationError as exc:
             raise flag_error(exc) from None
     destination = rt.destination(output, several=False) if output is not None else None
-    if destination is not None and not destination.is_dir:
-        from ..download import check_target
-
-        check_target(destination.path, force=force)  # before anything is paid for
+    if destination is not None:
+        destination.check(force=force)  # before anything is paid for
     if dry_run:
         show_dry_run(rt, request, idempotency_key, sources)
         return
@@ -488,15 +486,20 @@ def finish_wait(
         elif isinstance(outcome, SeedanceError):
             failures.append(about(task_id, outcome))
         elif outcome.succeeded:
-            if destination is None:
-                show_result(rt, outcome)
-            else:
-                try:
+            try:
+                if destination is None:
+                    show_result(rt, outcome)
+                else:
                     save(rt, client, outcome, destination, force=force)
-                except Interrupted:
-                    raise
-                except (SeedanceError, OSError) as exc:
-                    failures.append(about(task_id, as_error(exc)))
+            except Interrupted:
+                raise
+            except (SeedanceError, OSError) as exc:
+                error = as_error(exc)
+                if destination is not None and not isinstance(error, TaskFailed):
+                    # the task is done and paid for: say how to get its result once this is fixed
+                    then = rt.resume_command("download", [task_id], "-o", destination.option())
+                    error.hint = f"{error.hint}; then: {then}" if error.hint else f"then: {then}"
+                failures.append(about(task_id, error))
         else:
             if rt.options.json:
                 rt.out.task(outcome)
@@ -508,12 +511,16 @@ def finish_wait(
 
 
 def show_result(rt: Runtime, task: Task) -> None:
+    """Print a completed task's result URL; one without a usable result is ``NoResult`` (exit 8)."""
+    from ..jobs import no_result
+
+    unusable = no_result(task)
     if rt.options.json or rt.out.out_fancy:
         rt.out.task(task)
-    else:
+    elif unusable is None:
         rt.out.line(task.video_url or "")
-    if not task.video_url:
-        rt.out.warn(f"task {task.id} completed without a result URL")
+    if unusable is not None:
+        raise unusable
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -540,6 +547,8 @@ def wait(
     except ValidationError as exc:
         raise UsageError(f"TASK_ID: {exc.reason}") from None
     destination = rt.destination(output, several=len(ids) > 1) if output is not None else None
+    if destination is not None:
+        destination.check(force=force, task_ids=ids)  # before waiting
     with rt.client() as client:
         finish_wait(
             rt,
@@ -585,10 +594,9 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
 
 def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, force: bool) -> None:
     """Download a completed task's results and print where they went (``files`` with --json)."""
-    from ..jobs import save_results
+    from ..jobs import save_results, usable_results
 
-    if not task.results:
-        raise SeedanceError(f"task {task.id} completed without a result URL")
+    usable_results(task)
     targets: list[Path] = []
     try:
         with rt.out.transfers() as start:
