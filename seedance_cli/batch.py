@@ -37,7 +37,7 @@ from .errors import (
     WaitTimeout,
 )
 from .images import ImageInfo, image_sources, placeholder
-from .jobs import Destination, create, save_results
+from .jobs import Destination, create, no_result, save_results
 from .ledger import Entry, Ledger
 from .models import GenerationRequest, Task
 from .waiting import is_transient
@@ -381,7 +381,9 @@ class BatchRun:
                 if task is None or not task.is_terminal:
                     continue
                 active.remove(item)
-                if task.succeeded and self.output is not None:
+                if task.succeeded and (unusable := no_result(task)) is not None:
+                    self._report(Outcome(item.line, "failed", task.id, task, error=unusable))
+                elif task.succeeded and self.output is not None:
                     downloads[item.line.number] = pool.submit(self._save, item.line, task)
                     self.outcomes[item.line.number] = Outcome(item.line, "succeeded", task.id, task)
                 elif task.succeeded:

@@ -4,8 +4,13 @@ The body streams to ``NAME.part`` beside the target, with the server's validator
 Last-Modified) and the total size kept in ``NAME.part.json``. An interrupted transfer resumes with
 ``Range`` (and ``If-Range``); a server that ignores ``Range`` makes it start over cleanly. The file
 is checked - its size against ``Content-Length``/``Content-Range``, its first box is an MP4 ``ftyp``
-and its top-level boxes fill it exactly - and only then renamed into place. An HTML or JSON error page
-is never saved as ``.mp4``. Memory stays flat whatever the size. Standard library only: the HTTP
+and its top-level boxes (``moov`` among them) fill it exactly - and only then renamed into place. An
+HTML or JSON error page, or an empty body, is never saved as ``.mp4``.
+
+Every file it creates is opened without following symbolic links (``O_NOFOLLOW``, and ``O_EXCL``
+for its temporary files); a link, a folder or another hard link at the target, ``.part`` or
+``.part.json`` is refused (``UnsafeFile``, exit 2) and never written through. Failures of this
+machine (a full disk, a folder not writable) become ``SeedanceError``s with their own exit codes. Memory stays flat whatever the size. Standard library only: the HTTP
 comes through a ``fetch`` callable (``Client.open_result``), which never sends the API key.
 """
 
@@ -13,13 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import queue
 import random
 import re
+import stat
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -30,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Final, Protocol
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
-from .errors import BadResponse, ServerError, ServiceError, UsageError
+from .errors import BadResponse, SeedanceError, ServerError, ServiceError, UsageError
 from .retry import RetryPolicy, is_retryable_status, parse_retry_after
 
 CHUNK: Final = 1 << 20
@@ -77,6 +86,30 @@ class IncompleteFile(BadResponse):
     code = "incomplete_file"
 
 
+class UnsafeFile(UsageError):
+    """A symbolic link, a folder or another odd file where seedance would write: never followed."""
+
+    code = "unsafe_file"
+
+
+class OutputUnusable(UsageError):
+    """The output path cannot be used: a file where a folder is needed, not writable, bad name."""
+
+    code = "output_unusable"
+
+
+class LocalWriteFailed(ServiceError):
+    """Writing the download failed on this machine (disk full, I/O error): a failed download."""
+
+    code = "write_failed"
+
+
+class DownloadBusy(LocalWriteFailed):
+    """Another seedance (process or thread) is downloading to the same file right now."""
+
+    code = "download_busy"
+
+
 class TargetExists(UsageError):
     code = "file_exists"
 
@@ -101,12 +134,116 @@ def _meta_path(target: Path) -> Path:
     return target.with_name(target.name + ".part.json")
 
 
+def _lstat(path: Path) -> os.stat_result | None:
+    """``lstat`` of ``path``; ``None`` when nothing is there. Other failures become errors."""
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except ValueError:
+        raise OutputUnusable(f"{str(path)!r} is not a usable file name") from None
+    except OSError as exc:
+        raise local_error(exc, path) from None
+
+
 def check_target(target: Path, *, force: bool) -> None:
-    """Refuse an existing file without ``force``; refuse a folder in the way in any case."""
-    if target.is_dir():
-        raise UsageError(f"{target} is a folder; give a file name or a folder with a trailing /")
-    if target.exists() and not force:
-        raise TargetExists(target)
+    """Everything about writing ``target`` that can be known before anything is sent.
+
+    Its folder is one (or can be made) and is writable; the target is not a folder, a link or
+    another special file, and exists only with ``force``; ``.part`` and ``.part.json`` are plain
+    files of their own if they exist. Raises a ``UsageError`` (exit 2) saying what is wrong.
+    """
+    info = _lstat(target)
+    if info is not None:
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafeFile(
+                f"{target} is a symbolic link; seedance never writes through a link or replaces it",
+                hint="remove the link or choose another name",
+            )
+        if stat.S_ISDIR(info.st_mode):
+            raise OutputUnusable(
+                f"{target} is a folder; give a file name or a folder with a trailing /"
+            )
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile(f"{target} exists and is not a regular file; not overwritten")
+        if not force:
+            raise TargetExists(target)
+    for side in (part_path(target), _meta_path(target)):
+        _check_side_file(side, _lstat(side))
+    check_folder(target.parent)
+
+
+def _check_side_file(path: Path, info: os.stat_result | None) -> None:
+    """A ``.part`` or ``.part.json`` file must be a plain file of ours, with no other name."""
+    if info is None:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file"
+    elif info.st_nlink > 1:
+        problem = "has other hard links"
+    elif info.st_uid != os.geteuid():  # planted by someone else: its bytes are not ours to resume
+        problem = "belongs to another user"
+    else:
+        return
+    raise UnsafeFile(
+        f"{path} {problem}; seedance never writes through it",
+        hint=f"remove {path} (seedance makes its own) and run the command again",
+    )
+
+
+def check_folder(folder: Path) -> None:
+    """``folder`` is a writable folder, or can be made: its nearest existing ancestor is one."""
+    probe = folder
+    while True:
+        try:
+            info = os.stat(probe)  # a link to a folder is the user's own choice: followed
+        except (FileNotFoundError, NotADirectoryError):
+            if os.path.islink(probe):
+                raise OutputUnusable(
+                    f"cannot make the folder {folder}: {probe} is a broken symbolic link"
+                ) from None
+            if probe.parent == probe:
+                raise OutputUnusable(f"cannot make the folder {folder}") from None
+            probe = probe.parent
+            continue
+        except ValueError:
+            raise OutputUnusable(f"{str(folder)!r} is not a usable folder name") from None
+        except OSError as exc:
+            raise local_error(exc, probe) from None
+        break
+    made = "" if probe == folder else f"cannot make the folder {folder}: "
+    if not stat.S_ISDIR(info.st_mode):
+        raise OutputUnusable(f"{made}{probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputUnusable(
+            f"{made}the folder {probe} is not writable", hint="choose another place with -o"
+        )
+
+
+def local_error(exc: OSError, path: Path | str | None = None) -> SeedanceError:
+    """An ``OSError`` of this machine as the error (and exit code) it deserves: never exit 1.
+
+    The user can fix a path (a link, a file where a folder is needed, no permission, a name too
+    long): exit 2. A full disk or an I/O error is a failed download: exit 7, ``.part`` kept.
+    """
+    where = str(path if path is not None else exc.filename or "the file")
+    reason = exc.strerror or str(exc)
+    if exc.errno == errno.ELOOP:
+        return UnsafeFile(f"{where} is a symbolic link; seedance never writes through a link")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return OutputUnusable(
+            f"cannot write {where}: {reason}", hint="choose another place with -o"
+        )
+    if exc.errno in (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EINVAL, errno.EEXIST):
+        return OutputUnusable(f"cannot use {where}: {reason}")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return LocalWriteFailed(
+            f"cannot write {where}: no space left on the device",
+            hint="free some space and run the same command again: the download resumes",
+        )
+    return LocalWriteFailed(f"cannot write {where}: {reason}")
 
 
 def download(
@@ -127,20 +264,83 @@ def download(
     caller may get a fresh URL and call again. ``KeyboardInterrupt`` leaves the ``.part`` file for
     the next call to resume.
     """
-    policy = retry or RetryPolicy()
+    try:
+        return _download(fetch, url, target, force, retry or RetryPolicy(), sleep, rng, on_progress)
+    except OSError as exc:
+        raise local_error(exc, exc.filename or part_path(target)) from None
+
+
+def _download(
+    fetch: Fetch,
+    url: str,
+    target: Path,
+    force: bool,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    rng: Callable[[], float],
+    on_progress: Progress | None,
+) -> Saved:
     check_target(target, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(target)
-    started_at = part.stat().st_size if part.exists() else 0
+    with _claim(part):
+        return _attempts(fetch, url, target, force, policy, sleep, rng, on_progress)
+
+
+@contextlib.contextmanager
+def _claim(part: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``.part`` for the whole download, so that two seedance processes
+    (or threads) never write one file; the second is told so at once (``DownloadBusy``, exit 7).
+    A ``.part`` left empty by a failure is removed; one with data is kept for the next run."""
+    handle = _open_own(part, os.O_RDONLY | os.O_CREAT)
+    fd, locked = handle.fileno(), False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            now = _lstat(part)
+            if now is None or now.st_ino != os.fstat(fd).st_ino:
+                raise BlockingIOError  # it was renamed or replaced meanwhile: not ours
+        except BlockingIOError:
+            raise DownloadBusy(
+                f"another seedance is downloading to {part} right now",
+                hint="let it finish; run the command again afterwards if it did not",
+            ) from None
+        locked = True
+        yield
+    finally:
+        if locked:
+            with contextlib.suppress(OSError, SeedanceError):
+                now = _lstat(part)
+                mine = os.fstat(fd)
+                if now is not None and now.st_ino == mine.st_ino and mine.st_size == 0:
+                    part.unlink()
+        handle.close()
+
+
+def _attempts(
+    fetch: Fetch,
+    url: str,
+    target: Path,
+    force: bool,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    rng: Callable[[], float],
+    on_progress: Progress | None,
+) -> Saved:
+    part = part_path(target)
+    started_at = _size(part)
     attempt = 0
     while True:
         attempt += 1
+        resumed = _size(part) > 0
         try:
             digest = _transfer(fetch, url, target, on_progress)
             _verify(part, _load_meta(target).get("total"))
             break
         except NotAVideo:
             _discard(target)
+            if resumed and attempt < policy.max_attempts:
+                continue  # what an earlier run left may be what is wrong: start over once
             raise
         except (ServiceError, ServerError) as exc:
             if isinstance(exc, IncompleteFile):
@@ -149,15 +349,64 @@ def download(
                 raise
             retry_after = exc.retry_after if isinstance(exc, ServerError) else None
             sleep(policy.delay(attempt, retry_after, rng))
-    size = part.stat().st_size
-    with open(part, "rb+") as handle:
+    with _open_own(part, os.O_RDONLY) as handle:
+        size = os.fstat(handle.fileno()).st_size
         os.fsync(handle.fileno())
-    if target.exists() and not force:  # it appeared while we downloaded
-        raise TargetExists(target)
-    os.replace(part, target)
+    _place(part, target, force=force)
     _fsync_dir(target.parent)
-    _meta_path(target).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # the file is saved: a stale .part.json is harmless
+        _meta_path(target).unlink(missing_ok=True)
     return Saved(target, size, digest.hexdigest(), started_at)
+
+
+def _place(part: Path, target: Path, *, force: bool) -> None:
+    """Rename ``part`` to ``target``: never over a link, never over a file without ``force``."""
+    info = _lstat(target)
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise UnsafeFile(f"{target} became a symbolic link; not replaced")
+    if force:
+        os.replace(part, target)  # replaces the name itself: never writes through anything
+        return
+    try:
+        os.link(part, target)  # atomic: fails if anything (a file, a link) appeared at target
+    except FileExistsError:
+        raise TargetExists(target) from None
+    except OSError:  # a file system without hard links
+        if _lstat(target) is not None:
+            raise TargetExists(target) from None
+        os.replace(part, target)
+        return
+    part.unlink()
+
+
+def _size(path: Path) -> int:
+    """The size of our own ``.part`` file, 0 when there is none; a link there is refused."""
+    info = _lstat(path)
+    _check_side_file(path, info)
+    return info.st_size if info is not None else 0
+
+
+def _open_own(path: Path, flags: int) -> IO[bytes]:
+    """Open a file seedance owns, never following a link, refusing anything but a plain file.
+
+    ``O_NONBLOCK`` keeps a FIFO planted there from blocking the open; ``O_TRUNC`` is never passed
+    (the file is checked first, truncated after).
+    """
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    try:
+        _check_side_file(path, os.fstat(fd))
+    except BaseException:
+        os.close(fd)
+        raise
+    mode = "rb" if flags & os.O_ACCMODE == os.O_RDONLY else "ab" if flags & os.O_APPEND else "wb"
+    return os.fdopen(fd, mode)
+
+
+def _open_part(part: Path, *, append: bool) -> IO[bytes]:
+    handle = _open_own(part, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else 0))
+    if not append:
+        os.ftruncate(handle.fileno(), 0)
+    return handle
 
 
 def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None) -> Hash:
@@ -165,7 +414,7 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
     the whole ``.part`` file, computed as it is written (a resumed file's start is read once)."""
     part = part_path(target)
     meta = _load_meta(target)
-    offset = part.stat().st_size if part.exists() else 0
+    offset = _size(part)
     headers = {"Accept-Encoding": "identity"}
     if offset > 0:
         headers["Range"] = f"bytes={offset}-"
@@ -203,11 +452,12 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
             if start != offset or (meta.get("total") not in (None, total)):
                 _discard(target)
                 raise BadResponse("the server sent another part than asked for; starting over")
-            mode, digest = "ab", _sha256(part)
+            # a whole file answered with 206 to a plain GET starts the file like a 200
+            append, digest = offset > 0, _sha256(part) if offset > 0 else hashlib.sha256()
         else:  # 200: the whole file, whether or not we asked for a part
             length = response.headers.get("content-length")
             total = int(length) if length and length.isdigit() else None
-            offset, mode, digest = 0, "wb", hashlib.sha256()
+            offset, append, digest = 0, False, hashlib.sha256()
         _save_meta(
             target,
             {
@@ -216,7 +466,7 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
                 "total": total,
             },
         )
-        with open(part, mode) as handle:
+        with _open_part(part, append=append) as handle:
             sink = _Sink(handle, digest)
             try:
                 head = b"" if offset == 0 else None
@@ -281,12 +531,22 @@ class _Sink:
 
 
 def _verify(part: Path, total: object) -> None:
-    """The whole file is there and is an MP4 whose top-level boxes fill it exactly."""
-    size = part.stat().st_size
-    if isinstance(total, int) and size != total:
-        raise IncompleteFile(f"the file has {size} bytes, the server announced {total}")
-    with open(part, "rb") as handle:
-        position, first = 0, True
+    """The whole file is there and is an MP4 whose top-level boxes fill it exactly.
+
+    It runs on every path (fresh, resumed, restarted, 200, 206, already complete): an empty or
+    tiny file, or one without the ``moov`` box a player needs, is never a result.
+    """
+    with _open_own(part, os.O_RDONLY) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if isinstance(total, int) and not isinstance(total, bool) and size != total:
+            raise IncompleteFile(f"the file has {size} bytes, the server announced {total}")
+        if size < 8:
+            raise NotAVideo(
+                "the result host sent an empty file"
+                if size == 0
+                else f"the result host sent {size} bytes: not an MP4 file"
+            )
+        position, first, kinds = 0, True, set()
         while position < size:
             handle.seek(position)
             header = handle.read(16)
@@ -296,6 +556,7 @@ def _verify(part: Path, total: object) -> None:
             if first and kind != b"ftyp":
                 raise NotAVideo("the file is not an MP4 (its first box is not ftyp)")
             first = False
+            kinds.add(kind)
             if box_size == 1:
                 if len(header) < 16:
                     raise IncompleteFile("the file ends inside an MP4 box header: it is incomplete")
@@ -309,6 +570,8 @@ def _verify(part: Path, total: object) -> None:
             raise IncompleteFile(
                 f"the MP4 file is incomplete: its boxes need {position} bytes, it has {size}"
             )
+        if b"moov" not in kinds:
+            raise NotAVideo("the file is not a playable MP4 (it has no moov box)")
 
 
 def _content_range(value: str) -> tuple[int, int | None]:
@@ -324,28 +587,55 @@ def _range_total(value: str) -> int | None:
 
 
 def _load_meta(target: Path) -> dict[str, object]:
+    """What ``.part.json`` says, as far as it makes sense; a corrupt file is as good as none."""
+    path = _meta_path(target)
+    _check_side_file(path, _lstat(path))
     try:
-        data = json.loads(_meta_path(target).read_text())
-    except (OSError, ValueError):
+        with _open_own(path, os.O_RDONLY) as handle:
+            data = json.loads(handle.read(1 << 16).decode())
+    except (OSError, ValueError, RecursionError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    total = data.get("total")
+    return {
+        "etag": data["etag"] if isinstance(data.get("etag"), str) else None,
+        "last_modified": data["last_modified"]
+        if isinstance(data.get("last_modified"), str)
+        else None,
+        "total": total
+        if isinstance(total, int) and not isinstance(total, bool) and total >= 0
+        else None,
+    }
 
 
 def _save_meta(target: Path, meta: Mapping[str, object]) -> None:
+    """Write ``.part.json`` through a fresh temporary file (``O_EXCL``, unpredictable name)."""
     path = _meta_path(target)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(dict(meta)))
-    os.replace(temp, path)
+    _check_side_file(path, _lstat(path))
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".seedance-", suffix=".part.json.tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(dict(meta)))
+        os.replace(temp, path)  # replaces the name: a link planted there is not written through
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _discard(target: Path) -> None:
-    part_path(target).unlink(missing_ok=True)
+    """Start over: empty ``.part`` in place (its lock stays with it), forget ``.part.json``."""
+    part = part_path(target)
+    if _lstat(part) is not None:
+        with _open_part(part, append=False):
+            pass
     _meta_path(target).unlink(missing_ok=True)
 
 
 def _sha256(path: Path) -> Hash:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with _open_own(path, os.O_RDONLY) as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest
@@ -360,10 +650,28 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+#: A task id used as a file name as it is: no separator, no leading dot, no NUL, not too long.
+SAFE_STEM: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,149}")
+
+
+def safe_stem(task_id: str) -> str:
+    """``task_id`` as the stem of a file name that stays inside its folder, whatever the server
+    sent: an ordinary id is kept; anything else (``../x``, ``/etc/x``, NUL, 10 000 characters)
+    keeps only its safe characters, with a hash of the whole id so different ids stay apart."""
+    if SAFE_STEM.fullmatch(task_id):
+        return task_id
+    digest = hashlib.sha256(task_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", task_id).strip("._-")[:100].rstrip("._-")
+    return f"{cleaned}-{digest}" if cleaned else f"task-{digest}"
+
+
 def result_name(task_id: str, index: int, *, base: Path | None = None) -> str:
-    """``<task-id>.mp4``, ``<task-id>-2.mp4`` for a second result; or ``base``'s name likewise."""
+    """``<task-id>.mp4``, ``<task-id>-2.mp4`` for a second result; or ``base``'s name likewise.
+
+    A task id comes from the server: it is made safe first (``safe_stem``)."""
     if base is None:
-        return f"{task_id}.mp4" if index == 0 else f"{task_id}-{index + 1}.mp4"
+        stem = safe_stem(task_id)
+        return f"{stem}.mp4" if index == 0 else f"{stem}-{index + 1}.mp4"
     if index == 0:
         return base.name
     return f"{base.stem}-{index + 1}{base.suffix}"

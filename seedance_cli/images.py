@@ -9,7 +9,9 @@ for anything it cannot make sense of - never an exception of another kind.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import stat
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +33,8 @@ MIME: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WebP": "image/webp"}
 IMAGE_EXTENSIONS: Final = (".jpg", ".jpeg", ".png", ".webp")
 #: How many JPEG segments to walk before giving up on finding the frame header.
 MAX_JPEG_SEGMENTS: Final = 512
+#: How many stray bytes between JPEG segments to skip before giving up: the walk stays bounded.
+MAX_JPEG_GARBAGE: Final = 64 * 1024
 
 
 class ImageError(Exception):
@@ -114,12 +118,19 @@ _SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 def _jpeg(handle: BinaryIO) -> tuple[int, int]:
     _read(handle, 2)  # SOI
+    garbage = 0
     for _ in range(MAX_JPEG_SEGMENTS):
         byte = _read(handle, 1)
-        while byte != b"\xff":  # tolerate garbage between segments, as decoders do
+        while byte != b"\xff":  # tolerate garbage between segments, as decoders do, up to a point
+            garbage += 1
+            if garbage > MAX_JPEG_GARBAGE:
+                raise ImageError("a JPEG file with corrupt data between its segments")
             byte = _read(handle, 1)
         marker = _read(handle, 1)[0]
         while marker == 0xFF:  # fill bytes
+            garbage += 1
+            if garbage > MAX_JPEG_GARBAGE:
+                raise ImageError("a JPEG file with corrupt data between its segments")
             marker = _read(handle, 1)[0]
         if marker in (0x01, *range(0xD0, 0xD8)):  # TEM, RSTn: no length
             continue
@@ -164,10 +175,22 @@ def inspect_image(path: Path, *, field: str = "image") -> ImageInfo:
     """
     shown = str(path)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        info = path.stat()
+        size = info.st_size
+        if stat.S_ISDIR(info.st_mode):
             raise ValidationError(field, f"{shown} is a folder, not an image")
-        with open(path, "rb") as handle:
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+            raise ValidationError(field, f"{shown} is not a regular file, not an image")
+        if size > MAX_BYTES:  # before reading a byte: a multi-GB file is never read
+            raise ValidationError(
+                field,
+                f"{shown} is {size / 1e6:.1f} MB; the API takes at most 10 MB",
+                hint="save it smaller (lower resolution or JPEG/WebP quality)",
+            )
+        # O_NONBLOCK: a file swapped for a FIFO after the check cannot block the open
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ValidationError(field, f"{shown} is not a regular file, not an image")
             head = handle.read(32)
             fmt = sniff(head)
             if fmt not in ACCEPTED:
@@ -192,12 +215,8 @@ def inspect_image(path: Path, *, field: str = "image") -> ImageInfo:
         raise ValidationError(field, f"{shown} is a folder, not an image") from None
     except OSError as exc:
         raise ValidationError(field, f"{shown}: cannot read it ({exc.strerror or exc})") from None
-    if size > MAX_BYTES:
-        raise ValidationError(
-            field,
-            f"{shown} is {size / 1e6:.1f} MB; the API takes at most 10 MB",
-            hint="save it smaller (lower resolution or JPEG/WebP quality)",
-        )
+    except ValueError:  # a NUL in the name
+        raise ValidationError(field, f"{shown!r} is not a usable file name") from None
     for side, value in (("width", width), ("height", height)):
         if not MIN_SIDE <= value <= MAX_SIDE:
             raise ValidationError(

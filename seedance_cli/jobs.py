@@ -14,8 +14,26 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .download import Progress, ResultGone, Saved, download, result_name
-from .errors import APIError, ConnectionFailed, OutcomeUnknown, RedirectRefused, ServiceError
+from .download import (
+    OutputUnusable,
+    Progress,
+    ResultGone,
+    Saved,
+    check_folder,
+    check_target,
+    download,
+    result_name,
+)
+from .errors import (
+    APIError,
+    ConnectionFailed,
+    OutcomeUnknown,
+    RedirectRefused,
+    SeedanceError,
+    ServiceError,
+    TaskFailed,
+    clip,
+)
 from .ledger import Ledger
 from .models import GenerationRequest, Task
 
@@ -27,6 +45,53 @@ class ResultExpired(ServiceError):
     """The result is gone from its host, even at a fresh URL: results live 24 hours."""
 
     code = "result_expired"
+
+
+class NoResult(TaskFailed):
+    """The task says ``completed`` but has no usable result (none, an empty list, not a URL).
+
+    Nothing can be saved or shown: like a failed task, exit 8, never an empty line and exit 0.
+    """
+
+    code = "no_result"
+
+    def __init__(self, task: Task, detail: str) -> None:
+        SeedanceError.__init__(
+            self,
+            f"task {task.id} completed without a usable result ({detail})",
+            hint="the API reported success but gave nothing to download; ask EvoLink support "
+            "about this task",
+        )
+        self.task = task
+
+
+def usable_results(task: Task) -> tuple[str, ...]:
+    """The result URLs of a completed task, each an http(s) URL; ``NoResult`` otherwise."""
+    from urllib.parse import urlsplit
+
+    raw = task.raw.get("results")
+    if not isinstance(raw, list) or not raw:
+        raise NoResult(task, "no results" if raw is None else f"results is {clip(repr(raw), 60)}")
+    for item in raw:
+        ok = isinstance(item, str) and not any(c.isspace() or ord(c) < 32 for c in item)
+        if ok:
+            try:
+                parts = urlsplit(item)
+                ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+            except ValueError:
+                ok = False
+        if not ok:
+            raise NoResult(task, f"a result is not a URL: {clip(repr(item), 80)}")
+    return tuple(raw)
+
+
+def no_result(task: Task) -> NoResult | None:
+    """``NoResult`` for a completed task without usable results, else ``None``."""
+    try:
+        usable_results(task)
+    except NoResult as exc:
+        return exc
+    return None
 
 
 def create(
@@ -82,17 +147,38 @@ class Destination:
         if value is None:
             return cls(Path(default_dir or ".").expanduser(), True)
         path = Path(value).expanduser()
-        is_dir = several or value.endswith(("/", os.sep)) or path.is_dir()
+        try:
+            is_dir = several or value.endswith(("/", os.sep)) or path.is_dir()
+        except (OSError, ValueError):  # a name too long, a NUL: ``check`` says what is wrong
+            is_dir = False
         return cls(path, is_dir)
+
+    def check(self, *, force: bool, task_ids: Sequence[str] = ()) -> None:
+        """Everything about writing here that can be known before anything is sent or paid for.
+
+        A file: its folder is one (or can be made) and writable, it is not a folder or a link, and
+        exists only with ``force``. A folder: it is one (or can be made) and writable, and the
+        first result of each known task would not land on a link or a folder (an existing file is
+        reported per task, later). ``UsageError`` (exit 2) otherwise.
+        """
+        if not self.is_dir:
+            check_target(self.path, force=force)
+            return
+        check_folder(self.path)
+        for task_id in task_ids:
+            check_target(self.target(task_id, 0), force=True)
 
     def option(self) -> str:
         """How to give this destination back to ``-o``: a folder keeps its trailing ``/``."""
         return f"{self.path}/" if self.is_dir else str(self.path)
 
     def target(self, task_id: str, index: int) -> Path:
-        if self.is_dir:
-            return self.path / result_name(task_id, index)
-        return self.path.with_name(result_name(task_id, index, base=self.path))
+        """The file for result ``index`` of ``task_id``: always directly inside the folder."""
+        folder = self.path if self.is_dir else self.path.parent
+        name = result_name(task_id, index, base=None if self.is_dir else self.path)
+        if name in ("", ".", "..") or Path(name).name != name or "\0" in name:
+            raise OutputUnusable(f"{name!r} is not a usable file name")
+        return folder / name
 
 
 def save_results(
@@ -112,6 +198,7 @@ def save_results(
     """
     saved = []
     current = task
+    usable_results(task)
     for index in range(len(task.results)):
         target = output.target(task.id, index)
         progress = on_progress(index, target) if on_progress is not None else None
@@ -132,7 +219,7 @@ def save_results(
         except ResultGone as first:
             current = client.get_task(task.id)
             ledger.observe(current)
-            if index >= len(current.results):
+            if index >= len(current.results) or no_result(current) is not None:
                 raise ResultExpired(f"{task.id}: {first.message}", hint=EXPIRY_HINT) from None
             try:
                 result = fetch(current.results[index])

@@ -116,9 +116,13 @@ def batch(
         )
     destination = None
     if output_dir is not None:
+        from ..download import check_target
         from ..jobs import Destination
 
         destination = Destination(Path(output_dir).expanduser(), True)
+        destination.check(force=True)  # a folder, or can be made, and writable: before any create
+        for line in plan.lines:  # no link, folder or odd file where a result goes
+            check_target(destination.path / f"{line.name or line.number}.mp4", force=True)
         saved = {e.batch_key for e in rt.ledger.entries(batch=plan.digest[:16]) or [] if e.files}
         existing = [
             f"line {line.number}: {target} exists"

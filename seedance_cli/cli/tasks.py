@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import (
+    ConfigError,
     Interrupted,
     SeedanceError,
     TaskFailed,
@@ -191,10 +192,8 @@ def generate(
         except ValidationError as exc:
             raise flag_error(exc) from None
     destination = rt.destination(output, several=False) if output is not None else None
-    if destination is not None and not destination.is_dir:
-        from ..download import check_target
-
-        check_target(destination.path, force=force)  # before anything is paid for
+    if destination is not None:
+        destination.check(force=force)  # before anything is paid for
     if dry_run:
         show_dry_run(rt, request, idempotency_key, sources)
         return
@@ -203,6 +202,38 @@ def generate(
 
     key = idempotency_key or new_idempotency_key()
     with rt.client() as client:
+        earlier = (
+            None
+            if idempotency_key is None
+            else task_of_key(
+                rt,
+                client,
+                key,
+                request,
+                has_local_images=any(not isinstance(s, str) for s in sources),
+            )
+        )
+        if earlier is not None:  # this key already made a task: that is the answer
+            if not wait and destination is None:
+                if rt.options.json or rt.out.out_fancy:
+                    task = client.get_task(earlier)
+                    rt.ledger.observe(task, base_url=client.base_url)
+                    rt.out.task(task)
+                else:
+                    rt.out.line(earlier)
+                if not rt.options.sandbox:
+                    rt.out.info(f"wait for it with: {rt.resume_command('wait', [earlier])}")
+                return
+            finish_wait(
+                rt,
+                client,
+                [earlier],
+                timeout=timeout,
+                interval=rt.poll_interval(interval),
+                destination=destination,
+                force=force,
+            )
+            return
         urls, uploaded = upload_sources(rt, client, sources)
         request = dataclasses.replace(request, image_urls=tuple(urls))
         try:
@@ -238,6 +269,69 @@ def generate(
             destination=destination,
             force=force,
         )
+
+
+def task_of_key(
+    rt: Runtime, client: Client, key: str, request: GenerationRequest, *, has_local_images: bool
+) -> str | None:
+    """The task this idempotency key already made with this API, from the history; ``None`` for
+    a key the history does not hold for this API. Nothing is sent either way.
+
+    A create with this key whose outcome is unknown (or still under way) is not sent again:
+    ``OutcomeUnknown`` (exit 10). Keys are per API origin: a row made against another base URL
+    (an emulator) is not this API's task; as the history holds one row per key, such a key is
+    refused (exit 2) rather than let a second task overwrite the first one's row.
+    """
+    from ..errors import OutcomeUnknown
+
+    if rt.options.sandbox:  # no history: its tasks vanish with the process
+        return None
+    entries = rt.ledger.by_idempotency_key(key)
+    if entries is None:
+        raise ConfigError(
+            f"cannot read the task history in {rt.ledger.path}, so cannot tell whether "
+            f"idempotency key {key} already made a task; nothing was sent",
+            hint="fix the history (see the warning above), or use a new key",
+        )
+    from .results import same_api
+
+    here = [e for e in entries if same_api(e.base_url, client.base_url)]
+    if not here:
+        if entries:
+            raise UsageError(
+                f"--idempotency-key: {key} already made a task with another API "
+                f"({entries[0].base_url}); the history keeps one task per key",
+                hint="use a key of its own for each API (e.g. add the API's name to it)",
+            )
+        return None
+    entry = here[0]
+    if entry.task_id is None:
+        from ..ledger import CREATING
+
+        raise OutcomeUnknown(
+            key,
+            "an earlier create with this key has no answer recorded; it may still be under way"
+            if entry.state == CREATING
+            else "an earlier create with this key had an unknown outcome",
+        )
+    from .results import local_time
+
+    when = local_time(entry.created_at)
+    rt.out.info(
+        f"idempotency key {key} already made task {entry.task_id}"
+        + (f" on {when}" if when != "-" else "")
+        + "; nothing was created"
+    )
+    body = request.to_body()
+    # Local images are known by their uploaded URLs only once uploaded: not compared.
+    fields = (set(body) | set(entry.params)) - ({"image_urls"} if has_local_images else set())
+    differs = sorted(k for k in fields if body.get(k) != entry.params.get(k))
+    if differs:
+        rt.out.warn(
+            f"that task was made from a different request (differs in: {', '.join(differs)}); "
+            "use a new --idempotency-key for a new task"
+        )
+    return entry.task_id
 
 
 def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
@@ -392,15 +486,20 @@ def finish_wait(
         elif isinstance(outcome, SeedanceError):
             failures.append(about(task_id, outcome))
         elif outcome.succeeded:
-            if destination is None:
-                show_result(rt, outcome)
-            else:
-                try:
+            try:
+                if destination is None:
+                    show_result(rt, outcome)
+                else:
                     save(rt, client, outcome, destination, force=force)
-                except Interrupted:
-                    raise
-                except (SeedanceError, OSError) as exc:
-                    failures.append(about(task_id, as_error(exc)))
+            except Interrupted:
+                raise
+            except (SeedanceError, OSError) as exc:
+                error = as_error(exc)
+                if destination is not None and not isinstance(error, TaskFailed):
+                    # the task is done and paid for: say how to get its result once this is fixed
+                    then = rt.resume_command("download", [task_id], "-o", destination.option())
+                    error.hint = f"{error.hint}; then: {then}" if error.hint else f"then: {then}"
+                failures.append(about(task_id, error))
         else:
             if rt.options.json:
                 rt.out.task(outcome)
@@ -412,12 +511,16 @@ def finish_wait(
 
 
 def show_result(rt: Runtime, task: Task) -> None:
+    """Print a completed task's result URL; one without a usable result is ``NoResult`` (exit 8)."""
+    from ..jobs import no_result
+
+    unusable = no_result(task)
     if rt.options.json or rt.out.out_fancy:
         rt.out.task(task)
-    else:
+    elif unusable is None:
         rt.out.line(task.video_url or "")
-    if not task.video_url:
-        rt.out.warn(f"task {task.id} completed without a result URL")
+    if unusable is not None:
+        raise unusable
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -444,6 +547,8 @@ def wait(
     except ValidationError as exc:
         raise UsageError(f"TASK_ID: {exc.reason}") from None
     destination = rt.destination(output, several=len(ids) > 1) if output is not None else None
+    if destination is not None:
+        destination.check(force=force, task_ids=ids)  # before waiting
     with rt.client() as client:
         finish_wait(
             rt,
@@ -483,16 +588,15 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
                     raise Interrupted("interrupted") from None
                 rows.append((task_id, exc))
                 errors.append(about(task_id, exc))
-    rt.out.status_lines(rows)
-    report(rt, errors)
+    rt.out.status_lines(rows)  # with --json, each error's object is among the rows already
+    report(rt, errors, json_shown=True)
 
 
 def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, force: bool) -> None:
     """Download a completed task's results and print where they went (``files`` with --json)."""
-    from ..jobs import save_results
+    from ..jobs import save_results, usable_results
 
-    if not task.results:
-        raise SeedanceError(f"task {task.id} completed without a result URL")
+    usable_results(task)
     targets: list[Path] = []
     try:
         with rt.out.transfers() as start:
