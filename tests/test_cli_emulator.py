@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from .clirunner import CliRunner
+
 
 def start(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -126,3 +128,23 @@ def test_a_reader_that_goes_away_does_not_stop_it() -> None:
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "Invalid value for '--port'"),
+        (["--port", "-1"], "Invalid value for '--port'"),
+        (["--task-seconds", "inf"], "--task-seconds: must be a finite number"),
+        (["--credits", "nan"], "Invalid value for '--credits'"),
+        (["--credits", "inf"], "--credits: must be a finite number"),
+        (["--max-files", "-1"], "Invalid value for '--max-files'"),
+        (["--result-size", "99999999999999999999"], "--result-size: result_size must be at most"),
+    ],
+)
+def test_impossible_options_are_usage_errors_before_listening(
+    cli: CliRunner, args: list[str], message: str
+) -> None:
+    result = cli("emulator", *args)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"error: {message}")

@@ -27,7 +27,9 @@ from .app import (
 
 @app.command()
 def emulator(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8989,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).", min=0, max=65535)
+    ] = 8989,
     task_seconds: Annotated[
         float, typer.Option(help="Seconds from create to completed.", min=0.1)
     ] = 10.0,
@@ -39,8 +41,8 @@ def emulator(
             envvar="SEEDANCE_EMULATOR_KEY",
         ),
     ] = None,
-    credits: Annotated[float, typer.Option(help="Starting credits of the key.")] = 1000.0,
-    max_files: Annotated[int, typer.Option(help="Upload quota in files.")] = 2000,
+    credits: Annotated[float, typer.Option(help="Starting credits of the key.", min=0)] = 1000.0,
+    max_files: Annotated[int, typer.Option(help="Upload quota in files.", min=0)] = 2000,
     second_origin: Annotated[
         bool, typer.Option(help="Serve result videos from a second port, like a CDN.")
     ] = False,
@@ -74,9 +76,14 @@ def emulator(
     Prints `export SEEDANCE_BASE_URL=...` and `export SEEDANCE_FILES_URL=...` lines on stdout
     and logs each request on stderr. Stop it with Ctrl-C.
     """
+    import math
     import signal
 
     from ..emulator import Emulator, FaultSpecError
+
+    for flag, number in (("--task-seconds", task_seconds), ("--credits", credits)):
+        if not math.isfinite(number):
+            raise UsageError(f"{flag}: must be a finite number, got {number}")
 
     def log(line: str) -> None:
         if not quiet:

@@ -39,6 +39,8 @@ RESULT_TTL: Final = 24 * 3600
 FILE_TTL: Final = 72 * 3600
 FILE_MAX_BYTES: Final = 10 * 1024 * 1024
 CREATE_MAX_BYTES: Final = 1024 * 1024
+#: Largest result video the emulator will make (``--result-size``): it is held in memory.
+MAX_RESULT_SIZE: Final = 1024**3
 #: Invented prices (credits per second of video) - EvoLink publishes none. The seed's example
 #: (8 s, 720p, audio) reserved 8 credits.
 PRICE_PER_SECOND: Final = {"480p": 0.5, "720p": 1.0, "1080p": 2.0}
@@ -193,6 +195,8 @@ def padded_video(size: int | None) -> bytes:
     pad = size - len(video)
     if pad < 8:
         raise ValueError(f"result_size must be at least {len(video) + 8} bytes")
+    if size > MAX_RESULT_SIZE:  # held in memory, and an MP4 box size is 32 bits
+        raise ValueError(f"result_size must be at most {MAX_RESULT_SIZE} bytes (1 GiB)")
     return video + struct.pack(">I4s", pad, b"free") + bytes(pad - 8)
 
 
