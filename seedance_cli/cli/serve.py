@@ -87,7 +87,27 @@ def emulator(
 
     def log(line: str) -> None:
         if not quiet:
-            print(line, file=sys.stderr, flush=True)
+            with contextlib.suppress(OSError):  # a closed or hung-up stderr stops no request
+                print(line, file=sys.stderr, flush=True)
+
+    try:
+        emu = Emulator(
+            port=port,
+            task_seconds=task_seconds,
+            api_key=api_key,
+            credits=credits,
+            max_files=max_files,
+            second_origin=second_origin,
+            legacy_error_codes=legacy_error_codes,
+            files_errors_http_200=files_errors_200,
+            result_size=result_size,
+            faults=fault or (),
+            log=log,
+        )
+    except FaultSpecError as exc:
+        raise UsageError(f"--fault {exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--result-size: {exc}") from None
 
     def stop_on_sigterm(signum: int, frame: object) -> None:
         emu.request_stop()
@@ -96,24 +116,7 @@ def emulator(
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         try:
-            emu = Emulator(
-                port=port,
-                task_seconds=task_seconds,
-                api_key=api_key,
-                credits=credits,
-                max_files=max_files,
-                second_origin=second_origin,
-                legacy_error_codes=legacy_error_codes,
-                files_errors_http_200=files_errors_200,
-                result_size=result_size,
-                faults=fault or (),
-                log=log,
-            )
             emu.start()
-        except FaultSpecError as exc:
-            raise UsageError(f"--fault {exc}") from None
-        except ValueError as exc:
-            raise UsageError(f"--result-size: {exc}") from None
         except OSError as exc:
             raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
         try:
