@@ -1,6 +1,8 @@
 """The operations a command is made of, with the ledger kept up to date at every step.
 
-``create`` records a row before the create is sent and the task id the moment it answers;
+``create`` claims a row before the create is sent (a create the history cannot record is not
+sent; one another process holds is waited on, not sent again) and records the task id the moment
+it answers;
 ``save_results`` downloads every result of a completed task, asking the API once for a fresh URL
 when the result host refuses the old one. No HTTP here: the client does it.
 """
@@ -12,11 +14,11 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .download import Progress, ResultGone, Saved, download, result_name
 from .errors import APIError, ConnectionFailed, OutcomeUnknown, RedirectRefused, ServiceError
-from .ledger import Ledger
+from .ledger import Claim, Ledger
 from .models import GenerationRequest, Task
 
 if TYPE_CHECKING:
@@ -29,6 +31,20 @@ class ResultExpired(ServiceError):
     code = "result_expired"
 
 
+#: How long ``create`` waits for another process that holds the same key to get its answer.
+HOLDER_PATIENCE: Final = 120.0
+HOLDER_POLL: Final = 0.2
+
+
+class Taken(Exception):
+    """``create(wait_for_holder=False)`` found the create claimed already: ``claim`` says by
+    whom and with which task, if any. Nothing was sent."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(claim.idempotency_key)
+        self.claim = claim
+
+
 def create(
     client: Client,
     ledger: Ledger,
@@ -38,13 +54,20 @@ def create(
     profile: str | None,
     local_images: Sequence[Mapping[str, str]] = (),
     batch_key: str | None = None,
+    wait_for_holder: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Task:
     """Create a task, keeping the ledger right whatever happens.
 
-    A definite refusal or a create that never left removes the row; an unknown outcome (or Ctrl-C
-    while the create was under way) marks it ``outcome_unknown`` with the key.
+    The create is claimed in the ledger first (``HistoryUnavailable``, exit 3, when the claim
+    cannot be written: nothing is sent). A key (or batch line) already claimed is never sent
+    again: its task is returned; a live process still sending it is waited on; a create of
+    unknown outcome raises ``OutcomeUnknown``. With ``wait_for_holder=False`` ``Taken`` says so
+    at once instead. A definite refusal or a create that never left removes the row; an unknown
+    outcome (or Ctrl-C while the create was under way) marks it ``outcome_unknown`` with the key.
     """
-    ledger.begin_create(
+    claim = ledger.claim(
         idempotency_key,
         request.to_body(),
         profile=profile,
@@ -52,6 +75,10 @@ def create(
         local_images=local_images,
         batch_key=batch_key,
     )
+    if not claim.mine:
+        if not wait_for_holder:
+            raise Taken(claim)
+        return adopt(client, ledger, claim, sleep=sleep, clock=clock)
     try:
         task = client.create_generation(request, idempotency_key=idempotency_key)
     except OutcomeUnknown as exc:
@@ -65,6 +92,35 @@ def create(
         raise
     ledger.created(idempotency_key, task)
     return task
+
+
+def adopt(
+    client: Client,
+    ledger: Ledger,
+    claim: Claim,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    patience: float = HOLDER_PATIENCE,
+) -> Task:
+    """The task of a create someone else claimed: wait while a live owner is sending it, then
+    fetch it. Never sends the create."""
+    key = claim.idempotency_key
+    deadline = clock() + patience
+    current: Claim | None = claim
+    while current is not None and current.held and clock() < deadline:
+        sleep(HOLDER_POLL)
+        current = ledger.holder(key)
+    if current is None:
+        raise OutcomeUnknown(key, "another process held this create and its row is gone")
+    if current.task_id is not None:
+        task = client.get_task(current.task_id)
+        ledger.observe(task, base_url=client.base_url)
+        return task
+    if current.held:
+        pid = (current.owner or "").split("-")[0]
+        raise OutcomeUnknown(key, f"another seedance process (pid {pid}) is still sending it")
+    raise OutcomeUnknown(key, "an earlier create with this idempotency key had no answer")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -146,7 +146,7 @@ def test_a_version_1_database_migrates_forward_keeping_its_rows(tmp_path: Path) 
     assert entry.prompt == "old row" and entry.batch_key is None and entry.local_images == []
     ledger.close()
     version = sqlite3.connect(folder / FILE_NAME).execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
 
 
 def test_a_newer_database_is_left_alone_with_a_warning(tmp_path: Path) -> None:
