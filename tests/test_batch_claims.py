@@ -135,6 +135,26 @@ def test_a_claim_that_cannot_be_written_stops_the_create(
     assert emulator.requests() == []
 
 
+def test_after_any_failed_write_no_create_is_claimed(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An observation that could not be written (a full disk) turns the ledger off for
+    observations; from then on no create is claimed, even if the disk recovers."""
+    warnings: list[str] = []
+    ledger.on_warning = warnings.append
+    real_write = Ledger._write
+
+    def full(self: Ledger) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Ledger, "_write", full)
+    ledger.observe(Task.from_api({"id": "task-unified-1-aaaaaaaa", "status": "processing"}))
+    assert len(warnings) == 1 and "disk is full" in warnings[0]
+    monkeypatch.setattr(Ledger, "_write", real_write)
+    with pytest.raises(HistoryUnavailable, match="disk is full"):
+        ledger.claim("k", {"prompt": "x"}, profile=None, base_url=None)
+
+
 def test_a_sandbox_ledger_lets_creates_through(client: Client, emulator: Emulator) -> None:
     ledger = Ledger(Path("/nonexistent/never"))
     ledger.disabled = True  # as --sandbox makes it

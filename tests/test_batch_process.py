@@ -77,6 +77,7 @@ def test_two_runs_of_one_manifest_at_once_create_each_line_once(
     live: Emulator, work: Path, tmp_path: Path
 ) -> None:
     env = env_for(live, tmp_path / "data")
+    live.add_fault("create:slow:*:seconds=0.3")  # each create is held a while: the other waits
     procs = [batch(work, env, "--output-dir", "out", "--concurrency", "3") for _ in range(2)]
     results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
     for out, err, code in results:
@@ -91,6 +92,7 @@ def test_two_runs_of_one_manifest_at_once_create_each_line_once(
         str(line["prompt"]) for line in LINES
     )
     assert len({r.idempotency_key for r in creates}) == len(LINES)
+    assert any("created by another run" in err for _, err, _ in results)
     ids = [rows(out) for out, _, _ in results]
     assert {n: v[0] for n, v in ids[0].items()} == {n: v[0] for n, v in ids[1].items()}
     for name in ("cat", "2", "3", "4", "whale", "6"):
