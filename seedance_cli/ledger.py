@@ -474,7 +474,8 @@ class Ledger:
     def outcome_unknown(self, idempotency_key: str, cause: str) -> None:
         with self._write() as conn:
             conn.execute(
-                "UPDATE tasks SET state = ?, note = ?, updated_at = ? WHERE idempotency_key = ?",
+                "UPDATE tasks SET state = ?, note = ?, updated_at = ? WHERE idempotency_key = ? "
+                "AND task_id IS NULL",
                 (UNKNOWN, cause, self.clock(), idempotency_key),
             )
 

@@ -149,6 +149,30 @@ def test_a_version_1_database_migrates_forward_keeping_its_rows(tmp_path: Path) 
     assert version == SCHEMA_VERSION == 3
 
 
+def test_a_version_2_creating_row_becomes_outcome_unknown(tmp_path: Path) -> None:
+    """A row an older seedance left ``creating`` has no owner to wait on: its process is gone,
+    and its create may have reached the server."""
+    folder = tmp_path / "v2"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / FILE_NAME)
+    for migration in MIGRATIONS[:2]:
+        conn.executescript(migration)
+    conn.execute(
+        "INSERT INTO tasks (idempotency_key, state, created_at, updated_at, prompt) "
+        "VALUES ('k-old', 'creating', 1, 1, 'left behind')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    ledger = Ledger(folder)
+    (entry,) = ledger.entries(status="outcome_unknown") or []
+    assert (entry.idempotency_key, entry.task_id) == ("k-old", None)
+    assert "ended before it answered" in (entry.note or "")
+    claim = ledger.claim("k-old", {"prompt": "again"}, profile=None, base_url=None)
+    assert not claim.mine and claim.state == "outcome_unknown"
+    ledger.close()
+
+
 def test_a_newer_database_is_left_alone_with_a_warning(tmp_path: Path) -> None:
     folder = tmp_path / "new"
     folder.mkdir()
