@@ -113,6 +113,41 @@ def test_a_second_create_with_a_claimed_key_sends_nothing(
     assert len(emulator.requests("create")) == 1
 
 
+def test_a_create_a_live_process_is_sending_is_waited_for_not_sent(
+    client: Client, emulator: Emulator, ledger: Ledger, clock: FakeClock
+) -> None:
+    assert ledger.claim("k", REQUEST.to_body(), profile=None, base_url=emulator.url).mine
+    theirs = client.create_generation(REQUEST, idempotency_key="k")  # the other process's
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 3:
+            ledger.created("k", theirs)
+        clock.sleep(seconds)
+
+    task = create(
+        client,
+        ledger,
+        REQUEST,
+        idempotency_key="k",
+        profile=None,
+        sleep=sleep,
+        clock=clock.monotonic,
+    )
+    assert task.id == theirs.id and len(naps) == 3
+    assert len(emulator.requests("create")) == 1
+
+
+def test_generate_with_a_key_already_used_creates_nothing(cli: CliRunner, api: Emulator) -> None:
+    first = cli("generate", "A cat", "--idempotency-key", "ci-run-42")
+    assert first.code == 0, first.err
+    again = cli("generate", "A cat", "--idempotency-key", "ci-run-42")
+    assert again.code == 0, again.err
+    assert again.out == first.out
+    assert len(api.requests("create")) == 1
+
+
 def test_a_create_claimed_by_a_dead_process_is_never_sent(
     client: Client, emulator: Emulator, tmp_path: Path
 ) -> None:
