@@ -67,18 +67,23 @@ def create(
     at once instead. A definite refusal or a create that never left removes the row; an unknown
     outcome (or Ctrl-C while the create was under way) marks it ``outcome_unknown`` with the key.
     """
-    claim = ledger.claim(
-        idempotency_key,
-        request.to_body(),
-        profile=profile,
-        base_url=client.base_url,
-        local_images=local_images,
-        batch_key=batch_key,
-    )
-    if not claim.mine:
+    while True:
+        claim = ledger.claim(
+            idempotency_key,
+            request.to_body(),
+            profile=profile,
+            base_url=client.base_url,
+            local_images=local_images,
+            batch_key=batch_key,
+        )
+        if claim.mine:
+            break
         if not wait_for_holder:
             raise Taken(claim)
-        return adopt(client, ledger, claim, sleep=sleep, clock=clock)
+        adopted = adopt(client, ledger, claim, sleep=sleep, clock=clock)
+        if adopted is not None:
+            return adopted
+        # The holder's create was refused (its row is gone): nothing was made; claim again.
     try:
         task = client.create_generation(request, idempotency_key=idempotency_key)
     except OutcomeUnknown as exc:
@@ -102,9 +107,10 @@ def adopt(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     patience: float = HOLDER_PATIENCE,
-) -> Task:
+) -> Task | None:
     """The task of a create someone else claimed: wait while a live owner is sending it, then
-    fetch it. Never sends the create."""
+    fetch it. ``None`` when the row went away (that create was refused: no task). Never sends
+    the create."""
     key = claim.idempotency_key
     deadline = clock() + patience
     current: Claim | None = claim
@@ -112,7 +118,7 @@ def adopt(
         sleep(HOLDER_POLL)
         current = ledger.holder(key)
     if current is None:
-        raise OutcomeUnknown(key, "another process held this create and its row is gone")
+        return None
     if current.task_id is not None:
         task = client.get_task(current.task_id)
         ledger.observe(task, base_url=client.base_url)

@@ -139,6 +139,29 @@ def test_a_create_a_live_process_is_sending_is_waited_for_not_sent(
     assert len(emulator.requests("create")) == 1
 
 
+def test_a_create_another_process_had_refused_is_claimed_again(
+    client: Client, emulator: Emulator, ledger: Ledger, clock: FakeClock
+) -> None:
+    assert ledger.claim("k", REQUEST.to_body(), profile=None, base_url=emulator.url).mine
+
+    def sleep(seconds: float) -> None:
+        ledger.not_created("k")  # the other process's create was refused: its row goes
+        clock.sleep(seconds)
+
+    task = create(
+        client,
+        ledger,
+        REQUEST,
+        idempotency_key="k",
+        profile=None,
+        sleep=sleep,
+        clock=clock.monotonic,
+    )
+    assert [r.idempotency_key for r in emulator.requests("create")] == ["k"]
+    entry = ledger.entry(task.id)
+    assert entry is not None and entry.idempotency_key == "k"
+
+
 def test_generate_with_a_key_already_used_creates_nothing(cli: CliRunner, api: Emulator) -> None:
     first = cli("generate", "A cat", "--idempotency-key", "ci-run-42")
     assert first.code == 0, first.err
