@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .download import Progress, ResultGone, Saved, download, result_name
-from .errors import APIError, ConnectionFailed, OutcomeUnknown, RedirectRefused, ServiceError
+from .errors import (
+    APIError,
+    ConnectionFailed,
+    OutcomeUnknown,
+    RedirectRefused,
+    ServiceError,
+    UsageError,
+)
 from .ledger import Claim, Ledger
 from .models import GenerationRequest, Task
 
@@ -92,8 +99,11 @@ def create(
     except KeyboardInterrupt:
         ledger.outcome_unknown(idempotency_key, "interrupted while the create was under way")
         raise
-    except (APIError, ConnectionFailed, RedirectRefused):
-        ledger.not_created(idempotency_key)
+    except (APIError, ConnectionFailed, RedirectRefused, UsageError):
+        ledger.not_created(idempotency_key)  # refused, here or there: no task was made
+        raise
+    except Exception as exc:  # anything else may have come after sending: never take it for no
+        ledger.outcome_unknown(idempotency_key, f"{type(exc).__name__} while it was under way")
         raise
     ledger.created(idempotency_key, task)
     return task

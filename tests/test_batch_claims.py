@@ -17,7 +17,7 @@ from seedance_cli import Client, GenerationRequest
 from seedance_cli.batch import Manifest, api_origin, parse_manifest
 from seedance_cli.cli import World, run
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
-from seedance_cli.errors import HistoryUnavailable, OutcomeUnknown
+from seedance_cli.errors import HistoryUnavailable, OutcomeUnknown, ValidationError
 from seedance_cli.jobs import Taken, create
 from seedance_cli.ledger import FILE_NAME, Ledger
 from seedance_cli.models import Task
@@ -211,6 +211,30 @@ def test_after_any_failed_write_no_create_is_claimed(
     monkeypatch.setattr(Ledger, "_write", real_write)
     with pytest.raises(HistoryUnavailable, match="disk is full"):
         ledger.claim("k", {"prompt": "x"}, profile=None, base_url=None)
+
+
+def test_a_claim_never_stays_creating_after_its_create_ends(
+    client: Client, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused locally: no row. Anything unexpected on the way: outcome unknown, not a claim
+    that looks in progress for as long as the process lives."""
+
+    def refused(request: GenerationRequest, *, idempotency_key: str | None = None) -> Task:
+        raise ValidationError("idempotency_key", "too long")
+
+    def broken(request: GenerationRequest, *, idempotency_key: str | None = None) -> Task:
+        raise RuntimeError("a bug after sending")
+
+    monkeypatch.setattr(client, "create_generation", refused)
+    with pytest.raises(ValidationError):
+        create(client, ledger, REQUEST, idempotency_key="k1", profile=None)
+    assert ledger.entries() == []
+    monkeypatch.setattr(client, "create_generation", broken)
+    with pytest.raises(RuntimeError):
+        create(client, ledger, REQUEST, idempotency_key="k2", profile=None)
+    (entry,) = ledger.entries() or []
+    assert (entry.idempotency_key, entry.state) == ("k2", "outcome_unknown")
+    assert entry.note == "RuntimeError while it was under way"
 
 
 def test_a_sandbox_ledger_lets_creates_through(client: Client, emulator: Emulator) -> None:
