@@ -247,3 +247,16 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert len(rows) == 1000
     assert {status for _, _, status in rows} == {"processing"}
     assert all(task_id.endswith(key.split("-")[0]) for key, task_id, _ in rows)
+
+
+def test_a_create_under_way_in_a_live_process_stays_creating_for_other_readers(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger.begin_create("k-begun", {"prompt": "x"}, profile=None, base_url=None)
+    assert ledger.claim("k-claimed", {"prompt": "y"}, profile=None, base_url=None).mine
+    reader = Ledger(tmp_path / "data")  # opening the ledger marks only dead owners' rows
+    assert {e.idempotency_key: e.state for e in reader.entries() or []} == {
+        "k-begun": "creating",
+        "k-claimed": "creating",
+    }
+    reader.close()
