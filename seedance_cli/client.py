@@ -506,7 +506,10 @@ class Client:
         check_task_id(task_id)
         with self._masked():
             data = self._read(f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}", deadline)
-            return Task.from_api(data)
+            task = Task.from_api(data)
+            if task.id != task_id:
+                raise BadResponse(f"asked for {task_id}, the answer is about another task")
+            return task
 
     def get_credits(self) -> Credits:
         """The remaining and used credits of this key (``token``) and of the account (``user``)."""

@@ -65,26 +65,29 @@ class _Watchdog:
 
     def stop(self) -> None:
         self._done.set()
+        self._body.set()  # wakes a watch still waiting for the headers
 
     def _watch(self) -> None:
-        while True:
+        while not self._done.is_set():
             now = time.monotonic()
             if self._deadline is not None and now >= self._deadline:
                 self._fire("the deadline passed")
                 return
-            if self._body.is_set():
-                mark, until = self.received, now + self._stall
-            else:
-                mark, until = -1, self._header_until
-                if now >= until:
-                    self._fire("no answer in time")
-                    return
+            until = now + self._stall if self._body.is_set() else self._header_until
             if self._deadline is not None:
                 until = min(until, self._deadline)
+            if not self._body.is_set():
+                if now >= self._header_until:
+                    self._fire("no answer in time")
+                    return
+                self._body.wait(until - now)  # the body starting ends this wait early
+                continue
+            mark = self.received
             if self._done.wait(max(0.0, until - now)):
                 return
-            stalled = mark >= 0 and self.received - mark < MIN_PROGRESS_BYTES
-            if stalled and (self._deadline is None or time.monotonic() < self._deadline):
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                continue
+            if self.received - mark < MIN_PROGRESS_BYTES:
                 self._fire(f"it stalled (under {MIN_PROGRESS_BYTES >> 10} kB in {self._stall:g}s)")
                 return
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 from .app import (
     EXIT_CODES_HELP,
+    MAX_POLL_INTERVAL,
     ForceOpt,
     IntervalOpt,
     OutputOpt,
@@ -168,7 +169,7 @@ def generate(
     input is checked before anything is sent: a bad value costs nothing and exits 2.
     """
     check_seconds("--timeout", timeout, allow_zero=True)
-    check_seconds("--interval", interval, allow_zero=False)
+    check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
     from ..images import placeholder
 
     sources = image_sources(rt, image or ())
@@ -438,7 +439,7 @@ def wait(
     from ..models import task_ids as check_ids
 
     check_seconds("--timeout", timeout, allow_zero=True)
-    check_seconds("--interval", interval, allow_zero=False)
+    check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
     try:
         ids = check_ids(task_ids)
     except ValidationError as exc:
