@@ -95,6 +95,9 @@ class Timeouts:
     #: Result downloads: at least ``resulthost.MIN_PROGRESS_BYTES`` must come in every ``stall``
     #: seconds. A large file that keeps moving is never cut off.
     stall: float = 30.0
+    #: A result download given a deadline (a wait's) may still take this long from its start: a
+    #: task seen completed at the deadline gets its file.
+    download_grace: float = 60.0
 
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
@@ -397,8 +400,11 @@ class Client:
         """GET a result file, streamed, with this client's timeouts and User-Agent. Never carries
         the API key, whatever the host; redirects are followed (result hosts are CDNs).
 
-        The body may take as long as it keeps moving (``Timeouts.stall``), but no longer than
-        ``deadline`` (a ``clock()`` time, such as a wait's deadline) when one is given."""
+        The body may take as long as it keeps moving (``Timeouts.stall``), but when a
+        ``deadline`` is given (a ``clock()`` time, such as a wait's) it ends by then, or
+        ``Timeouts.download_grace`` seconds from now if that is later."""
+        if deadline is not None:
+            deadline = max(deadline, self._clock() + self.timeouts.download_grace)
         return open_result(
             url,
             headers,

@@ -657,12 +657,15 @@ def test_a_moving_result_still_ends_by_the_deadline(serve: Callable[[Respond], H
 def test_client_open_result_passes_the_deadline_down(serve: Callable[[Respond], Hostile]) -> None:
     server = serve(lambda conn: moving(conn, size=1 << 30, gap=0.02))
     clock = FakeClock()
-    with real_client(server.url, clock=clock.monotonic) as client:
-        started = time.monotonic()
-        with (
-            pytest.raises(ResponseTimeout),
-            client.open_result(server.url + "/v.mp4", {}, deadline=clock.monotonic() + 0.5) as r,
-        ):
-            for _ in r.chunks():
-                pass
-    assert time.monotonic() - started < 2.0
+    timeouts = Timeouts(connect=2, read=5, write=5, pool=2, download_grace=0.3)
+    with real_client(server.url, clock=clock.monotonic, timeouts=timeouts) as client:
+        for deadline, ends_after in ((clock.monotonic() + 0.9, 0.9), (clock.monotonic(), 0.3)):
+            started = time.monotonic()
+            with (
+                pytest.raises(ResponseTimeout),
+                client.open_result(server.url + "/v.mp4", {}, deadline=deadline) as response,
+            ):
+                for _ in response.chunks():
+                    pass
+            took = time.monotonic() - started
+            assert ends_after - 0.1 < took < ends_after + 0.6  # a deadline now gets the grace

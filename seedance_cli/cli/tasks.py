@@ -369,6 +369,7 @@ def finish_wait(
                 rt.ledger.observe(task, base_url=client.base_url)
                 display.update(task)
 
+            deadline = rt.world.clock() + timeout if timeout is not None else None
             outcomes = wait_for_tasks(
                 client,
                 task_ids,
@@ -397,7 +398,7 @@ def finish_wait(
                 show_result(rt, outcome)
             else:
                 try:
-                    save(rt, client, outcome, destination, force=force)
+                    save(rt, client, outcome, destination, force=force, deadline=deadline)
                 except Interrupted:
                     raise
                 except (SeedanceError, OSError) as exc:
@@ -488,8 +489,17 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
     report(rt, errors)
 
 
-def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, force: bool) -> None:
-    """Download a completed task's results and print where they went (``files`` with --json)."""
+def save(
+    rt: Runtime,
+    client: Client,
+    task: Task,
+    destination: Destination,
+    *,
+    force: bool,
+    deadline: float | None = None,
+) -> None:
+    """Download a completed task's results and print where they went (``files`` with --json);
+    by ``deadline`` (a wait's) when one is given."""
     from ..jobs import save_results
 
     if not task.results:
@@ -510,6 +520,7 @@ def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, f
                 force=force,
                 on_progress=progress,
                 sleep=rt.world.sleep,
+                deadline=deadline,
             )
     except KeyboardInterrupt:
         target = targets[-1] if targets else destination.target(task.id, 0)
