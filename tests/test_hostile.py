@@ -687,3 +687,23 @@ def test_client_open_result_passes_the_deadline_down(serve: Callable[[Respond], 
             error = within(ends_after + 0.6, lambda: fetch(deadline))  # noqa: B023
             assert isinstance(error, ResponseTimeout)
             assert time.monotonic() - started > ends_after - 0.1  # a deadline now gets the grace
+
+
+def test_batch_timeout_against_a_trickling_server_exits_9(
+    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def respond(conn: Conn) -> None:
+        if conn.request_line.startswith("POST"):
+            conn.json(200, TASK)
+        else:
+            trickle_body(conn)
+
+    server = serve(respond)
+    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
+    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+    started = time.monotonic()
+    manifest = '{"prompt": "a cat"}\n'
+    result = cli("batch", "-", "--timeout", "0.1", "--interval", "0.05", input=manifest)
+    assert time.monotonic() - started < 6.0  # each poll is cut at about a second
+    assert result.code == ExitCode.TIMEOUT, result.err
+    assert "Traceback" not in result.err
