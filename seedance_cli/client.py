@@ -697,7 +697,7 @@ class Client:
         target = httpx.URL(url)
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send_once(method, target, headers, content, until)
-            if not response.is_redirect or not follow:
+            if not response.has_redirect_location or not follow:
                 return response
             location = response.headers.get("Location", "")
             next_url = target.join(location)

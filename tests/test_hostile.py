@@ -31,6 +31,7 @@ from seedance_cli import (
 from seedance_cli.client import MAX_ANSWER_BYTES, Timeouts
 from seedance_cli.emulator import Emulator, FakeClock
 from seedance_cli.errors import ExitCode
+from seedance_cli.render import fmt_duration
 from seedance_cli.resulthost import open_result
 
 from .clirunner import CliRunner
@@ -300,15 +301,49 @@ def test_a_finite_answer_over_the_cap_is_a_bad_response_too(
         client.get_task(TASK_ID)
 
 
-def test_a_huge_error_body_is_cut_and_still_the_apis_refusal(
+def test_an_endless_error_body_is_cut_and_still_the_apis_refusal(
     serve: Callable[[Respond], Hostile],
 ) -> None:
-    page = b"<html>" + b"x" * (8 << 20) + b"</html>"
-    server = serve(lambda conn: conn.answer(400, page, content_type="text/html"))
-    with real_client(server.url) as client, pytest.raises(InvalidRequestError) as info:
-        client.get_task(TASK_ID)
-    assert info.value.exit_code == ExitCode.REFUSED
-    assert len(info.value.message) <= 500
+    def respond(conn: Conn) -> None:
+        conn.send(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n\r\n<html>")
+        while not conn.stop.is_set():
+            try:
+                conn.send(b"x" * 65536)
+            except OSError:
+                return
+
+    server = serve(respond)
+    timeouts = Timeouts(connect=2, read=5, write=5, pool=2, total=30)
+    with real_client(server.url, timeouts=timeouts) as client:
+        error = within(3.0, lambda: client.get_task(TASK_ID))
+    assert isinstance(error, InvalidRequestError)
+    assert error.exit_code == ExitCode.REFUSED
+    assert len(error.message) <= 500
+
+
+@pytest.mark.parametrize("status", [304, 302, 100])
+def test_a_read_answered_with_a_status_that_is_no_answer_is_exit_7(
+    cli: CliRunner,
+    serve: Callable[[Respond], Hostile],
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+) -> None:
+    def respond(conn: Conn) -> None:
+        if status == 100:  # an interim answer, then one that is no answer either
+            conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        conn.answer(304 if status == 100 else status, b"")
+
+    server = serve(respond)
+    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
+    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+    result = cli("status", TASK_ID)
+    assert result.code == ExitCode.UNAVAILABLE, result.err
+    assert "unexpected HTTP" in result.err
+
+
+def test_durations_shown_are_bounded() -> None:
+    assert fmt_duration(float("inf")) == "277777:46:40"
+    assert fmt_duration(float("nan")) == fmt_duration(float("-inf")) == "0:00"
 
 
 def test_json_nested_beyond_recursion_is_a_bad_response(
