@@ -601,9 +601,8 @@ class Client:
     # -- plumbing ----------------------------------------------------------------------------------
 
     def _read(self, url: str, deadline: float | None) -> Any:
-        """GET ``url`` and decode its JSON (secrets masked, non-finite numbers ``None``),
-        retrying transient failures within the policy."""
-        return scrub(self._call("GET", url, deadline=deadline), (self._api_key,))
+        """GET ``url`` and decode its JSON, retrying transient failures within the policy."""
+        return self._call("GET", url, deadline=deadline)
 
     def _call(
         self,
@@ -615,8 +614,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
         budget: float | None = None,
     ) -> Any:
-        """Send a request that may safely be repeated and decode its JSON answer, retrying
-        transient failures within the policy. ``content`` makes a fresh body for each attempt.
+        """Send a request that may safely be repeated and decode its JSON answer (secrets masked,
+        non-finite numbers ``None``: see ``scrub``), retrying transient failures within the policy. ``content`` makes a fresh body for each attempt.
         ``deadline`` (a ``clock()`` time) bounds every attempt and every retry; ``budget`` is the
         seconds one attempt may take (``Timeouts.total`` by default)."""
         attempt = 0
@@ -640,7 +639,7 @@ class Client:
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
-                        return _json_body(response)
+                        return scrub(_json_body(response), (self._api_key,))
                     except BadResponse as exc:
                         failure = exc
                 elif status < 400:  # a redirect without a target, 304, 1xx: not an answer

@@ -742,3 +742,17 @@ def test_batch_timeout_against_a_trickling_server_exits_9(
     assert time.monotonic() - started < 6.0  # each poll is cut at about a second
     assert result.code == ExitCode.TIMEOUT, result.err
     assert "Traceback" not in result.err
+
+
+def test_any_answer_echoing_the_key_is_masked_in_json_output(
+    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    balance = {"remaining_credits": 10.0, "used_credits": 1.0, "unlimited_credits": False}
+    credits = {"success": True, "data": {"token": balance, "user": balance, "note": SENTINEL_KEY}}
+    server = serve(lambda conn: conn.json(200, credits))
+    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
+    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+    result = cli("--json", "credits")
+    assert result.code == 0, result.err
+    assert SENTINEL_KEY not in result.out + result.err
+    assert "***" in result.out
