@@ -98,7 +98,9 @@ class _Watchdog:
         sock = self._connection.sock
         if sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                # the plain socket's shutdown, also under TLS: SSLSocket's own would unwrap the
+                # TLS object under a reader that is still using it
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class ResultResponse:
@@ -133,7 +135,7 @@ class ResultResponse:
                 ) from None
             except TimeoutError:
                 raise ResponseTimeout(f"{host} stopped sending") from None
-            except (OSError, http.client.HTTPException) as exc:
+            except (OSError, ValueError, http.client.HTTPException) as exc:
                 self._check_watchdog(host)
                 raise BadResponse(f"the connection to {host} broke ({exc})") from None
             if watchdog is not None:
