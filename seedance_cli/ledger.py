@@ -12,9 +12,11 @@ The schema is versioned with ``PRAGMA user_version`` and migrates forward.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -97,8 +99,8 @@ class Entry:
     idempotency_key: str | None
     task_id: str | None
     state: str
-    created_at: float
-    updated_at: float
+    created_at: float | None
+    updated_at: float | None
     profile: str | None
     base_url: str | None
     prompt: str | None
@@ -321,7 +323,8 @@ class Ledger:
             row = conn.execute(
                 "SELECT completed_at FROM tasks WHERE task_id = ?", (task.id,)
             ).fetchone()
-            completed_at = row[0] if row is not None else None
+            # Stored data may be odd (written by hand, another tool or version): read tolerantly.
+            completed_at = epoch(row[0]) if row is not None else None
             if task.succeeded and completed_at is None:
                 # The first time it is seen completed: the results expire 24 hours after
                 # completion, which was at the latest now.
@@ -372,10 +375,20 @@ class Ledger:
         search: str | None = None,
         task_ids: Sequence[str] | None = None,
         batch: str | None = None,
+        idempotency_key: str | None = None,
     ) -> list[Entry]:
-        """Rows newest first, filtered by status (or state), prompt text, task ids, or the
-        manifest a batch line came from (its hash prefix)."""
-        clauses, args = [], []
+        """Rows newest first, filtered by status (or state), prompt text, task ids, idempotency
+        key, or the manifest a batch line came from (its hash prefix).
+
+        Reading never fails on what is stored: a value of the wrong type or out of range (a
+        timestamp in milliseconds, ``1e999``, a string) is read as far as it makes sense, else as
+        unknown (``None``), so one odd row never makes the history unreadable.
+        """
+        clauses: list[str] = []
+        args: list[Any] = []
+        if idempotency_key is not None:
+            clauses.append("idempotency_key = ?")
+            args.append(idempotency_key)
         if batch:
             clauses.append("batch_key LIKE ?")
             args.append(f"{batch}:%")
@@ -396,7 +409,8 @@ class Ledger:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY created_at DESC, row_id DESC"
         if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+            sql += " LIMIT ?"
+            args.append(max(0, min(int(limit), MAX_LIMIT)))
         with self._lock:
             conn = self._connect()
             conn.row_factory = sqlite3.Row
@@ -410,11 +424,7 @@ class Ledger:
                         f"SELECT * FROM files WHERE task_id IN ({marks}) ORDER BY result_index",  # noqa: S608 - placeholders only
                         ids,
                     ):
-                        files.setdefault(f["task_id"], []).append(
-                            SavedFile(
-                                f["result_index"], f["path"], f["sha256"], f["bytes"], f["saved_at"]
-                            )
-                        )
+                        files.setdefault(f["task_id"], []).append(_saved_file(f))
             finally:
                 conn.row_factory = None
         return [_entry(row, files.get(row["task_id"], [])) for row in rows]
@@ -423,33 +433,133 @@ class Ledger:
         found = self.entries(task_ids=[task_id])
         return found[0] if found else None
 
+    def by_idempotency_key(self, idempotency_key: str) -> list[Entry] | None:
+        """The rows made with this idempotency key (at most one: keys are unique in the
+        history), whatever API they went to; ``None`` when the history cannot be read."""
+        return self.entries(idempotency_key=idempotency_key)
+
+
+#: SQLite's largest LIMIT; a larger ``--limit`` means "all of them".
+MAX_LIMIT: Final = 2**63 - 1
+#: Timestamps above this are read as milliseconds (in seconds it would be the year 5138).
+_MILLIS_ABOVE: Final = 1e11
+#: The latest timestamp shown as a date (the year 9999): beyond it a value is not a date.
+_MAX_EPOCH: Final = 253402300799.0
+
+
+def epoch(value: Any) -> float | None:
+    """A stored timestamp as Unix seconds, or ``None`` when it cannot be one.
+
+    Tolerates what other versions, tools or hands may have written: numbers in milliseconds,
+    numeric or ISO 8601 text, and refuses infinities, NaN, negative and absurd values.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            import datetime
+
+            try:
+                parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                return None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.UTC)
+            try:
+                value = parsed.timestamp()
+            except (OverflowError, OSError, ValueError):
+                return None
+    if not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    if not math.isfinite(seconds) or seconds < 0:  # NaN, inf, or before 1970
+        return None
+    if seconds > _MILLIS_ABOVE:
+        seconds /= 1000
+    return seconds if seconds <= _MAX_EPOCH else None
+
+
+def _text(value: Any) -> str | None:
+    """A stored text column as text: bytes decoded, numbers written out, ``None`` kept."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, str | bytes):
+        try:
+            return int(float(value))
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _load(value: Any, kind: type[Any], default: Any) -> Any:
+    """A stored JSON column: its value when it decodes to ``kind``, else ``default``."""
+    try:
+        loaded = json.loads(value) if value else default
+    except (ValueError, TypeError, RecursionError):
+        return default
+    return loaded if isinstance(loaded, kind) else default
+
+
+def _columns(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as a dict in which a column the table lacks (a database made by hand or by another
+    tool) reads as ``None``."""
+    return collections.defaultdict(lambda: None, zip(row.keys(), tuple(row), strict=True))
+
+
+def _saved_file(row: sqlite3.Row) -> SavedFile:
+    col = _columns(row)
+    return SavedFile(
+        _int(col["result_index"]) or 0,
+        _text(col["path"]) or "",
+        _text(col["sha256"]) or "",
+        _int(col["bytes"]) or 0,
+        epoch(col["saved_at"]) or 0.0,
+    )
+
 
 def _entry(row: sqlite3.Row, files: list[SavedFile]) -> Entry:
-    def load(text: str | None, default: Any) -> Any:
-        try:
-            return json.loads(text) if text else default
-        except ValueError:
-            return default
-
+    col = _columns(row)
+    results = _load(col["results"], list, [])
+    images = _load(col["local_images"], list, [])
     return Entry(
-        idempotency_key=row["idempotency_key"],
-        task_id=row["task_id"],
-        state=row["state"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        profile=row["profile"],
-        base_url=row["base_url"],
-        prompt=row["prompt"],
-        params=load(row["params"], {}),
-        status=row["status"],
-        progress=row["progress"],
-        results=load(row["results"], []),
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-        note=row["note"],
-        completed_at=row["completed_at"],
-        expires_at=row["expires_at"],
-        local_images=load(row["local_images"], []),
-        batch_key=row["batch_key"],
+        idempotency_key=_text(col["idempotency_key"]),
+        task_id=_text(col["task_id"]),
+        state=_text(col["state"]) or "",
+        created_at=epoch(col["created_at"]),
+        updated_at=epoch(col["updated_at"]),
+        profile=_text(col["profile"]),
+        base_url=_text(col["base_url"]),
+        prompt=_text(col["prompt"]),
+        params=_load(col["params"], dict, {}),
+        status=_text(col["status"]),
+        progress=_int(col["progress"]),
+        results=[r for r in results if isinstance(r, str)],
+        error_code=_text(col["error_code"]),
+        error_message=_text(col["error_message"]),
+        note=_text(col["note"]),
+        completed_at=epoch(col["completed_at"]),
+        expires_at=epoch(col["expires_at"]),
+        local_images=[i for i in images if isinstance(i, dict)],
+        batch_key=_text(col["batch_key"]),
         files=files,
     )

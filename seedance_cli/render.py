@@ -235,13 +235,15 @@ class Output:
         if self.verbose:
             self._write_err(clean(text), "dim")
 
-    def error(self, exc: SeedanceError | BaseException) -> None:
-        """``error:`` and ``hint:`` lines on stderr; with ``--json`` also ``{"error": ...}`` on stdout."""
+    def error(self, exc: SeedanceError | BaseException, *, json_shown: bool = False) -> None:
+        """``error:`` and ``hint:`` lines on stderr; with ``--json`` also ``{"error": ...}`` on
+        stdout, unless ``json_shown`` (the command already printed it, in its place among the
+        results)."""
         info = describe(exc)
         self._write_err(f"error: {clean(info['message'])}", "bold red")
         if info["hint"]:
             self.hint(str(info["hint"]))
-        if self.json_mode:
+        if self.json_mode and not json_shown:
             with suppress(OutputClosed):
                 self._write_out(
                     to_json(

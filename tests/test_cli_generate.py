@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from seedance_cli.emulator import Emulator, FakeClock
 
 from .clirunner import CliRunner
+from .images import png_bytes
 
 PROMPT = "A cat playing piano"
 IMG1 = "https://example.com/first.png"
@@ -288,3 +291,159 @@ def test_sandbox_works_after_the_command_too(cli: CliRunner) -> None:
     assert result.code == 0
     (task,) = result.json
     assert task["status"] == "pending"
+
+
+# -- --idempotency-key: a key the history holds a task for creates nothing -----------------------
+
+
+def history_db() -> sqlite3.Connection:
+    return sqlite3.connect(Path(os.environ["SEEDANCE_DATA_DIR"]) / "history.sqlite3")
+
+
+def history_rows(*columns: str) -> list[tuple[Any, ...]]:
+    db = history_db()
+    try:
+        return db.execute(f"SELECT {', '.join(columns)} FROM tasks ORDER BY row_id").fetchall()
+    finally:
+        db.close()
+
+
+def history_update(sql: str) -> None:
+    db = history_db()
+    try:
+        db.execute(sql)
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_a_reused_key_returns_its_task_and_creates_nothing(cli: CliRunner, api: Emulator) -> None:
+    first = cli("generate", PROMPT, "--idempotency-key", "ci-42")
+    assert first.code == 0, first.err
+    task_id = first.out.strip()
+    again = cli("generate", PROMPT, "--idempotency-key", "ci-42")
+    assert again.code == 0, again.err
+    assert again.out == f"{task_id}\n"
+    assert f"idempotency key ci-42 already made task {task_id}" in again.err
+    assert "nothing was created" in again.err and "warning" not in again.err
+    assert len(api.requests("create")) == 1
+    # The first task is still in the history, under its key, not overwritten by a second one.
+    assert history_rows("idempotency_key", "task_id") == [("ci-42", task_id)]
+
+
+def test_a_reused_key_waits_on_and_saves_that_task(
+    cli: CliRunner, api: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    task_id = cli("generate", PROMPT, "--idempotency-key", "ci-43").out.strip()
+    waited = cli("generate", PROMPT, "--idempotency-key", "ci-43", "--wait")
+    assert waited.code == 0, waited.err
+    (url,) = waited.lines
+    assert url == api.service.render(api.service.tasks[task_id], api.service.clock())["results"][0]
+    saved = cli("generate", PROMPT, "--idempotency-key", "ci-43", "-o", "cat.mp4")
+    assert saved.code == 0, saved.err
+    assert saved.out == "cat.mp4\n" and (tmp_path / "cat.mp4").stat().st_size > 0
+    assert len(api.requests("create")) == 1
+    assert [r[0] for r in history_rows("task_id")] == [task_id]
+
+
+def test_a_reused_key_with_json_prints_that_task(cli: CliRunner, api: Emulator) -> None:
+    task_id = cli("generate", PROMPT, "--idempotency-key", "ci-44").out.strip()
+    again = cli("generate", PROMPT, "--idempotency-key", "ci-44", "--json")
+    assert again.code == 0, again.err
+    (task,) = again.json
+    assert task["id"] == task_id
+    assert len(api.requests("create")) == 1
+
+
+def test_a_reused_key_with_another_request_warns_and_still_creates_nothing(
+    cli: CliRunner, api: Emulator
+) -> None:
+    task_id = cli("generate", PROMPT, "--idempotency-key", "ci-45").out.strip()
+    again = cli("generate", "A dog surfing", "-d", "8", "--idempotency-key", "ci-45")
+    assert again.code == 0 and again.out == f"{task_id}\n"
+    assert "warning: that task was made from a different request" in again.err
+    assert "(differs in: duration, prompt)" in again.err
+    assert len(api.requests("create")) == 1
+
+
+def test_a_key_whose_create_had_an_unknown_outcome_is_never_resent(
+    cli: CliRunner, api: Emulator
+) -> None:
+    api.add_fault("create:drop")
+    first = cli("generate", PROMPT, "--idempotency-key", "ci-46")
+    assert first.code == 10 and "ci-46" in first.err
+    again = cli("generate", PROMPT, "--idempotency-key", "ci-46", "--wait")
+    assert again.code == 10
+    assert again.out == ""
+    assert "error: the create may have reached the server" in again.err
+    assert "an earlier create with this key had an unknown outcome" in again.err
+    assert "idempotency key ci-46" in again.err
+    assert len(api.requests("create")) == 1
+    assert history_rows("idempotency_key", "state", "task_id") == [
+        ("ci-46", "outcome_unknown", None)
+    ]
+
+
+def test_a_key_whose_create_never_answered_is_never_resent(cli: CliRunner, api: Emulator) -> None:
+    """A row left in state ``creating`` (a crash mid-create, or another run sending it now)."""
+    api.add_fault("create:drop")
+    cli("generate", PROMPT, "--idempotency-key", "ci-47")
+    history_update("UPDATE tasks SET state = 'creating'")
+    again = cli("generate", PROMPT, "--idempotency-key", "ci-47", "--json")
+    assert again.code == 10
+    assert again.json == [
+        {
+            "error": {
+                "code": "outcome_unknown",
+                "message": "the create may have reached the server (an earlier create with "
+                "this key has no answer recorded; it may still be under way); it was not resent",
+                "hint": "idempotency key ci-47: check your recent tasks before creating again",
+            }
+        }
+    ]
+    assert len(api.requests("create")) == 1
+
+
+def test_a_reused_key_uploads_nothing(cli: CliRunner, api: Emulator, tmp_path: Path) -> None:
+    image = tmp_path / "first.png"
+    image.write_bytes(png_bytes(640, 480))
+    first = cli("generate", PROMPT, "-i", str(image), "--idempotency-key", "ci-48")
+    assert first.code == 0, first.err
+    again = cli("generate", PROMPT, "-i", str(image), "--idempotency-key", "ci-48")
+    assert again.code == 0 and again.out == first.out
+    assert "warning" not in again.err  # the uploaded URL is not compared with the local path
+    assert [r.kind for r in api.requests()] == ["upload", "create"]
+
+
+def test_a_key_is_per_api_another_apis_task_is_not_this_ones(cli: CliRunner, api: Emulator) -> None:
+    """A key used against another origin (an emulator) neither returns that task nor blocks with
+    exit 10; the history keeps one task per key, so it is refused before anything is sent."""
+    first = cli("generate", PROMPT, "--idempotency-key", "ci-49")
+    assert first.code == 0, first.err
+    history_update("UPDATE tasks SET base_url = 'http://127.0.0.1:1'")
+    again = cli("generate", PROMPT, "--idempotency-key", "ci-49", "--wait")
+    assert again.code == 2 and again.out == ""
+    assert again.err.startswith(
+        "error: --idempotency-key: ci-49 already made a task with another API (http://127.0.0.1:1)"
+    )
+    assert len(api.requests("create")) == 1
+    assert history_rows("task_id", "base_url") == [(first.out.strip(), "http://127.0.0.1:1")]
+
+
+def test_a_given_key_is_not_sent_when_the_history_cannot_be_read(
+    cli: CliRunner, api: Emulator, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    env = {"SEEDANCE_DATA_DIR": str(blocker / "d")}
+    result = cli("generate", PROMPT, "--idempotency-key", "ci-50", env=env)
+    assert result.code == 3 and result.out == ""
+    assert "cannot tell whether idempotency key ci-50 already made a task" in result.err
+    assert api.requests() == []
+
+
+def test_the_sandbox_takes_a_key_without_a_history(cli: CliRunner) -> None:
+    result = cli("--sandbox", "generate", PROMPT, "--idempotency-key", "ci-51")
+    assert result.code == 0, result.err
+    assert result.out.startswith("task-unified-")

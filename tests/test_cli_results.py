@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -273,3 +274,216 @@ def test_a_timed_out_wait_to_a_folder_resumes_to_the_same_folder(
     result = cli("wait", task_id, "-o", "new/", "--timeout", "10")
     assert result.code == 9
     assert f"hint: resume with: seedance wait {task_id} -o new/" in result.err
+
+
+# -- history: options checked, stored data read tolerantly -----------------------------------------
+
+
+def strict_json(text: str) -> list[object]:
+    """Each line as JSON that any parser reads: no NaN or Infinity."""
+
+    def refuse(name: str) -> object:
+        raise ValueError(f"not JSON: {name}")
+
+    return [json.loads(line, parse_constant=refuse) for line in text.splitlines()]
+
+
+@pytest.mark.parametrize("value", ["bogus", "done", "", "created"])
+def test_history_refuses_an_unknown_status(cli: CliRunner, api: Emulator, value: str) -> None:
+    create(cli)
+    result = cli("history", "--status", value)
+    assert result.code == 2 and result.out == ""
+    assert result.err == (
+        f"error: --status: unknown status {value!r}; one of pending, processing, completed, "
+        "failed, cancelled, creating, outcome_unknown\n"
+    )
+
+
+def test_history_status_ignores_case(cli: CliRunner, api: Emulator) -> None:
+    task_id = create(cli)
+    result = cli("history", "--status", "PENDING")
+    assert result.code == 0 and result.lines[0].startswith(task_id)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "x", "1.5"])
+def test_history_refuses_a_bad_limit(cli: CliRunner, api: Emulator, value: str) -> None:
+    result = cli("history", "--limit", value)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: Invalid value for '--limit'")
+
+
+def test_history_takes_an_absurd_limit_as_all(cli: CliRunner, api: Emulator) -> None:
+    ids = [create(cli), create(cli)]
+    result = cli("history", "--limit", str(10**30))
+    assert result.code == 0 and result.err == ""
+    assert sorted(line.split("\t")[0] for line in result.lines) == sorted(ids)
+
+
+ODD_TIMES = ["1e999", "-1e999", "'x'", "'nan'", "1761313744000", "-5", "X'00ff'", "99e99"]
+
+
+@pytest.mark.parametrize("value", ODD_TIMES)
+def test_history_shows_what_it_can_of_odd_stored_times(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path, value: str
+) -> None:
+    task_id = create(cli)
+    clock.advance(60)
+    cli("status", task_id)  # completed: completed_at and expires_at are set
+    db = history_db()
+    db.execute(
+        f"UPDATE tasks SET created_at = {value}, updated_at = {value}, "
+        f"completed_at = {value}, expires_at = {value}"
+    )
+    db.commit()
+    db.close()
+    result = cli("history")
+    assert result.code == 0 and result.err == ""
+    (row,) = (line.split("\t") for line in result.lines)
+    assert row[0] == task_id and row[2] == "completed"
+    if value == "1761313744000":  # milliseconds: read as seconds
+        assert row[1] == local_time(1761313744)
+    else:
+        assert row[1] == "-"
+    (entry,) = strict_json(cli("history", "--json").out)
+    assert isinstance(entry, dict) and entry["id"] == task_id
+    # Every command that reads the stored row still works on it.
+    assert cli("status", task_id).code == 0
+    assert cli("wait", task_id).code == 0
+    saved = cli("download", task_id, "-o", "odd.mp4")
+    assert saved.code == 0, saved.err
+    assert cli("history").code == 0
+
+
+def test_history_reads_odd_values_in_every_column(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    task_id = create(cli)
+    clock.advance(60)
+    assert cli("download", task_id, "-o", "a.mp4").code == 0
+    db = history_db()
+    db.execute(
+        "UPDATE tasks SET prompt = X'41ff42', params = '[1]', results = '{\"a\": 1}', "
+        "progress = 'lots', status = 7, local_images = '\"x\"', error_code = 3, note = X'00'"
+    )
+    db.execute("UPDATE files SET bytes = 'many', saved_at = 'yesterday', result_index = 1.5")
+    db.commit()
+    db.close()
+    result = cli("history")
+    assert result.code == 0, result.err
+    (row,) = (line.split("\t") for line in result.lines)
+    assert row[0] == task_id and row[3] == "A\ufffdB" and row[4] == f"saved at {here / 'a.mp4'}"
+    (entry,) = strict_json(cli("history", "--json").out)
+    assert isinstance(entry, dict)
+    assert entry["params"] == {} and entry["results"] == [] and entry["progress"] is None
+    assert entry["status"] == "7"
+
+
+def local_time(epoch: float) -> str:
+    from seedance_cli.cli.results import local_time
+
+    return local_time(epoch)
+
+
+@pytest.mark.parametrize(
+    "value", [None, float("inf"), float("-inf"), float("nan"), 1e300, -1e300, "1", True]
+)
+def test_local_time_never_fails(value: object) -> None:
+    assert local_time(value) == "-"  # type: ignore[arg-type]
+
+
+# -- download --missing: results last seen unfinished are checked again ---------------------------
+
+
+def test_download_missing_rechecks_tasks_last_seen_unfinished(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    api.add_fault("task:fail")
+    failed = create(cli)
+    done = create(cli)  # the history saw it pending, and never since
+    seen = create(cli)
+    clock.advance(30)
+    assert cli("status", seen).lines[0].split("\t")[1] == "processing"  # ... this one processing
+    clock.advance(45)
+    running = create(cli)
+    result = cli("download", "--missing", "-o", "out")
+    assert result.code == 0, result.err
+    assert sorted(result.lines) == sorted(f"out/{t}.mp4" for t in (done, seen))
+    assert f"{running} is still pending (0%)" in result.err
+    assert f"{failed} failed (" in result.err and "nothing to download" in result.err
+    assert not (here / "out" / f"{failed}.mp4").exists()
+    queried = [r.path.rsplit("/", 1)[-1] for r in api.requests("query")]
+    assert sorted(set(queried)) == sorted({failed, done, seen, running})
+    # Saved or failed: not asked about again; the running one is, and saved once it completes.
+    clock.advance(60)
+    again = cli("download", "--missing", "-o", "out")
+    assert again.code == 0, again.err
+    assert again.lines == [f"out/{running}.mp4"]
+    assert cli("download", "--missing", "-o", "out").out == ""
+
+
+def test_download_missing_leaves_old_unfinished_tasks_alone(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    """Two days after its creation a task's result has expired anyway (and its record may 404)."""
+    create(cli)
+    clock.advance(2 * 24 * 3600)
+    result = cli("download", "--missing", "-o", "out")
+    assert result.code == 0 and result.out == "" and "nothing to download" in result.err
+    assert api.requests("query") == []
+
+
+def test_download_missing_only_rechecks_tasks_of_this_api(
+    cli: CliRunner, api: Emulator, clock: FakeClock, here: Path
+) -> None:
+    create(cli)
+    db = history_db()
+    db.execute("UPDATE tasks SET base_url = 'http://127.0.0.1:1'")
+    db.commit()
+    db.close()
+    clock.advance(60)
+    result = cli("download", "--missing", "-o", "out")
+    assert result.code == 0 and result.out == "" and "nothing to download" in result.err
+    assert api.requests("query") == []
+
+
+def test_download_missing_says_when_the_history_cannot_be_read(
+    cli: CliRunner, api: Emulator, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    result = cli("download", "--missing", env={"SEEDANCE_DATA_DIR": str(blocker / "d")})
+    assert result.code == 3 and result.out == ""
+    assert "error: cannot read the task history" in result.err
+
+
+def test_history_shows_an_unknown_status_as_a_dash(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    task_id = create(cli)
+    db = history_db()
+    db.execute("UPDATE tasks SET status = NULL")
+    db.commit()
+    db.close()
+    result = cli("history")
+    assert result.code == 0
+    row = result.lines[0].split("\t")
+    assert row[0] == task_id and row[2] == "-"
+
+
+@pytest.mark.parametrize(
+    ("stored", "current", "same"),
+    [
+        (None, "https://api.evolink.ai", True),
+        ("https://api.evolink.ai", "https://api.evolink.ai", True),
+        ("HTTPS://API.EvoLink.ai/", "https://api.evolink.ai", True),
+        ("https://api.evolink.ai:443", "https://api.evolink.ai", True),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8081", False),
+        ("https://api.evolink.ai/v2", "https://api.evolink.ai", False),
+        ("https://other.example", "https://api.evolink.ai", False),
+        ("http://[::1:99999", "https://api.evolink.ai", False),
+    ],
+)
+def test_rows_belong_to_an_api_by_origin(stored: str | None, current: str, same: bool) -> None:
+    from seedance_cli.cli.results import same_api
+
+    assert same_api(stored, current) is same

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from seedance_cli.emulator import Emulator, FakeClock
@@ -200,3 +202,66 @@ def test_server_text_is_shown_without_control_characters(cli: CliRunner, api: Em
     assert result.code == 8
     assert "\x1b" not in result.err and "\x07" not in result.err and "\u202e" not in result.err
     assert "[31mred[0m [bold]boom[/bold]evil" in result.err  # markup shown as text, not read
+
+
+# -- several tasks: each error shown once ----------------------------------------------------------
+
+
+def test_status_json_prints_each_error_object_once_in_its_place(
+    cli: CliRunner, api: Emulator
+) -> None:
+    task_id = create(cli)
+    result = cli("status", MISSING, task_id, "--json")
+    assert result.code == 6
+    missing, task = result.json
+    assert missing["id"] == MISSING and missing["error"]["code"] == "task_not_found"
+    assert task["id"] == task_id
+    assert result.err == f"error: {MISSING}: The requested task could not be found\n"
+
+
+def test_status_plain_prints_each_error_once(cli: CliRunner, api: Emulator) -> None:
+    task_id = create(cli)
+    result = cli("status", task_id, MISSING, "--no-color")
+    assert result.code == 6
+    assert [line.split("\t")[:2] for line in result.lines] == [
+        [task_id, "pending"],
+        [MISSING, "error"],
+    ]
+    assert result.err.count("error:") == 1
+
+
+@pytest.mark.parametrize("command", ["wait", "download"])
+def test_wait_and_download_json_print_each_error_object_once(
+    cli: CliRunner, api: Emulator, clock: FakeClock, command: str, tmp_path: Path
+) -> None:
+    api.add_fault("task:fail:1:code=content_policy_violation")
+    failed = create(cli)
+    good = create(cli)
+    clock.advance(60)
+    result = cli(command, MISSING, failed, good, "--json", "-o", str(tmp_path) + "/")
+    assert result.code == 6
+    objects = result.json
+    errors = [o["error"]["message"] for o in objects if "error" in o and "id" not in o]
+    assert len(errors) == 2
+    assert errors[0] == f"{MISSING}: The requested task could not be found"
+    assert errors[1].startswith(f"task {failed} failed (content_policy_violation: ")
+    assert [o["id"] for o in objects if "id" in o and o.get("status") == "completed"] == [good]
+    assert result.err.count("error: ") == 2
+
+
+@pytest.mark.parametrize("command", ["wait", "download"])
+def test_wait_and_download_plain_print_each_error_once(
+    cli: CliRunner, api: Emulator, clock: FakeClock, command: str, tmp_path: Path
+) -> None:
+    api.add_fault("task:fail:1:code=content_policy_violation")
+    failed = create(cli)
+    good = create(cli)
+    clock.advance(60)
+    result = cli(command, MISSING, failed, good, "-q", "-o", str(tmp_path) + "/")
+    assert result.code == 6
+    assert result.lines == [str(tmp_path / f"{good}.mp4")]
+    assert [line.split(":")[0] for line in result.err.splitlines() if line.startswith("error")] == [
+        "error",
+        "error",
+    ]
+    assert result.err.count(MISSING) == 1 and result.err.count(f"task {failed} failed") == 1

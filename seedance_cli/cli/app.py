@@ -384,16 +384,17 @@ def about(task_id: str, exc: SeedanceError) -> SeedanceError:
     return exc
 
 
-def report(rt: Runtime, failures: Sequence[SeedanceError]) -> None:
+def report(rt: Runtime, failures: Sequence[SeedanceError], *, json_shown: bool = False) -> None:
     """Show every failure, then end with the exit code of the most serious one.
 
     Not reaching the API or being refused (its own code) beats a failed task (8), which beats a
-    deadline (9).
+    deadline (9). ``json_shown``: the command already printed each failure's JSON object on
+    stdout (``status`` does, in the order of the ids), so only stderr gets them here.
     """
     if not failures:
         return
     for failure in failures:
-        rt.out.error(failure)
+        rt.out.error(failure, json_shown=json_shown)
 
     def rank(exc: SeedanceError) -> int:
         return 0 if isinstance(exc, WaitTimeout) else 1 if isinstance(exc, TaskFailed) else 2

@@ -77,6 +77,11 @@ def download(
             try:
                 task = client.get_task(task_id)
                 rt.ledger.observe(task, base_url=client.base_url)
+                if missing and not task.succeeded:
+                    # Re-checked because the history last saw it unfinished: nothing is missing
+                    # until it completes, and a task that failed has nothing to download.
+                    rt.out.info(unfinished_note(task))
+                    continue
                 if task.failed:
                     raise TaskFailed(task, hint=retry_hint(task))
                 if not task.succeeded:
@@ -98,15 +103,65 @@ def download(
     report(rt, failures)
 
 
+#: How long after its creation ``download --missing`` still asks about a task last seen
+#: unfinished: tasks take minutes, results live 24 hours after completion, so after two days
+#: there is nothing left to download (and old task records end up 404).
+RECHECK_WINDOW = 2 * 24 * 3600
+
+
 def missing_results(rt: Runtime, base_url: str) -> list[str]:
-    """Task ids of completed results never saved and not expired, made with this API."""
-    entries = rt.ledger.entries(status="completed") or []
+    """Task ids, oldest first, made with this API, whose result is missing: completed, never
+    saved and not expired, or last seen unfinished (pending, processing, or a status this version
+    does not know) in the last two days, which may have completed since and are checked again."""
+    from ..models import TaskStatus
+
+    entries = rt.ledger.entries()
+    if entries is None:
+        raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
     now = rt.world.wall_clock()
     return [
         e.task_id
         for e in reversed(entries)
-        if e.task_id and e.result_state(now) == "downloadable" and e.base_url in (None, base_url)
+        if e.task_id
+        and same_api(e.base_url, base_url)
+        and (
+            e.result_state(now) == "downloadable"
+            or (
+                not e.files
+                and e.status not in TaskStatus.TERMINAL
+                and (e.created_at is None or now - e.created_at < RECHECK_WINDOW)
+            )
+        )
     ]
+
+
+def same_api(stored: str | None, base_url: str) -> bool:
+    """Whether a history row's API (``None``: not recorded) is ``base_url``: scheme and host in
+    any case, the default port or none, a trailing slash or none."""
+    if stored is None:
+        return True
+    from urllib.parse import urlsplit
+
+    def key(url: str) -> tuple[str, str, int | None, str] | None:
+        try:
+            parts = urlsplit(url.strip())
+            scheme = parts.scheme.lower()
+            port = parts.port or {"https": 443, "http": 80}.get(scheme)
+            return scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+        except ValueError:
+            return None
+
+    mine = key(base_url)
+    return mine is not None and key(stored) == mine
+
+
+def unfinished_note(task: Any) -> str:
+    """What ``download --missing`` says of a re-checked task that has nothing to download."""
+    if task.failed:
+        error = task.error
+        reason = f"{error.code}: {error.message}" if error and error.message else "no reason given"
+        return f"{task.id} {task.status} ({reason}); nothing to download"
+    return f"{task.id} is still {task.status} ({task.progress}%); run --missing again later"
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -133,6 +188,12 @@ def history(
     """
     from ..render import clean
 
+    if status_filter is not None:
+        status_filter = status_filter.strip().lower()
+        if status_filter not in HISTORY_STATUSES:
+            raise UsageError(
+                f"--status: unknown status {status_filter!r}; one of " + ", ".join(HISTORY_STATUSES)
+            )
     if rt.options.sandbox:
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
     entries = rt.ledger.entries(limit=limit, status=status_filter, search=search)
@@ -151,7 +212,7 @@ def history(
             (
                 entry.task_id or "-",
                 local_time(entry.created_at),
-                entry.state if entry.state in (CREATING, UNKNOWN) else entry.status,
+                entry.state if entry.state in (CREATING, UNKNOWN) else entry.status or "-",
                 excerpt(clean(entry.prompt or ""), 40),
                 result_text(entry, now),
             )
@@ -161,12 +222,28 @@ def history(
         rt.out.info(f"no tasks in the history ({rt.ledger.path})")
 
 
-def local_time(epoch: float | None) -> str:
+#: What ``history --status`` accepts: the API's statuses and the history's own create states.
+HISTORY_STATUSES = (
+    "pending",
+    "processing",
+    "completed",
+    "failed",
+    "cancelled",
+    "creating",
+    "outcome_unknown",
+)
+
+
+def local_time(epoch: object) -> str:
+    """A timestamp as local ``YYYY-MM-DD HH:MM``; ``-`` for anything that is not a usable one."""
     import datetime
 
-    if epoch is None:
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
         return "-"
-    return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
+    try:
+        return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # inf, NaN, beyond the year 9999
+        return "-"
 
 
 def excerpt(text: str, width: int) -> str:
@@ -190,6 +267,13 @@ def result_text(entry: Any, now: float) -> str:
     return "-"
 
 
+def finite(value: float | None) -> float | None:
+    """A number JSON can carry (no NaN or infinity), else ``None``."""
+    import math
+
+    return value if value is None or math.isfinite(value) else None
+
+
 def history_json(entry: Any, now: float) -> dict[str, Any]:
     return {
         "id": entry.task_id,
@@ -197,7 +281,7 @@ def history_json(entry: Any, now: float) -> dict[str, Any]:
         "state": entry.state,
         "status": entry.status,
         "progress": entry.progress,
-        "created_at": entry.created_at,
+        "created_at": finite(entry.created_at),
         "profile": entry.profile,
         "prompt": entry.prompt,
         "params": entry.params,
@@ -206,7 +290,7 @@ def history_json(entry: Any, now: float) -> dict[str, Any]:
         if entry.error_code
         else None,
         "note": entry.note,
-        "expires_at": entry.expires_at,
+        "expires_at": finite(entry.expires_at),
         "result_state": entry.result_state(now),
         "files": [
             {"path": f.path, "sha256": f.sha256, "bytes": f.bytes, "index": f.result_index}

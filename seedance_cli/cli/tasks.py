@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import (
+    ConfigError,
     Interrupted,
     SeedanceError,
     TaskFailed,
@@ -204,6 +205,38 @@ def generate(
 
     key = idempotency_key or new_idempotency_key()
     with rt.client() as client:
+        earlier = (
+            None
+            if idempotency_key is None
+            else task_of_key(
+                rt,
+                client,
+                key,
+                request,
+                has_local_images=any(not isinstance(s, str) for s in sources),
+            )
+        )
+        if earlier is not None:  # this key already made a task: that is the answer
+            if not wait and destination is None:
+                if rt.options.json or rt.out.out_fancy:
+                    task = client.get_task(earlier)
+                    rt.ledger.observe(task, base_url=client.base_url)
+                    rt.out.task(task)
+                else:
+                    rt.out.line(earlier)
+                if not rt.options.sandbox:
+                    rt.out.info(f"wait for it with: {rt.resume_command('wait', [earlier])}")
+                return
+            finish_wait(
+                rt,
+                client,
+                [earlier],
+                timeout=timeout,
+                interval=rt.poll_interval(interval),
+                destination=destination,
+                force=force,
+            )
+            return
         urls, uploaded = upload_sources(rt, client, sources)
         request = dataclasses.replace(request, image_urls=tuple(urls))
         try:
@@ -239,6 +272,69 @@ def generate(
             destination=destination,
             force=force,
         )
+
+
+def task_of_key(
+    rt: Runtime, client: Client, key: str, request: GenerationRequest, *, has_local_images: bool
+) -> str | None:
+    """The task this idempotency key already made with this API, from the history; ``None`` for
+    a key the history does not hold for this API. Nothing is sent either way.
+
+    A create with this key whose outcome is unknown (or still under way) is not sent again:
+    ``OutcomeUnknown`` (exit 10). Keys are per API origin: a row made against another base URL
+    (an emulator) is not this API's task; as the history holds one row per key, such a key is
+    refused (exit 2) rather than let a second task overwrite the first one's row.
+    """
+    from ..errors import OutcomeUnknown
+
+    if rt.options.sandbox:  # no history: its tasks vanish with the process
+        return None
+    entries = rt.ledger.by_idempotency_key(key)
+    if entries is None:
+        raise ConfigError(
+            f"cannot read the task history in {rt.ledger.path}, so cannot tell whether "
+            f"idempotency key {key} already made a task; nothing was sent",
+            hint="fix the history (see the warning above), or use a new key",
+        )
+    from .results import same_api
+
+    here = [e for e in entries if same_api(e.base_url, client.base_url)]
+    if not here:
+        if entries:
+            raise UsageError(
+                f"--idempotency-key: {key} already made a task with another API "
+                f"({entries[0].base_url}); the history keeps one task per key",
+                hint="use a key of its own for each API (e.g. add the API's name to it)",
+            )
+        return None
+    entry = here[0]
+    if entry.task_id is None:
+        from ..ledger import CREATING
+
+        raise OutcomeUnknown(
+            key,
+            "an earlier create with this key has no answer recorded; it may still be under way"
+            if entry.state == CREATING
+            else "an earlier create with this key had an unknown outcome",
+        )
+    from .results import local_time
+
+    when = local_time(entry.created_at)
+    rt.out.info(
+        f"idempotency key {key} already made task {entry.task_id}"
+        + (f" on {when}" if when != "-" else "")
+        + "; nothing was created"
+    )
+    body = request.to_body()
+    # Local images are known by their uploaded URLs only once uploaded: not compared.
+    fields = (set(body) | set(entry.params)) - ({"image_urls"} if has_local_images else set())
+    differs = sorted(k for k in fields if body.get(k) != entry.params.get(k))
+    if differs:
+        rt.out.warn(
+            f"that task was made from a different request (differs in: {', '.join(differs)}); "
+            "use a new --idempotency-key for a new task"
+        )
+    return entry.task_id
 
 
 def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
@@ -485,8 +581,8 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
                     raise Interrupted("interrupted") from None
                 rows.append((task_id, exc))
                 errors.append(about(task_id, exc))
-    rt.out.status_lines(rows)
-    report(rt, errors)
+    rt.out.status_lines(rows)  # with --json, each error's object is among the rows already
+    report(rt, errors, json_shown=True)
 
 
 def save(
