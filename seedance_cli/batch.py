@@ -446,10 +446,12 @@ class BatchRun:
         self.outcomes: dict[int, Outcome] = {}
         self.reserved = 0.0
         self._stop = threading.Event()
+        self._deadline: float | None = None
 
     def run(self) -> list[Outcome]:
         """Run every line to an outcome (or to the deadline); return them in manifest order."""
         deadline = self.clock() + self.timeout if self.timeout is not None else None
+        self._deadline = deadline  # polls end by it too (a trickling server cannot hold one)
         known = self._known()
         pending: list[Line] = []
         active: list[_Active] = []
@@ -654,7 +656,7 @@ class BatchRun:
         """Fetch the task; ``None`` when nothing new is known. A permanent error ends the line."""
         item.next_poll = self.clock() + self.interval
         try:
-            task: Task = self.client.get_task(item.task_id)
+            task: Task = self.client.get_task(item.task_id, deadline=self._deadline)
         except SeedanceError as exc:
             if not is_transient(exc):
                 self._report(Outcome(item.line, "error", item.task_id, item.last, error=exc))

@@ -10,6 +10,7 @@ when the result host refuses the old one. No HTTP here: the client does it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -256,8 +257,10 @@ def save_results(
     force: bool,
     on_progress: Callable[[int, Path], Progress] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> list[Saved]:
     """Download every result of a completed task to ``output``; record each in the ledger.
+    ``deadline`` (a ``client`` clock time, such as a wait's) bounds every transfer.
 
     When the result host refuses a URL (403/404/410) the task is fetched again once for a fresh
     one; if that is refused too, ``ResultExpired`` says that results live 24 hours.
@@ -271,7 +274,7 @@ def save_results(
 
         def fetch(url: str, target: Path = target, progress: Progress | None = progress) -> Saved:
             return download(
-                client.open_result,
+                functools.partial(client.open_result, deadline=deadline),
                 url,
                 target,
                 force=force,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from .app import (
     EXIT_CODES_HELP,
+    MAX_POLL_INTERVAL,
     ForceOpt,
     IntervalOpt,
     Runtime,
@@ -72,7 +73,7 @@ def batch(
     from ..batch import BatchRun, ManifestError, intact, known_entries, parse_manifest
 
     check_seconds("--timeout", timeout, allow_zero=True)
-    check_seconds("--interval", interval, allow_zero=False)
+    check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
     data = read_manifest(manifest)
     kind = (
         {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(
