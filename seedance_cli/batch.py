@@ -1,10 +1,15 @@
 """Many generations from a manifest: validated whole, run concurrently, resumable, gentle with the API.
 
 A manifest is JSONL (one object per line) or CSV (a header row, then one row per video). Every line
-is checked before anything is sent; one bad line refuses the whole batch. Each line is keyed by the
-manifest's content hash and its line number, in the ledger and in its idempotency key, so running the
-same manifest again skips what was created (waiting on it instead) and what was saved. A line is
-never created twice: a line whose create had an unknown outcome is reported, not resent.
+is checked before anything is sent; one bad line refuses the whole batch (two lines whose outputs
+would share a file included). Each line is keyed by the manifest's content hash, the API origin and
+the profile, and its line number, in the ledger and in its idempotency key, so running the same
+manifest against the same API again skips what was created (waiting on it instead) and what was
+saved (checked on disk: size and sha256). A line is never created twice: it is claimed in the
+ledger in one atomic write before its create is sent; a line another live process holds is waited
+on; a line whose create had an unknown outcome (its process killed, say) is reported, not resent.
+When the ledger can no longer record a claim the run creates nothing more, finishes what is in
+flight and reports the rest.
 
 The run is one loop on one thread over one client: it keeps up to ``concurrency`` tasks in flight,
 polls each at ``interval``, and hands finished ones to a small pool of download threads. Because every
@@ -13,6 +18,8 @@ API request comes from that one thread, a 429 and its ``Retry-After`` pause the 
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import csv
 import dataclasses
 import hashlib
@@ -26,9 +33,12 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
+from . import owner
 from .config import FALSE_WORDS, TRUE_WORDS
 from .errors import (
+    HistoryUnavailable,
     OutcomeUnknown,
     SeedanceError,
     TaskFailed,
@@ -37,8 +47,8 @@ from .errors import (
     WaitTimeout,
 )
 from .images import ImageInfo, image_sources, placeholder
-from .jobs import Destination, create, no_result, save_results
-from .ledger import Entry, Ledger
+from .jobs import Destination, Taken, create, no_result, save_results
+from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
 from .models import GenerationRequest, Task
 from .waiting import is_transient
 
@@ -79,14 +89,83 @@ class Line:
 class Manifest:
     lines: tuple[Line, ...]
     digest: str  # sha256 of the manifest's bytes
+    scope: str = ""  # the API origin and profile it runs against: see ``scoped``
+
+    def scoped(self, base_url: str | None, profile: str | None) -> Manifest:
+        """This manifest run against ``base_url`` with ``profile``: a rehearsal against the
+        emulator and the real run against EvoLink are different batches."""
+        return dataclasses.replace(self, scope=f"{api_origin(base_url)} {profile or ''}")
+
+    @property
+    def batch_id(self) -> str:
+        """Content hash, API origin and profile, in 16 hex digits."""
+        return hashlib.sha256(f"{self.scope}\n{self.digest}".encode()).hexdigest()[:16]
 
     def key(self, line: Line) -> str:
-        """The line's key in the ledger: content hash + line number."""
+        """The line's key in the ledger: batch id + line number."""
+        return f"{self.batch_id}:{line.number}"
+
+    def legacy_key(self, line: Line) -> str:
+        """The key seedance 0.x gave the line (content hash alone): still honoured, for rows
+        made with the same API and profile."""
         return f"{self.digest[:16]}:{line.number}"
 
     def idempotency_key(self, line: Line) -> str:
         """The same key on every run, so that even a resent create could be recognised."""
-        return f"seedance-batch-{self.digest[:16]}-{line.number}"
+        return f"seedance-batch-{self.batch_id}-{line.number}"
+
+    def stem(self, line: Line) -> str:
+        """The output file's name without ``.mp4``: the line's name, else its number."""
+        return line.name if line.name is not None else str(line.number)
+
+
+def api_origin(base_url: str | None) -> str:
+    """``base_url`` normalised: scheme and host in lower case, no default port, no trailing /."""
+    if not base_url:
+        return ""
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = (
+        host
+        if port is None or port == {"http": 80, "https": 443}.get(scheme)
+        else (f"{host}:{port}")
+    )
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def known_entries(
+    ledger: Ledger, manifest: Manifest, base_url: str | None, profile: str | None
+) -> dict[str | None, Entry]:
+    """What the ledger holds for ``manifest`` run against ``base_url`` with ``profile``, by
+    batch key: its rows, and rows an older seedance keyed by the manifest alone, when they were
+    made with this API and profile."""
+    scoped = manifest.scoped(base_url, profile)
+    known = {e.batch_key: e for e in ledger.entries(batch=scoped.batch_id) or []}
+    origin = api_origin(base_url)
+    for entry in ledger.entries(batch=manifest.digest[:16]) or []:
+        if api_origin(entry.base_url) == origin and entry.profile == profile:
+            known.setdefault(entry.batch_key, entry)
+    return known
+
+
+def intact(saved: SavedFile) -> bool:
+    """Whether a saved result is still on disk as it was saved: same size, same sha256."""
+    path = Path(saved.path)
+    try:
+        if not path.is_file() or path.stat().st_size != saved.bytes:
+            return False
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return False
+    return digest.hexdigest() == saved.sha256
 
 
 class ManifestError(UsageError):
@@ -124,7 +203,6 @@ def parse_manifest(
     rows = _jsonl_rows(text) if kind == "jsonl" else _csv_rows(text)
     problems: list[tuple[int, str]] = []
     lines: list[Line] = []
-    names: dict[str, int] = {}
     for number, row in rows:
         if isinstance(row, str):
             problems.append((number, row))
@@ -134,17 +212,50 @@ def parse_manifest(
         except ValidationError as exc:
             problems.append((number, exc.message))
             continue
-        if line.name is not None:
-            earlier = names.setdefault(line.name.lower(), number)
-            if earlier != number:
-                problems.append((number, f"name {line.name!r} is also used on line {earlier}"))
-                continue
         lines.append(line)
+    problems += _collisions(lines)
+    problems.sort(key=lambda problem: problem[0])
     if not lines and not problems:
         problems.append((0, "the manifest has no lines"))
     if problems:
         raise ManifestError(problems)
     return Manifest(tuple(lines), hashlib.sha256(data).hexdigest())
+
+
+def _collisions(lines: Sequence[Line]) -> list[tuple[int, str]]:
+    """Lines whose output files would be the same file: equal names, a name equal to another
+    line's number, names equal up to case (case-insensitive file systems), or a name equal to
+    another line's second-result name (``cat-2`` beside ``cat``)."""
+    problems: list[tuple[int, str]] = []
+    owners: dict[str, Line] = {}
+    for line in lines:  # every file name a line may write, first come first served
+        stem = line.name if line.name is not None else str(line.number)
+        owners.setdefault(stem.casefold(), line)
+    for line in lines:
+        stem = line.name if line.name is not None else str(line.number)
+        first = owners[stem.casefold()]
+        if first is not line:
+            if line.name is not None and first.name is not None:
+                problem = f"name {line.name!r} is also used on line {first.number}"
+                if line.name != first.name:
+                    problem += " (names equal up to case are one file on many file systems)"
+            elif line.name is not None:
+                problem = f"name {line.name!r} is also line {first.number}'s output ({stem}.mp4)"
+            else:
+                problem = f"its output {stem}.mp4 is also that of line {first.number} (named)"
+            problems.append((line.number, problem))
+            continue
+        base, dash, count = stem.rpartition("-")
+        other = owners.get(base.casefold()) if dash and count.isdigit() and int(count) > 1 else None
+        if other is not None and other is not line:
+            problems.append(
+                (
+                    line.number,
+                    f"name {stem!r} is the file name of line {other.number}'s result number "
+                    f"{count}",
+                )
+            )
+    return problems
 
 
 def _jsonl_rows(text: str) -> list[tuple[int, dict[str, Any] | str]]:
@@ -287,6 +398,15 @@ class _Active:
     done: bool = False
 
 
+@dataclasses.dataclass
+class _Held:
+    """A line whose create another live process is sending: wait for its task id."""
+
+    line: Line
+    idempotency_key: str
+    next_check: float
+
+
 class BatchRun:
     """One run of a manifest. ``on_event(line, message)`` narrates; ``on_outcome`` reports each
     line as it finishes. Time comes from ``sleep``/``clock``, so tests need not wait."""
@@ -310,7 +430,7 @@ class BatchRun:
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self.manifest = manifest
+        self.manifest = manifest.scoped(client.base_url, profile)
         self.client = client
         self.ledger = ledger
         self.profile = profile
@@ -326,24 +446,29 @@ class BatchRun:
         self.outcomes: dict[int, Outcome] = {}
         self.reserved = 0.0
         self._stop = threading.Event()
+        self._deadline: float | None = None
 
     def run(self) -> list[Outcome]:
         """Run every line to an outcome (or to the deadline); return them in manifest order."""
         deadline = self.clock() + self.timeout if self.timeout is not None else None
-        known = {e.batch_key: e for e in self.ledger.entries(batch=self.manifest.digest[:16]) or []}
+        self._deadline = deadline  # polls end by it too (a trickling server cannot hold one)
+        known = self._known()
         pending: list[Line] = []
         active: list[_Active] = []
+        held: list[_Held] = []
         for line in self.manifest.lines:
-            entry = known.get(self.manifest.key(line))
+            entry = known.get(self.manifest.key(line)) or known.get(self.manifest.legacy_key(line))
             resumed = self._resume(line, entry)
-            if resumed is not None:
+            if isinstance(resumed, _Active):
                 active.append(resumed)
+            elif isinstance(resumed, _Held):
+                held.append(resumed)
             elif line.number not in self.outcomes:
                 pending.append(line)
         downloads: dict[int, Future[list[Path]]] = {}
         pool = _DaemonPool(min(MAX_DOWNLOADS, self.concurrency))
         try:
-            self._loop(pool, pending, active, downloads, deadline)
+            self._loop(pool, pending, active, held, downloads, deadline)
         except KeyboardInterrupt:
             self._stop.set()  # downloads stop at their next block, keeping their .part files
             raise
@@ -355,25 +480,49 @@ class BatchRun:
             if line.number in self.outcomes
         ]
 
+    def _known(self) -> dict[str | None, Entry]:
+        return known_entries(self.ledger, self.manifest, self.client.base_url, self.profile)
+
     def _loop(
         self,
         pool: _DaemonPool,
         pending: list[Line],
         active: list[_Active],
+        held: list[_Held],
         downloads: dict[int, Future[list[Path]]],
         deadline: float | None,
     ) -> None:
         """Keep up to ``concurrency`` lines in flight until every one has an outcome or the
         deadline passes; then report what is still out as timed out."""
-        while pending or active or downloads:
+        while pending or active or held or downloads:
             self._collect(downloads)
             if deadline is not None and self.clock() >= deadline:
                 break
             while pending and len(active) + len(downloads) < self.concurrency:
-                started = self._create(pending.pop(0))
-                if started is not None:
+                line = pending.pop(0)
+                try:
+                    started = self._create(line)
+                except HistoryUnavailable as exc:
+                    # Nothing more is created once the ledger cannot record it: report every
+                    # line not started, and finish what is in flight.
+                    for unsent in [line, *pending]:
+                        self._report(Outcome(unsent, "error", error=copy.copy(exc)))
+                    pending.clear()
+                    break
+                if isinstance(started, _Active):
                     active.append(started)
+                elif isinstance(started, _Held):
+                    held.append(started)
             now = self.clock()
+            for waiting in [h for h in held if h.next_check <= now]:
+                held.remove(waiting)
+                adopted = self._check_held(waiting)
+                if isinstance(adopted, _Active):
+                    active.append(adopted)
+                elif isinstance(adopted, _Held):
+                    held.append(adopted)
+                elif adopted is not None:
+                    pending.append(adopted)
             for item in [a for a in active if a.next_poll <= now]:
                 task = self._poll(item)
                 if item.done:
@@ -392,12 +541,16 @@ class BatchRun:
                     self._report(
                         Outcome(item.line, "failed", task.id, task, error=TaskFailed(task))
                     )
-            if not (pending or active or downloads):
+            if not (pending or active or held or downloads):
                 break
-            self._pause(active, downloads, deadline)
+            self._pause(active, held, downloads, deadline)
         for item in active:
             late = WaitTimeout(item.task_id, self.timeout or 0, item.last)
             self._report(Outcome(item.line, "timed_out", item.task_id, item.last, error=late))
+        for waiting in held:
+            unseen = WaitTimeout("-", self.timeout or 0)
+            unseen.message = "another process was still creating it at the deadline"
+            self._report(Outcome(waiting.line, "timed_out", error=unseen))
         for line in pending:
             unstarted = WaitTimeout("-", self.timeout or 0)
             unstarted.message = "not started before the deadline"
@@ -408,24 +561,60 @@ class BatchRun:
 
     # -- steps ---------------------------------------------------------------------------------------
 
-    def _resume(self, line: Line, entry: Entry | None) -> _Active | None:
-        """What an earlier run left: saved, created (wait on it), or of unknown outcome."""
+    def _resume(self, line: Line, entry: Entry | None) -> _Active | _Held | None:
+        """What an earlier (or a concurrent) run left: saved, created (wait on it), being
+        created by another live process (wait for it), or of unknown outcome."""
         if entry is None:
             return None
         if entry.task_id is None:
-            error = OutcomeUnknown(entry.idempotency_key or "-", "in an earlier run")
-            error.message = "an earlier run's create had an unknown outcome; not resent"
-            self._report(Outcome(line, "unknown", error=error))
+            if entry.state == CREATING and entry.idempotency_key:
+                return _Held(line, entry.idempotency_key, self.clock())
+            self._unknown(line, entry.idempotency_key)
             return None
-        if entry.files and entry.status == "completed":
+        if entry.files and entry.status == "completed" and all(intact(f) for f in entry.files):
             self.on_event(line, f"already saved ({entry.task_id})")
             paths = [Path(f.path) for f in entry.files]
             self._report(Outcome(line, "succeeded", entry.task_id, paths=paths))
             return None
-        self.on_event(line, f"created by an earlier run: {entry.task_id}")
+        if entry.files and entry.status == "completed":
+            self.on_event(line, f"saved by an earlier run but changed or gone: {entry.task_id}")
+        else:
+            self.on_event(line, f"created by an earlier run: {entry.task_id}")
         return _Active(line, entry.task_id, self.clock())
 
-    def _create(self, line: Line) -> _Active | None:
+    def _unknown(self, line: Line, key: str | None) -> None:
+        error = OutcomeUnknown(key or "-", "in an earlier run")
+        error.message = "an earlier run's create had an unknown outcome; not resent"
+        self._report(Outcome(line, "unknown", error=error))
+
+    def _taken(self, line: Line, claim: Claim) -> _Active | _Held | None:
+        """A line whose claim someone else holds: its task, a live creator, or unknown."""
+        if claim.task_id is not None:
+            self.on_event(line, f"created by another run: {claim.task_id}")
+            return _Active(line, claim.task_id, self.clock())
+        if claim.held:
+            return _Held(line, claim.idempotency_key, self.clock() + self.interval)
+        self._unknown(line, claim.idempotency_key)
+        return None
+
+    def _check_held(self, waiting: _Held) -> _Active | _Held | Line | None:
+        """Look again at a line another process is creating. Its row gone means that create
+        was refused (nothing was made): the line is ours to claim again."""
+        try:
+            claim = self.ledger.holder(waiting.idempotency_key)
+        except HistoryUnavailable as exc:
+            self._report(Outcome(waiting.line, "error", error=exc))
+            return None
+        if claim is None:
+            return waiting.line
+        if claim.held:
+            waiting.next_check = self.clock() + self.interval
+            return waiting
+        return self._taken(waiting.line, claim)
+
+    def _create(self, line: Line) -> _Active | _Held | None:
+        """Claim the line and send its create. ``HistoryUnavailable`` (the claim cannot be
+        written) propagates: the run stops creating."""
         try:
             request, uploaded = self._upload(line)
             task = create(
@@ -436,7 +625,12 @@ class BatchRun:
                 profile=self.profile,
                 local_images=uploaded,
                 batch_key=self.manifest.key(line),
+                wait_for_holder=False,
             )
+        except Taken as taken:
+            return self._taken(line, taken.claim)
+        except HistoryUnavailable:
+            raise
         except SeedanceError as exc:
             state = "unknown" if isinstance(exc, OutcomeUnknown) else "error"
             self._report(Outcome(line, state, error=exc))
@@ -462,7 +656,7 @@ class BatchRun:
         """Fetch the task; ``None`` when nothing new is known. A permanent error ends the line."""
         item.next_poll = self.clock() + self.interval
         try:
-            task: Task = self.client.get_task(item.task_id)
+            task: Task = self.client.get_task(item.task_id, deadline=self._deadline)
         except SeedanceError as exc:
             if not is_transient(exc):
                 self._report(Outcome(item.line, "error", item.task_id, item.last, error=exc))
@@ -481,10 +675,23 @@ class BatchRun:
             destination = Destination(self.output.path / f"{line.name}.mp4", is_dir=False)
         elif destination.is_dir:
             destination = Destination(self.output.path / f"{line.number}.mp4", is_dir=False)
-        saved = save_results(
-            self.client, self.ledger, task, destination, force=self.force, sleep=self.sleep
-        )
+        # Another run of the same manifest may be saving this very task to the same file:
+        # one at a time, and a file already saved intact is not fetched again.
+        with self._target_lock(destination.target(task.id, 0)):
+            entry = self.ledger.entry(task.id)
+            if entry is not None and entry.files and all(intact(f) for f in entry.files):
+                targets = [destination.target(task.id, n) for n in range(len(task.results))]
+                if {Path(f.path) for f in entry.files} == {t.resolve() for t in targets}:
+                    return targets
+            saved = save_results(
+                self.client, self.ledger, task, destination, force=self.force, sleep=self.sleep
+            )
         return [item.path for item in saved]
+
+    def _target_lock(self, target: Path) -> contextlib.AbstractContextManager[None]:
+        if self.ledger.disabled:
+            return contextlib.nullcontext()
+        return owner.exclusive(self.ledger.path.parent, str(target.resolve()))
 
     def _unless_stopped(self, done: int, total: int | None) -> None:
         if self._stop.is_set():
@@ -511,11 +718,15 @@ class BatchRun:
     def _pause(
         self,
         active: Sequence[_Active],
+        held: Sequence[_Held],
         downloads: Mapping[int, Future[list[Path]]],
         deadline: float | None,
     ) -> None:
         now = self.clock()
-        wake = min((a.next_poll for a in active), default=now + self.interval)
+        wake = min(
+            [a.next_poll for a in active] + [h.next_check for h in held],
+            default=now + self.interval,
+        )
         if downloads:
             wake = min(wake, now + 0.05)
         if deadline is not None:

@@ -6,8 +6,14 @@ Safety rules it keeps (CLI.md):
 - a create is resent only when it surely did not reach the server (no connection could be made) or
   was refused with 429, every attempt with the same ``Idempotency-Key``; any other failure after
   sending raises ``OutcomeUnknown`` with that key, because every create costs credits;
+- a create answered with a redirect (any 3xx) reached the server: ``OutcomeUnknown``, never followed;
 - the key goes only to the configured origins, never across a redirect to another origin;
-- a plain ``http://`` base URL is refused unless it is a loopback address.
+- a plain ``http://`` base URL is refused unless it is a loopback address;
+- every attempt has an overall deadline (``Timeouts.total``, or the caller's, such as a wait's),
+  enforced on every socket operation, so a server that trickles bytes cannot hold us;
+- every answer is read up to a cap (``MAX_ANSWER_BYTES``): an endless body is a ``BadResponse``;
+- every server-provided text passed up (messages, hints, task answers, the trace) has the key and
+  anything that looks like a bearer token masked (``redact``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import dataclasses
 import json
 import random
 import ssl
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -24,6 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
+import httpcore
 import httpx
 
 from . import __version__
@@ -52,12 +60,24 @@ from .models import (
     check_idempotency_key,
     check_task_id,
 )
+from .redact import redact, scrub
 from .resulthost import ResultResponse, open_result
 from .retry import RetryPolicy, is_retryable_status, parse_retry_after
 from .waiting import DEFAULT_POLL_INTERVAL, UpdateCallback, wait_for_task
 
 USER_AGENT: Final = f"seedance-cli/{__version__}"
 MAX_REDIRECTS: Final = 3
+#: The largest JSON answer read; the API's answers are a few kB. Beyond it: ``BadResponse``.
+MAX_ANSWER_BYTES: Final = 4 << 20
+#: How much of an error answer is read: enough for any envelope, a page of HTML at most.
+MAX_ERROR_BYTES: Final = 64 << 10
+#: The longest ``--verbose`` trace line.
+MAX_TRACE_CHARS: Final = 300
+#: A read inside a wait may end this long after the wait's deadline: the last poll happens *at*
+#: the deadline and needs a moment to be answered.
+DEADLINE_GRACE: Final = 1.0
+#: An upload's deadline grows by one second for each this many bytes (a slow uplink).
+UPLOAD_BYTES_PER_SECOND: Final = 64 << 10
 
 Trace = Callable[[str], None]
 
@@ -70,9 +90,128 @@ class Timeouts:
     read: float = 60.0
     write: float = 60.0
     pool: float = 10.0
+    #: The whole of one attempt, connect to last byte: a trickling server cannot stretch it.
+    total: float = 120.0
+    #: Result downloads: at least ``resulthost.MIN_PROGRESS_BYTES`` must come in every ``stall``
+    #: seconds. A large file that keeps moving is never cut off.
+    stall: float = 30.0
+    #: A result download given a deadline (a wait's) may still take this long from its start: a
+    #: task seen completed at the deadline gets its file.
+    download_grace: float = 60.0
 
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
+
+
+_attempt = threading.local()
+
+
+def _budget(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of this thread's attempt deadline (``time.monotonic``);
+    raises ``error`` when nothing is left."""
+    deadline: float | None = getattr(_attempt, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the request's overall deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the current attempt's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _budget(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        step = 16 << 10  # small pieces, so that a slow reader cannot stretch one write
+        for start in range(0, len(buffer), step):
+            self._inner.write(buffer[start : start + step], _budget(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.start_tls(
+                ssl_context, server_hostname, _budget(timeout, httpcore.ConnectTimeout)
+            )
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network layer with ``_DeadlineStream`` connections."""
+
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.connect_tcp(
+                host,
+                port,
+                _budget(timeout, httpcore.ConnectTimeout),
+                local_address,
+                socket_options,
+            )
+        )
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.connect_unix_socket(
+                path, _budget(timeout, httpcore.ConnectTimeout), socket_options
+            )
+        )
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _deadline_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
+    """httpx's own transport, its connections wrapped by ``_DeadlineStream``."""
+    transport = httpx.HTTPTransport(verify=verify, trust_env=False)
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return transport
+
+
+def _parse_int(text: str) -> int | float:
+    """JSON integers beyond Python's digit limit become ``inf`` rather than failing the answer."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _decode(content: bytes) -> Any:
+    """JSON from bytes; raises ``ValueError`` for anything else (bad JSON, bad bytes, too deep)."""
+    try:
+        return json.loads(content, parse_int=_parse_int)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(exc.__class__.__name__) from None
 
 
 def _tls_for(*origins: str) -> ssl.SSLContext | bool:
@@ -129,11 +268,13 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 def _json_body(response: httpx.Response) -> Any:
     try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return _decode(response.content)
+    except ValueError as exc:
+        start = response.content[:100].lstrip().lower()
+        what = "an HTML page" if start.startswith((b"<!doctype", b"<html", b"<")) else "not JSON"
         raise BadResponse(
             f"HTTP {response.status_code} answer from {response.request.url.path} "
-            f"is not valid JSON ({exc.__class__.__name__})"
+            f"is {what}, not the API's JSON ({exc})"
         ) from None
 
 
@@ -141,8 +282,8 @@ def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
     """Turn an error answer into the right ``APIError``; tolerant of every envelope EvoLink uses."""
     status = response.status_code
     try:
-        body = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+        body = _decode(response.content)
+    except ValueError:
         body = None
     if isinstance(body, dict) and body.get("success") is False and isinstance(body.get("msg"), str):
         files_code = body.get("code")
@@ -170,7 +311,7 @@ def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
         raw_code = body.get("code")
         code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
     if not message:
-        text = response.text if body is None else ""
+        text = response.content[:1000].decode("utf-8", "replace") if body is None else ""
         snippet = " ".join(text.split())[:200]
         message = f"HTTP {status} {response.reason_phrase}".rstrip() + (
             f": {snippet}" if snippet and "<" not in snippet[:1] else ""
@@ -231,10 +372,11 @@ class Client:
         self._wall_clock = wall_clock
         self._rng = rng
         self._trace = trace
+        verify = _tls_for(self.base_url, self.files_url)
         self._http = httpx.Client(
             timeout=self.timeouts.to_httpx(),
-            verify=_tls_for(self.base_url, self.files_url),
-            transport=transport,
+            verify=verify,
+            transport=transport or _deadline_transport(verify),
             follow_redirects=False,
             trust_env=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -253,18 +395,56 @@ class Client:
         self._http.close()
 
     def open_result(
-        self, url: str, headers: Mapping[str, str]
+        self, url: str, headers: Mapping[str, str], *, deadline: float | None = None
     ) -> contextlib.AbstractContextManager[ResultResponse]:
         """GET a result file, streamed, with this client's timeouts and User-Agent. Never carries
-        the API key, whatever the host; redirects are followed (result hosts are CDNs)."""
+        the API key, whatever the host; redirects are followed (result hosts are CDNs).
+
+        The body may take as long as it keeps moving (``Timeouts.stall``), but when a
+        ``deadline`` is given (a ``clock()`` time, such as a wait's) it ends by then, or
+        ``Timeouts.download_grace`` seconds from now if that is later."""
+        if deadline is not None:
+            deadline = max(deadline, self._clock() + self.timeouts.download_grace)
         return open_result(
             url,
             headers,
             user_agent=USER_AGENT,
             connect_timeout=self.timeouts.connect,
             read_timeout=self.timeouts.read,
-            trace=self._trace,
+            trace=self._emit if self._trace else None,
+            stall=self.timeouts.stall,
+            deadline=None if deadline is None else self._real_deadline(deadline),
         )
+
+    # -- masking -----------------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """``text`` with this client's key and anything like a bearer token masked."""
+        return redact(text, (self._api_key,))
+
+    @contextlib.contextmanager
+    def _masked(self) -> Iterator[None]:
+        """Every error leaving the block has the key and bearer-like tokens masked in its text:
+        servers echo what they were sent."""
+        try:
+            yield
+        except SeedanceError as exc:
+            for name in ("message", "hint", "cause", "param", "api_type", "api_code"):
+                value = getattr(exc, name, None)
+                if isinstance(value, str):
+                    setattr(exc, name, self.redact(value))
+            exc.args = (exc.message,)
+            raise
+
+    def _emit(self, line: str) -> None:
+        """One ``--verbose`` trace line: redacted and bounded."""
+        if self._trace is not None:
+            self._trace(clip(self.redact(line), MAX_TRACE_CHARS))
+
+    def _real_deadline(self, deadline: float) -> float:
+        """A ``clock()`` deadline as a ``time.monotonic()`` one (the clock may be a test's)."""
+        left = min(max(0.0, deadline - self._clock()), 366 * 86400.0)
+        return time.monotonic() + left
 
     # -- endpoints ---------------------------------------------------------------------------------
 
@@ -277,6 +457,10 @@ class Client:
         (with the key) when the request may have reached the server and no usable answer came.
         """
         key = check_idempotency_key(idempotency_key or new_idempotency_key())
+        with self._masked():
+            return self._create(request, key)
+
+    def _create(self, request: GenerationRequest, key: str) -> Task:
         url = f"{self.base_url}/v1/videos/generations"
         body = request.to_body()
         attempt = 0
@@ -284,25 +468,34 @@ class Client:
             attempt += 1
             retry_after = None
             try:
-                response = self._exchange("POST", url, body=body, extra={"Idempotency-Key": key})
+                response = self._exchange(
+                    "POST", url, body=body, extra={"Idempotency-Key": key}, follow=False
+                )
             except ConnectionFailed as exc:  # no connection was made: nothing was sent
                 failure: SeedanceError = exc
-            except RedirectRefused:
-                raise
             except ServiceError as exc:  # sent, and then the answer broke or never came
                 raise OutcomeUnknown(key, exc.message) from None
             else:
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
-                        return Task.from_api(_json_body(response))
+                        data = scrub(_json_body(response), (self._api_key,))
+                        return Task.from_api(data, default_status="pending")
                     except BadResponse as exc:
                         raise OutcomeUnknown(key, exc.message) from None
+                if 300 <= status < 400:  # it reached the server; following would send it again
+                    where = response.headers.get("Location", "")
+                    raise OutcomeUnknown(
+                        key,
+                        f"HTTP {status} redirect"
+                        + (f" to {clip(where.split('?')[0], 200)}" if where else "")
+                        + "; a create is never sent again",
+                    )
                 retry_after = parse_retry_after(
                     response.headers.get("Retry-After"), self._wall_clock()
                 )
                 error = _api_error(response, retry_after)
-                if status >= 500 or status == 408:
+                if not 400 <= status < 500 or status == 408:  # 5xx, 1xx, odd codes: it got there
                     raise OutcomeUnknown(key, f"HTTP {status}: {error.message}") from None
                 if status != 429:
                     raise error
@@ -317,17 +510,22 @@ class Client:
         ``deadline`` is a ``clock()`` time after which no retry is started.
         """
         check_task_id(task_id)
-        data = self._read(f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}", deadline)
-        return Task.from_api(data)
+        with self._masked():
+            data = self._read(f"{self.base_url}/v1/tasks/{quote(task_id, safe='')}", deadline)
+            task = Task.from_api(data)
+            if task.id != task_id:
+                raise BadResponse(f"asked for {task_id}, the answer is about another task")
+            return task
 
     def get_credits(self) -> Credits:
         """The remaining and used credits of this key (``token``) and of the account (``user``)."""
-        data = self._read(f"{self.base_url}/v1/credits", None)
-        if isinstance(data, dict) and data.get("success") is False:
-            raise BadResponse(
-                f"the credits answer says it failed: {clip(str(data.get('message')))}"
-            )
-        return Credits.from_api(data)
+        with self._masked():
+            data = self._read(f"{self.base_url}/v1/credits", None)
+            if isinstance(data, dict) and data.get("success") is False:
+                raise BadResponse(
+                    f"the credits answer says it failed: {clip(str(data.get('message')))}"
+                )
+            return Credits.from_api(data)
 
     def upload_file(
         self,
@@ -363,16 +561,18 @@ class Client:
                         on_progress(sent, size)
             yield tail
 
-        data = self._call(
-            "POST",
-            f"{self.files_url}/api/v1/files/upload/stream",
-            content=body,
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-                "Content-Length": str(len(head) + size + len(tail)),
-            },
-        )
-        return UploadedFile.from_api(_files_payload(data))
+        with self._masked():
+            data = self._call(
+                "POST",
+                f"{self.files_url}/api/v1/files/upload/stream",
+                content=body,
+                headers={
+                    "Content-Type": f"multipart/form-data; boundary={boundary}",
+                    "Content-Length": str(len(head) + size + len(tail)),
+                },
+                budget=self.timeouts.total + size / UPLOAD_BYTES_PER_SECOND,
+            )
+            return UploadedFile.from_api(_files_payload(data))
 
     def wait(
         self,
@@ -412,16 +612,24 @@ class Client:
         deadline: float | None = None,
         content: Callable[[], Iterable[bytes]] | None = None,
         headers: Mapping[str, str] | None = None,
+        budget: float | None = None,
     ) -> Any:
-        """Send a request that may safely be repeated and decode its JSON answer, retrying
-        transient failures within the policy. ``content`` makes a fresh body for each attempt."""
+        """Send a request that may safely be repeated and decode its JSON answer (secrets masked,
+        non-finite numbers ``None``: see ``scrub``), retrying transient failures within the policy. ``content`` makes a fresh body for each attempt.
+        ``deadline`` (a ``clock()`` time) bounds every attempt and every retry; ``budget`` is the
+        seconds one attempt may take (``Timeouts.total`` by default)."""
         attempt = 0
         while True:
             attempt += 1
             retry_after = None
             try:
                 response = self._exchange(
-                    method, url, content=content() if content else None, extra=headers
+                    method,
+                    url,
+                    content=content() if content else None,
+                    extra=headers,
+                    deadline=deadline,
+                    budget=budget,
                 )
             except RedirectRefused:
                 raise
@@ -431,9 +639,13 @@ class Client:
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
-                        return _json_body(response)
+                        return scrub(_json_body(response), (self._api_key,))
                     except BadResponse as exc:
                         failure = exc
+                elif status < 400:  # a redirect without a target, 304, 1xx: not an answer
+                    failure = BadResponse(
+                        f"unexpected HTTP {status} answer from {httpx.URL(url).host}"
+                    )
                 else:
                     retry_after = parse_retry_after(
                         response.headers.get("Retry-After"), self._wall_clock()
@@ -450,8 +662,7 @@ class Client:
             self._pause(attempt, delay, failure)
 
     def _pause(self, attempt: int, delay: float, failure: SeedanceError) -> None:
-        if self._trace:
-            self._trace(f"* retry {attempt} in {delay:.1f}s after: {failure.message}")
+        self._emit(f"* retry {attempt} in {delay:.1f}s after: {failure.message}")
         self._sleep(delay)
 
     def _exchange(
@@ -462,8 +673,14 @@ class Client:
         body: Mapping[str, Any] | None = None,
         content: Iterable[bytes] | None = None,
         extra: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+        budget: float | None = None,
+        follow: bool = True,
     ) -> httpx.Response:
-        """One attempt, following same-origin redirects only. Translates httpx's errors.
+        """One attempt, following same-origin redirects only (none when not ``follow``), all of
+        it within ``budget`` seconds (``Timeouts.total``) and by ``deadline`` (a ``clock()``
+        time; plus ``DEADLINE_GRACE``, so that a last poll at the deadline can be answered).
+        Translates httpx's errors.
 
         ``ConnectionFailed`` means the request surely never left this machine; every other
         ``ServiceError`` means it may have reached the server.
@@ -472,10 +689,14 @@ class Client:
         if body is not None:
             content = [json.dumps(body, ensure_ascii=False).encode()]
             headers["Content-Type"] = "application/json"
+        now = self._clock()
+        until = now + (self.timeouts.total if budget is None else budget)
+        if deadline is not None:
+            until = min(until, max(deadline, now + DEADLINE_GRACE))
         target = httpx.URL(url)
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send_once(method, target, headers, content)
-            if not response.is_redirect:
+            response = self._send_once(method, target, headers, content, until)
+            if not response.has_redirect_location or not follow:
                 return response
             location = response.headers.get("Location", "")
             next_url = target.join(location)
@@ -497,22 +718,70 @@ class Client:
         url: httpx.URL,
         headers: Mapping[str, str],
         content: Iterable[bytes] | None,
+        until: float,
     ) -> httpx.Response:
+        """One request and its whole answer (read up to a cap), all by ``until``."""
         if self._trace:
             shown = {k: ("Bearer ***" if k == "Authorization" else v) for k, v in headers.items()}
-            self._trace(f"> {method} {url.copy_with(query=None)}")
+            self._emit(f"> {method} {url.copy_with(query=None)}")
             for name, value in shown.items():
-                self._trace(f"> {name}: {value}")
+                self._emit(f"> {name}: {value}")
         started = self._clock()
+        previous = getattr(_attempt, "deadline", None)
+        _attempt.deadline = self._real_deadline(until)
         try:
             body = b"".join(content) if isinstance(content, list) else content
-            response = self._http.request(method, url, headers=headers, content=body)
+            request = self._http.build_request(method, url, headers=headers, content=body)
+            streamed = self._http.send(request, stream=True)
+            try:
+                data = self._read_body(streamed, until)
+            finally:
+                streamed.close()
         except httpx.TransportError as exc:
             raise _transport_error(exc, url) from None
+        except httpx.DecodingError:
+            raise BadResponse(f"the answer from {url.host} could not be decoded") from None
+        finally:
+            _attempt.deadline = previous
+        kept = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        reason = streamed.extensions.get("reason_phrase")
+        response = httpx.Response(
+            streamed.status_code,
+            headers=kept,
+            content=data,
+            request=request,
+            extensions={"reason_phrase": reason} if isinstance(reason, bytes) else None,
+        )
         if self._trace:
             elapsed = self._clock() - started
-            self._trace(
+            self._emit(
                 f"< HTTP {response.status_code} {response.reason_phrase} "
-                f"({len(response.content)} bytes, {elapsed:.2f}s)"
+                f"({len(data)} bytes, {elapsed:.2f}s)"
             )
         return response
+
+    def _read_body(self, response: httpx.Response, until: float) -> bytes:
+        """The body, decoded, up to ``MAX_ANSWER_BYTES`` (a success) or ``MAX_ERROR_BYTES`` (an
+        error: the rest is dropped); a larger success, or one still coming at ``until``, is a
+        ``BadResponse`` or ``ResponseTimeout``."""
+        limit = MAX_ANSWER_BYTES if response.is_success else MAX_ERROR_BYTES
+        host = response.request.url.host
+        parts: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                if not response.is_success:
+                    return b"".join(parts)[:limit]
+                raise BadResponse(
+                    f"the answer from {host} is larger than {limit >> 20} MiB; "
+                    "not what the API sends"
+                )
+            if self._clock() > until:
+                raise ResponseTimeout(f"the answer from {host} did not end in time")
+        return b"".join(parts)

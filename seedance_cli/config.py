@@ -401,9 +401,12 @@ def resolve(
             interval = float(interval_raw)
         except ValueError:
             interval = math.nan
-        if not math.isfinite(interval) or interval <= 0:
+        from .waiting import MAX_POLL_INTERVAL
+
+        if not math.isfinite(interval) or not 0 < interval <= MAX_POLL_INTERVAL:
             raise ConfigError(
-                f"invalid SEEDANCE_POLL_INTERVAL {interval_raw!r}: expected seconds > 0"
+                f"invalid SEEDANCE_POLL_INTERVAL {interval_raw!r}: expected seconds > 0, "
+                f"at most {MAX_POLL_INTERVAL:g}"
             )
 
     return Settings(

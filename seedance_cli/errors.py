@@ -7,6 +7,7 @@ it, so the mapping lives here and only here::
     ├── UsageError                      2   refused locally, before any request
     │   └── ValidationError             2   a request field breaks a rule of the API (names the field)
     ├── ConfigError                     3   no API key, unreadable or invalid config, unsafe base URL
+    │   └── HistoryUnavailable          3   the task history cannot record a create: it is not sent
     ├── APIError                        -   the API answered and refused (HTTP status, code, message)
     │   ├── AuthenticationError         4   401
     │   ├── PermissionDeniedError       4   403
@@ -128,6 +129,13 @@ class ConfigError(SeedanceError):
 
     exit_code = ExitCode.CONFIG
     code = "config_error"
+
+
+class HistoryUnavailable(ConfigError):
+    """The task history cannot record a create (locked, full, unwritable): the create is not sent,
+    because a create that is not recorded could be paid for twice or lost."""
+
+    code = "history_unavailable"
 
 
 class APIError(SeedanceError):

@@ -1,6 +1,8 @@
 """The operations a command is made of, with the ledger kept up to date at every step.
 
-``create`` records a row before the create is sent and the task id the moment it answers;
+``create`` claims a row before the create is sent (a create the history cannot record is not
+sent; one another process holds is waited on, not sent again) and records the task id the moment
+it answers;
 ``save_results`` downloads every result of a completed task, asking the API once for a fresh URL
 when the result host refuses the old one. No HTTP here: the client does it.
 """
@@ -8,11 +10,12 @@ when the result host refuses the old one. No HTTP here: the client does it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .download import (
     OutputUnusable,
@@ -32,9 +35,10 @@ from .errors import (
     SeedanceError,
     ServiceError,
     TaskFailed,
+    UsageError,
     clip,
 )
-from .ledger import Ledger
+from .ledger import Claim, Ledger
 from .models import GenerationRequest, Task
 
 if TYPE_CHECKING:
@@ -94,6 +98,20 @@ def no_result(task: Task) -> NoResult | None:
     return None
 
 
+#: How long ``create`` waits for another process that holds the same key to get its answer.
+HOLDER_PATIENCE: Final = 120.0
+HOLDER_POLL: Final = 0.2
+
+
+class Taken(Exception):
+    """``create(wait_for_holder=False)`` found the create claimed already: ``claim`` says by
+    whom and with which task, if any. Nothing was sent."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(claim.idempotency_key)
+        self.claim = claim
+
+
 def create(
     client: Client,
     ledger: Ledger,
@@ -103,20 +121,36 @@ def create(
     profile: str | None,
     local_images: Sequence[Mapping[str, str]] = (),
     batch_key: str | None = None,
+    wait_for_holder: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Task:
     """Create a task, keeping the ledger right whatever happens.
 
-    A definite refusal or a create that never left removes the row; an unknown outcome (or Ctrl-C
-    while the create was under way) marks it ``outcome_unknown`` with the key.
+    The create is claimed in the ledger first (``HistoryUnavailable``, exit 3, when the claim
+    cannot be written: nothing is sent). A key (or batch line) already claimed is never sent
+    again: its task is returned; a live process still sending it is waited on; a create of
+    unknown outcome raises ``OutcomeUnknown``. With ``wait_for_holder=False`` ``Taken`` says so
+    at once instead. A definite refusal or a create that never left removes the row; an unknown
+    outcome (or Ctrl-C while the create was under way) marks it ``outcome_unknown`` with the key.
     """
-    ledger.begin_create(
-        idempotency_key,
-        request.to_body(),
-        profile=profile,
-        base_url=client.base_url,
-        local_images=local_images,
-        batch_key=batch_key,
-    )
+    while True:
+        claim = ledger.claim(
+            idempotency_key,
+            request.to_body(),
+            profile=profile,
+            base_url=client.base_url,
+            local_images=local_images,
+            batch_key=batch_key,
+        )
+        if claim.mine:
+            break
+        if not wait_for_holder:
+            raise Taken(claim)
+        adopted = adopt(client, ledger, claim, sleep=sleep, clock=clock)
+        if adopted is not None:
+            return adopted
+        # The holder's create was refused (its row is gone): nothing was made; claim again.
     try:
         task = client.create_generation(request, idempotency_key=idempotency_key)
     except OutcomeUnknown as exc:
@@ -125,11 +159,44 @@ def create(
     except KeyboardInterrupt:
         ledger.outcome_unknown(idempotency_key, "interrupted while the create was under way")
         raise
-    except (APIError, ConnectionFailed, RedirectRefused):
-        ledger.not_created(idempotency_key)
+    except (APIError, ConnectionFailed, RedirectRefused, UsageError):
+        ledger.not_created(idempotency_key)  # refused, here or there: no task was made
+        raise
+    except Exception as exc:  # anything else may have come after sending: never take it for no
+        ledger.outcome_unknown(idempotency_key, f"{type(exc).__name__} while it was under way")
         raise
     ledger.created(idempotency_key, task)
     return task
+
+
+def adopt(
+    client: Client,
+    ledger: Ledger,
+    claim: Claim,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    patience: float = HOLDER_PATIENCE,
+) -> Task | None:
+    """The task of a create someone else claimed: wait while a live owner is sending it, then
+    fetch it. ``None`` when the row went away (that create was refused: no task). Never sends
+    the create."""
+    key = claim.idempotency_key
+    deadline = clock() + patience
+    current: Claim | None = claim
+    while current is not None and current.held and clock() < deadline:
+        sleep(HOLDER_POLL)
+        current = ledger.holder(key)
+    if current is None:
+        return None
+    if current.task_id is not None:
+        task = client.get_task(current.task_id)
+        ledger.observe(task, base_url=client.base_url)
+        return task
+    if current.held:
+        pid = (current.owner or "").split("-")[0]
+        raise OutcomeUnknown(key, f"another seedance process (pid {pid}) is still sending it")
+    raise OutcomeUnknown(key, "an earlier create with this idempotency key had no answer")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,8 +257,10 @@ def save_results(
     force: bool,
     on_progress: Callable[[int, Path], Progress] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> list[Saved]:
     """Download every result of a completed task to ``output``; record each in the ledger.
+    ``deadline`` (a ``client`` clock time, such as a wait's) bounds every transfer.
 
     When the result host refuses a URL (403/404/410) the task is fetched again once for a fresh
     one; if that is refused too, ``ResultExpired`` says that results live 24 hours.
@@ -205,7 +274,7 @@ def save_results(
 
         def fetch(url: str, target: Path = target, progress: Progress | None = progress) -> Saved:
             return download(
-                client.open_result,
+                functools.partial(client.open_result, deadline=deadline),
                 url,
                 target,
                 force=force,

@@ -6,7 +6,14 @@ error, when the results expire, where they were saved and their sha256.
 
 Several processes may write at once (WAL, a busy timeout, one short transaction per write). A ledger
 that cannot be opened or written never stops a generation that was already paid for: every method
-swallows database and file-system errors, reports them once through ``on_warning``, and carries on.
+that records an observation swallows database and file-system errors, reports them once through
+``on_warning``, and carries on. The one exception is ``claim``: a create is claimed in one atomic
+insert before it is sent, and a claim that cannot be written raises ``HistoryUnavailable``, so that
+nothing is sent that the ledger cannot record.
+
+A claim row records its owner (see ``owner``): another process that finds the row waits on it
+while the owner lives, and takes it as an unknown outcome (never resent) once the owner is dead.
+Opening the ledger marks ``creating`` rows of dead owners ``outcome_unknown``.
 The schema is versioned with ``PRAGMA user_version`` and migrates forward.
 """
 
@@ -24,6 +31,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, ParamSpec, TypeVar
 
+from . import owner as owners
+from .errors import HistoryUnavailable
 from .models import Task
 
 FILE_NAME: Final = "history.sqlite3"
@@ -70,6 +79,9 @@ MIGRATIONS: Final[Sequence[str]] = (
     ALTER TABLE tasks ADD COLUMN batch_key TEXT;
     CREATE UNIQUE INDEX tasks_batch_key ON tasks (batch_key);
     """,
+    """
+    ALTER TABLE tasks ADD COLUMN owner TEXT;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -81,6 +93,25 @@ OBSERVED: Final = "observed"  # a task this ledger did not create, seen by statu
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """What ``claim`` found: ``mine`` (send the create), or the row someone else holds."""
+
+    mine: bool
+    idempotency_key: str
+    task_id: str | None = None
+    state: str = CREATING
+    owner: str | None = None
+    owner_alive: bool = True
+
+    @property
+    def held(self) -> bool:
+        """Another live process is sending this create: wait for its task id."""
+        return (
+            not self.mine and self.task_id is None and self.state == CREATING and self.owner_alive
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +192,7 @@ class Ledger:
         self.clock = clock
         self.on_warning = on_warning
         self.disabled = False
+        self.broken: BaseException | None = None  # why writing failed; claims refuse after it
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
 
@@ -174,6 +206,7 @@ class Ledger:
                 f"task history unavailable ({self.path}: {detail}); carrying on without it"
             )
         self.disabled = True
+        self.broken = exc
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -193,7 +226,33 @@ class Ledger:
                 conn.close()
                 raise
             self._conn = conn
+            with contextlib.suppress(sqlite3.Error, OSError):
+                self._reap(conn)
         return self._conn
+
+    def _reap(self, conn: sqlite3.Connection) -> None:
+        """Mark ``outcome_unknown`` every ``creating`` row whose owner is dead: its create may
+        have reached the server (a process killed between the claim and the answer)."""
+        rows = conn.execute(
+            "SELECT idempotency_key, owner FROM tasks WHERE state = ? AND task_id IS NULL",
+            (CREATING,),
+        ).fetchall()
+        dead = [(key, who) for key, who in rows if not owners.alive(self.path.parent, who)]
+        for key, who in dead:
+            self._mark_dead(conn, key, who)
+
+    def _mark_dead(self, conn: sqlite3.Connection, key: str, who: str | None) -> None:
+        pid = who.split("-")[0] if who else None
+        cause = (
+            f"the process that sent the create (pid {pid}) ended before it answered"
+            if pid
+            else "the process that sent the create ended before it answered"
+        )
+        conn.execute(
+            "UPDATE tasks SET state = ?, note = ?, updated_at = ? WHERE idempotency_key = ? "
+            "AND state = ? AND task_id IS NULL AND owner IS ?",
+            (UNKNOWN, cause, self.clock(), key, CREATING, who),
+        )
 
     @staticmethod
     def _use_wal(conn: sqlite3.Connection) -> None:
@@ -252,6 +311,100 @@ class Ledger:
 
     # -- the create ---------------------------------------------------------------------------------
 
+    def claim(
+        self,
+        idempotency_key: str,
+        body: Mapping[str, Any],
+        *,
+        profile: str | None,
+        base_url: str | None,
+        local_images: Sequence[Mapping[str, str]] = (),
+        batch_key: str | None = None,
+    ) -> Claim:
+        """Claim a create before it is sent: one atomic insert of a ``creating`` row owned by this
+        process. ``mine`` when it is ours to send; otherwise the row that holds the key (or the
+        batch line) already. Raises ``HistoryUnavailable`` when the claim cannot be written.
+        A ledger turned off on purpose (``--sandbox``) lets every create through."""
+        if self.broken is not None:
+            raise self._unavailable(self.broken)
+        if self.disabled:
+            return Claim(True, idempotency_key)
+        try:
+            now = self.clock()
+            with self._write() as conn:
+                me = owners.token(self.path.parent)
+                inserted = conn.execute(
+                    "INSERT INTO tasks (idempotency_key, state, created_at, updated_at, profile, "
+                    "base_url, prompt, params, local_images, batch_key, owner) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    (
+                        idempotency_key,
+                        CREATING,
+                        now,
+                        now,
+                        profile,
+                        base_url,
+                        body.get("prompt"),
+                        json.dumps(dict(body)),
+                        json.dumps(list(local_images)) if local_images else None,
+                        batch_key,
+                        me,
+                    ),
+                ).rowcount
+                if inserted == 1:
+                    return Claim(True, idempotency_key, owner=me)
+                row = conn.execute(
+                    "SELECT idempotency_key, task_id, state, owner FROM tasks "
+                    "WHERE idempotency_key = ? OR (batch_key IS NOT NULL AND batch_key = ?)",
+                    (idempotency_key, batch_key),
+                ).fetchone()
+                if row is None:  # pragma: no cover - a conflict leaves a row
+                    raise sqlite3.IntegrityError("claim conflicted with no row")
+                return self._holder(conn, *row)
+        except (sqlite3.Error, OSError) as exc:
+            self.broken = exc  # no more claims; observations still try to be recorded
+            raise self._unavailable(exc) from None
+
+    def holder(self, idempotency_key: str) -> Claim | None:
+        """Who holds ``idempotency_key`` now (``None``: no row). Raises ``HistoryUnavailable``
+        when the history cannot be asked."""
+        if self.broken is not None:
+            raise self._unavailable(self.broken)
+        if self.disabled:
+            return None
+        try:
+            with self._write() as conn:
+                row = conn.execute(
+                    "SELECT idempotency_key, task_id, state, owner FROM tasks "
+                    "WHERE idempotency_key = ?",
+                    (idempotency_key,),
+                ).fetchone()
+                return None if row is None else self._holder(conn, *row)
+        except (sqlite3.Error, OSError) as exc:
+            self.broken = exc
+            raise self._unavailable(exc, "cannot tell who holds the create") from None
+
+    def _holder(
+        self, conn: sqlite3.Connection, key: str, task_id: str | None, state: str, who: str | None
+    ) -> Claim:
+        alive = True
+        if task_id is None and state == CREATING:
+            alive = owners.alive(self.path.parent, who)
+            if not alive:
+                self._mark_dead(conn, key, who)
+                state = UNKNOWN
+        return Claim(False, key, task_id, state, who, alive)
+
+    def _unavailable(
+        self, exc: BaseException, what: str = "cannot record the create"
+    ) -> HistoryUnavailable:
+        detail = getattr(exc, "strerror", None) or str(exc)
+        return HistoryUnavailable(
+            f"the task history ({self.path}) {what} ({detail}); it was not sent",
+            hint="a create the history cannot record could be paid for twice or lost; free the "
+            "history (another process holding it, a full disk, a read-only folder) and run again",
+        )
+
     @_guarded
     def begin_create(
         self,
@@ -264,12 +417,14 @@ class Ledger:
         batch_key: str | None = None,
     ) -> None:
         """Record a create before it is sent; ``local_images`` pairs each uploaded file's local
-        path with its URL."""
+        path with its URL. Prefer ``claim``, which refuses when the row cannot be written and
+        says whether the create is this process's to send."""
         now = self.clock()
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO tasks (idempotency_key, state, created_at, updated_at, profile, "
-                "base_url, prompt, params, local_images, batch_key) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                "base_url, prompt, params, local_images, batch_key, owner) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (idempotency_key) DO UPDATE SET updated_at = excluded.updated_at",
                 (
                     idempotency_key,
@@ -282,24 +437,50 @@ class Ledger:
                     json.dumps(dict(body)),
                     json.dumps(list(local_images)) if local_images else None,
                     batch_key,
+                    owners.token(self.path.parent),
                 ),
             )
 
     @_guarded
     def created(self, idempotency_key: str, task: Task) -> None:
-        """The create answered: the task id is now known. Written before anything else can fail."""
+        """The create answered: the task id is now known. Written before anything else can fail.
+
+        A row's task id is never overwritten: if the key already holds another task, this one
+        gets a row of its own (a task id is never lost either)."""
+        now = self.clock()
         with self._write() as conn:
+            # A sighting of this task by another process (``status ID``) merges into this row.
             conn.execute(
-                "UPDATE tasks SET task_id = ?, state = ?, updated_at = ?, status = ?, "
-                "progress = ? WHERE idempotency_key = ?",
-                (task.id, CREATED, self.clock(), task.status, task.progress, idempotency_key),
+                "DELETE FROM tasks WHERE task_id = ? AND state = ? AND idempotency_key IS NULL",
+                (task.id, OBSERVED),
             )
+            updated = conn.execute(
+                "UPDATE tasks SET task_id = ?, state = ?, updated_at = ?, status = ?, "
+                "progress = ? WHERE idempotency_key = ? AND task_id IS NULL",
+                (task.id, CREATED, now, task.status, task.progress, idempotency_key),
+            ).rowcount
+            if updated == 0:
+                conn.execute(
+                    "INSERT INTO tasks (task_id, state, created_at, updated_at, status, "
+                    "progress, note) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    (
+                        task.id,
+                        OBSERVED,
+                        now,
+                        now,
+                        task.status,
+                        task.progress,
+                        f"created with idempotency key {idempotency_key}, which already held "
+                        "another task",
+                    ),
+                )
 
     @_guarded
     def outcome_unknown(self, idempotency_key: str, cause: str) -> None:
         with self._write() as conn:
             conn.execute(
-                "UPDATE tasks SET state = ?, note = ?, updated_at = ? WHERE idempotency_key = ?",
+                "UPDATE tasks SET state = ?, note = ?, updated_at = ? WHERE idempotency_key = ? "
+                "AND task_id IS NULL",
                 (UNKNOWN, cause, self.clock(), idempotency_key),
             )
 

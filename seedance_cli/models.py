@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeGuard
 from urllib.parse import urlsplit
 
-from .errors import BadResponse, ConfigError, ValidationError
+from .errors import MAX_MESSAGE_CHARS, BadResponse, ConfigError, ValidationError, clip
 
 if TYPE_CHECKING:
     import ipaddress
@@ -24,12 +24,59 @@ DURATION_MAX: Final = 12
 QUALITIES: Final = ("480p", "720p", "1080p")
 ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive")
 CALLBACK_URL_MAX_CHARS: Final = 2048
+#: Timestamps after this (the year 5138) are not seconds: ``created`` in milliseconds is common.
+MAX_EPOCH: Final = 1e11
+#: Longest duration an answer may state (an estimate): a year. Anything above is absurd.
+MAX_SECONDS: Final = 366 * 86400.0
 #: Task ids are put into a URL path; anything outside this set could change the request's meaning.
 TASK_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words, for messages."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else "a number"
+
+
+def _text(value: object, limit: int) -> str | None:
+    """A non-empty string field, cut to ``limit`` characters; anything else is ``None``."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return clip(value, limit)
+
+
+def _number(value: object, low: float, high: float) -> float | None:
+    """A finite number field, clamped to ``[low, high]``; anything else (a string, a boolean,
+    ``NaN``, an integer beyond any float) is ``None``."""
+    if not _is_number(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    if not math.isfinite(number):
+        return None
+    return min(high, max(low, number))
+
+
+def _epoch_seconds(value: object) -> int | None:
+    """A ``created`` timestamp as whole epoch seconds: one in milliseconds (or microseconds) is
+    scaled down; a negative, non-finite or still absurd one (after the year 5000) is ``None``."""
+    number = _number(value, -1.0, 1e300)
+    if number is None or number < 0:
+        return None
+    for _ in range(3):
+        if number < MAX_EPOCH:
+            return int(number)
+        number /= 1000
+    return None
 
 
 def parse_ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -318,24 +365,26 @@ class Task:
     raw: Mapping[str, Any]
 
     @classmethod
-    def from_api(cls, data: object) -> Task:
-        """Build a task from a create or query answer; tolerate absent or odd optional fields.
+    def from_api(cls, data: object, *, default_status: str | None = None) -> Task:
+        """Build a task from a create or query answer. The id is sacred; everything else is best
+        effort: a field that is absent, of the wrong type or absurd (``NaN``, ``1e999``, a progress
+        of ``1e9``) becomes ``None`` (or 0, or empty), never a crash.
 
-        Raises ``BadResponse`` only when there is no task id or status to speak of.
+        Raises ``BadResponse`` only when there is no usable task id, or no status and no
+        ``default_status`` (a create passes ``"pending"``: its answer is useful with an id alone).
         """
         if not isinstance(data, dict):
-            raise BadResponse(f"expected a task object, got {type(data).__name__}")
-        task_id, status = data.get("id"), data.get("status")
-        if not isinstance(task_id, str) or not task_id:
-            raise BadResponse("the answer has no task id")
-        if not isinstance(status, str) or not status:
+            raise BadResponse(f"expected a task object, got {_kind(data)}")
+        task_id = data.get("id")
+        if not isinstance(task_id, str) or not TASK_ID_RE.fullmatch(task_id):
+            raise BadResponse(
+                "the answer has no task id"
+                if not isinstance(task_id, str) or not task_id
+                else "the answer's task id is not one (unexpected characters or length)"
+            )
+        status = _text(data.get("status"), 64) or default_status
+        if status is None:
             raise BadResponse(f"task {task_id}: the answer has no status")
-        progress = data.get("progress")
-        progress_int = (
-            max(0, min(100, int(progress)))
-            if _is_number(progress) and math.isfinite(progress)
-            else 0
-        )
         results_raw = data.get("results")
         results = (
             tuple(r for r in results_raw if isinstance(r, str) and r)
@@ -346,28 +395,31 @@ class Task:
         error = None
         if isinstance(err, dict):
             code = err.get("code")
-            message = err.get("message")
+            code_text = _text(code, 100) if isinstance(code, str) else None
+            if code_text is None and _is_number(code) and math.isfinite(code):
+                code_text = str(int(code))
             error = TaskError(
-                code=str(code) if code is not None else "unknown_error",
-                message=message if isinstance(message, str) else "",
-                type=err.get("type") if isinstance(err.get("type"), str) else None,
+                code=code_text or "unknown_error",
+                message=_text(err.get("message"), MAX_MESSAGE_CHARS) or "",
+                type=_text(err.get("type"), 100),
             )
         info = data.get("task_info")
-        estimate = info.get("estimated_time") if isinstance(info, dict) else None
         usage = data.get("usage")
-        reserved = usage.get("credits_reserved") if isinstance(usage, dict) else None
-        created = data.get("created")
-        model = data.get("model")
+        progress = _number(data.get("progress"), 0.0, 1e300)
         return cls(
             id=task_id,
             status=status,
-            progress=progress_int,
+            progress=int(min(100.0, progress)) if progress is not None else 0,
             results=results,
             error=error,
-            created=int(created) if _is_number(created) else None,
-            model=model if isinstance(model, str) else None,
-            estimated_time=float(estimate) if _is_number(estimate) else None,
-            credits_reserved=float(reserved) if _is_number(reserved) else None,
+            created=_epoch_seconds(data.get("created")),
+            model=_text(data.get("model"), 200),
+            estimated_time=_number(
+                info.get("estimated_time") if isinstance(info, dict) else None, 0.0, MAX_SECONDS
+            ),
+            credits_reserved=_number(
+                usage.get("credits_reserved") if isinstance(usage, dict) else None, 0.0, 1e12
+            ),
             raw=data,
         )
 
@@ -416,12 +468,13 @@ class Credits:
             part = payload.get(name)
             if not isinstance(part, dict):
                 raise BadResponse(f"the credits answer has no {name} object")
-            remaining, used = part.get("remaining_credits"), part.get("used_credits")
-            if not _is_number(remaining) or not _is_number(used):
+            remaining = _number(part.get("remaining_credits"), -1e300, 1e300)
+            used = _number(part.get("used_credits"), -1e300, 1e300)
+            if remaining is None or used is None:
                 raise BadResponse(f"the credits answer has no numbers for {name}")
             return CreditBalance(
-                remaining=float(remaining),
-                used=float(used),
+                remaining=remaining,
+                used=used,
                 unlimited=part.get("unlimited_credits") is True,
             )
 

@@ -3,13 +3,15 @@
 Rich is used only where a person is looking: a terminal, with colour allowed (no ``NO_COLOR``, no
 ``TERM=dumb``, no ``--no-color``). Anywhere else lines are written as plain text, so logs and pipes
 never see an escape code. Text from the server is cleaned of control characters and never read as
-markup.
+markup. Everything said on stderr also passes ``redact``: the known key (``Output.secrets``) and
+anything that looks like a bearer token are masked, a last net behind the client's own masking.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import sys
@@ -20,6 +22,7 @@ from typing import IO, Any, Protocol
 
 from .errors import SeedanceError, describe
 from .models import Task
+from .redact import redact
 
 # C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text on a terminal.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -58,7 +61,7 @@ def wants_color(stream: IO[str], *, no_color: bool, environ: Mapping[str, str]) 
 
 
 def fmt_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
+    seconds = 0 if math.isnan(seconds) else int(min(max(seconds, 0.0), 1e9))  # inf: bounded
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -75,6 +78,8 @@ class Output:
     stdout: IO[str] | None = None
     stderr: IO[str] | None = None
     environ: Mapping[str, str] | None = None
+    #: Secrets never to be shown (the API key): set once the key is known.
+    secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         env = os.environ if self.environ is None else self.environ
@@ -198,6 +203,7 @@ class Output:
     # -- stderr: everything else -------------------------------------------------------------------
 
     def _write_err(self, text: str, style: str | None = None) -> None:
+        text = redact(text, self.secrets)
         try:
             if self.err_fancy and style:
                 from rich.console import Console
@@ -243,7 +249,8 @@ class Output:
                     to_json(
                         {
                             "error": {
-                                k: (clean(v) if isinstance(v, str) else v) for k, v in info.items()
+                                k: (redact(clean(v), self.secrets) if isinstance(v, str) else v)
+                                for k, v in info.items()
                             }
                         }
                     )

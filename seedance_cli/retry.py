@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529})
 
 
+#: The longest wait a ``Retry-After`` can state here (a day); ``RetryPolicy`` caps it further.
+MAX_RETRY_AFTER: Final = 86400.0
+
+
 def is_retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUSES or (status >= 500 and status not in (501, 505))
 
@@ -22,29 +26,32 @@ def is_retryable_status(status: int) -> bool:
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date.
 
-    ``now`` is the wall-clock time (epoch seconds) a date is measured from. A date in the past means
-    "now" (0). Anything unreadable is ``None``: the caller falls back to its own backoff.
+    ``now`` is the wall-clock time (epoch seconds) a date is measured from. A date in the past, or a
+    negative number, means "now" (0); anything further than ``MAX_RETRY_AFTER`` is cut to it.
+    Anything unreadable (``NaN``, ``1e999``, a date no calendar has) is ``None``: the caller falls
+    back to its own backoff.
     """
     if value is None:
         return None
     value = value.strip()
-    if not value:
+    if not value or not value.isascii():
         return None
     try:
         seconds = float(value)
     except ValueError:
         pass
     else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
+        return min(MAX_RETRY_AFTER, max(0.0, seconds)) if math.isfinite(seconds) else None
     import email.utils  # only for the rare date form: it is slow to import
 
     try:
         when: datetime = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may parse naive
+            return None
+        seconds = when.timestamp() - now
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; obsolete forms may parse naive
-        return None
-    return max(0.0, when.timestamp() - now)
+    return min(MAX_RETRY_AFTER, max(0.0, seconds)) if math.isfinite(seconds) else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +78,9 @@ class RetryPolicy:
         self, retry: int, retry_after: float | None = None, rng: Callable[[], float] | None = None
     ) -> float:
         """Seconds to sleep before retry number ``retry`` (1 for the first retry)."""
-        if retry_after is not None:
+        if retry_after is not None and math.isfinite(retry_after):
             return min(max(0.0, retry_after), self.max_retry_after)
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** max(0, retry - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(64, max(0, retry - 1)))
         jitter = rng() if rng is not None else 1.0
         return ceiling / 2 + ceiling / 2 * jitter
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol
@@ -14,6 +15,10 @@ from .models import Task
 DEFAULT_POLL_INTERVAL: Final = 5.0
 #: Without a deadline, how long an unbroken run of transient failures is borne before giving up.
 DEFAULT_MAX_OUTAGE: Final = 600.0
+#: The longest pause between two polls, whatever the caller asks: an hour.
+MAX_POLL_INTERVAL: Final = 3600.0
+#: A deadline further away than this (about 30 years) is no deadline at all.
+MAX_TIMEOUT: Final = 1e9
 
 UpdateCallback = Callable[[Task], None]
 ErrorCallback = Callable[[SeedanceError], None]
@@ -50,10 +55,16 @@ def wait_for_tasks(
     deadline (``timeout`` seconds from now), or for ``max_outage`` seconds in a row when there is none.
     The last round happens at the deadline; unfinished tasks then get a ``WaitTimeout`` carrying the
     last task seen. A failed task is an outcome like any other: it is returned, not raised.
+    ``interval`` is capped at ``MAX_POLL_INTERVAL``; a ``timeout`` beyond ``MAX_TIMEOUT`` means none.
     """
-    if interval <= 0:
+    if not interval > 0:  # NaN too
         raise ValueError("interval must be positive")
-    deadline = clock() + timeout if timeout is not None else None
+    interval = min(interval, MAX_POLL_INTERVAL)
+    if timeout is not None and math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds")
+    if timeout is not None and timeout > MAX_TIMEOUT:
+        timeout = None
+    deadline = clock() + max(0.0, timeout) if timeout is not None else None
     outcomes: dict[str, Outcome] = {}
     last: dict[str, Task] = {}
     outage_since: dict[str, float] = {}

@@ -230,15 +230,17 @@ def test_status_of_a_foreign_task_enters_the_history(
     assert cli("history").lines[0].startswith(task_id)
 
 
-def test_an_unwritable_history_never_blocks_a_paid_generation(
+def test_a_create_the_history_cannot_record_is_not_sent(
     cli: CliRunner, api: Emulator, here: Path, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "blocker"
     blocker.write_text("")
     result = cli("generate", "x", "-o", "x.mp4", env={"SEEDANCE_DATA_DIR": str(blocker / "d")})
-    assert result.code == 0
-    assert result.err.count("warning: task history unavailable") == 1
-    assert (here / "x.mp4").read_bytes() == VIDEO
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err.startswith("error: the task history (")
+    assert "cannot record the create" in result.err and "it was not sent" in result.err
+    assert api.requests("create") == [] and not (here / "x.mp4").exists()
 
 
 def test_saved_paths_are_printed_exactly(cli: CliRunner, api: Emulator, here: Path) -> None:

@@ -480,7 +480,7 @@ def test_create_answer_without_task_id_is_outcome_unknown(make_client: MakeClien
 # -- where the key may go --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["create", "query", "credits"])
+@pytest.mark.parametrize("kind", ["query", "credits"])
 def test_redirect_to_another_origin_is_not_followed(clock: FakeClock, kind: str) -> None:
     with (
         Emulator(clock=clock, second_origin=True) as emu,

@@ -146,7 +146,31 @@ def test_a_version_1_database_migrates_forward_keeping_its_rows(tmp_path: Path) 
     assert entry.prompt == "old row" and entry.batch_key is None and entry.local_images == []
     ledger.close()
     version = sqlite3.connect(folder / FILE_NAME).execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
+
+
+def test_a_version_2_creating_row_becomes_outcome_unknown(tmp_path: Path) -> None:
+    """A row an older seedance left ``creating`` has no owner to wait on: its process is gone,
+    and its create may have reached the server."""
+    folder = tmp_path / "v2"
+    folder.mkdir()
+    conn = sqlite3.connect(folder / FILE_NAME)
+    for migration in MIGRATIONS[:2]:
+        conn.executescript(migration)
+    conn.execute(
+        "INSERT INTO tasks (idempotency_key, state, created_at, updated_at, prompt) "
+        "VALUES ('k-old', 'creating', 1, 1, 'left behind')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    ledger = Ledger(folder)
+    (entry,) = ledger.entries(status="outcome_unknown") or []
+    assert (entry.idempotency_key, entry.task_id) == ("k-old", None)
+    assert "ended before it answered" in (entry.note or "")
+    claim = ledger.claim("k-old", {"prompt": "again"}, profile=None, base_url=None)
+    assert not claim.mine and claim.state == "outcome_unknown"
+    ledger.close()
 
 
 def test_a_newer_database_is_left_alone_with_a_warning(tmp_path: Path) -> None:
@@ -223,3 +247,16 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert len(rows) == 1000
     assert {status for _, _, status in rows} == {"processing"}
     assert all(task_id.endswith(key.split("-")[0]) for key, task_id, _ in rows)
+
+
+def test_a_create_under_way_in_a_live_process_stays_creating_for_other_readers(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    ledger.begin_create("k-begun", {"prompt": "x"}, profile=None, base_url=None)
+    assert ledger.claim("k-claimed", {"prompt": "y"}, profile=None, base_url=None).mine
+    reader = Ledger(tmp_path / "data")  # opening the ledger marks only dead owners' rows
+    assert {e.idempotency_key: e.state for e in reader.entries() or []} == {
+        "k-begun": "creating",
+        "k-claimed": "creating",
+    }
+    reader.close()

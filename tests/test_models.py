@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seedance_cli import BadResponse, GenerationRequest, Task, TaskStatus, ValidationError
 from seedance_cli.errors import ExitCode
@@ -281,3 +285,118 @@ def test_credits_shape() -> None:
     assert credits.user.remaining == 1095.3996 and not credits.token.unlimited
     with pytest.raises(BadResponse):
         Credits.from_api({"data": {"token": {}}})
+
+
+# -- the tolerant parser: the id is sacred, everything else best effort -----------------------------
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+TASK_FIELDS = ("status", "progress", "results", "error", "created", "model", "task_info", "usage")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(TASK_FIELDS), JSON_VALUES, max_size=len(TASK_FIELDS)))
+def test_any_answer_with_an_id_yields_a_task_with_that_id(fields: dict[str, Any]) -> None:
+    task = Task.from_api({**fields, "id": "task-unified-1-abcdefgh"}, default_status="pending")
+    assert task.id == "task-unified-1-abcdefgh"
+    assert 0 <= task.progress <= 100
+    assert task.created is None or 0 <= task.created < 1e11
+    for number in (task.estimated_time, task.credits_reserved):
+        assert number is None or math.isfinite(number)
+    assert isinstance(task.status, str) and task.status
+    assert task.error is None or isinstance(task.error.message, str)
+
+
+@settings(max_examples=150, deadline=None)
+@given(JSON_VALUES)
+def test_any_answer_at_all_is_a_task_or_a_bad_response(data: Any) -> None:
+    with contextlib.suppress(BadResponse):
+        Task.from_api(data)
+
+
+@pytest.mark.parametrize(
+    ("created", "expected"),
+    [
+        (1761313744, 1761313744),
+        (1761313744123, 1761313744),  # milliseconds
+        (1761313744123456, 1761313744),  # microseconds
+        (float("inf"), None),
+        (float("nan"), None),
+        (-5, None),
+        (10**400, None),  # beyond any float
+        (1e30, None),
+        ("1761313744", None),
+    ],
+)
+def test_created_is_epoch_seconds_or_none(created: Any, expected: int | None) -> None:
+    assert Task.from_api({**SEED_ANSWER, "created": created}).created == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("task_info", {"estimated_time": float("inf")}),
+        ("task_info", {"estimated_time": float("nan")}),
+        ("task_info", {"estimated_time": 10**400}),
+        ("usage", {"credits_reserved": float("nan")}),
+        ("usage", {"credits_reserved": -1e999}),
+    ],
+)
+def test_non_finite_numbers_become_none(field: str, value: Any) -> None:
+    task = Task.from_api({**SEED_ANSWER, field: value})
+    assert getattr(task, "estimated_time" if field == "task_info" else "credits_reserved") is None
+
+
+@pytest.mark.parametrize(
+    ("progress", "expected"), [(1e9, 100), (float("inf"), 0), (float("nan"), 0), (10**400, 0)]
+)
+def test_absurd_progress_is_bounded(progress: Any, expected: int) -> None:
+    assert Task.from_api({**SEED_ANSWER, "progress": progress}).progress == expected
+
+
+def test_an_answer_without_status_is_pending_only_when_the_caller_says_so() -> None:
+    answer = {k: v for k, v in SEED_ANSWER.items() if k != "status"}
+    assert Task.from_api(answer, default_status="pending").status == "pending"
+    with pytest.raises(BadResponse, match="no status"):
+        Task.from_api(answer)
+
+
+@pytest.mark.parametrize("task_id", ["", "../../etc/passwd", "a b", "x" * 300, "task\n1"])
+def test_an_id_that_could_not_be_used_is_no_id(task_id: str) -> None:
+    with pytest.raises(BadResponse, match="task id"):
+        Task.from_api({**SEED_ANSWER, "id": task_id})
+
+
+def test_long_server_texts_are_cut() -> None:
+    task = Task.from_api(
+        {
+            **SEED_ANSWER,
+            "status": "s" * 10_000,
+            "error": {"code": "c" * 10_000, "message": "m" * 10**6},
+        }
+    )
+    assert len(task.status) <= 64
+    assert task.error is not None and len(task.error.code) <= 100 and len(task.error.message) <= 500
+
+
+def test_credits_with_non_finite_or_huge_numbers_are_a_bad_response() -> None:
+    for bad in (float("nan"), float("inf"), 10**400):
+        data = {
+            "data": {
+                name: {"remaining_credits": bad, "used_credits": 0} for name in ("token", "user")
+            }
+        }
+        with pytest.raises(BadResponse):
+            Credits.from_api(data)

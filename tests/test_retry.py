@@ -5,6 +5,8 @@ from __future__ import annotations
 import email.utils
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from seedance_cli.retry import RetryPolicy, is_retryable_status, parse_retry_after
 
@@ -74,3 +76,33 @@ def test_retryable_statuses(status: int) -> None:
 @pytest.mark.parametrize("status", [400, 401, 402, 403, 404, 409, 413, 422, 501, 505])
 def test_final_statuses(status: int) -> None:
     assert not is_retryable_status(status)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("-5", 0.0),
+        ("-1e308", 0.0),
+        ("NaN", None),
+        ("1e999", None),
+        ("-inf", None),
+        ("99999999999", 86400.0),  # huge: cut to a day here, to max_retry_after by the policy
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 86400.0),  # a far-future date
+        ("Mon, 01 Jan 99999999999 00:00:00 GMT", None),  # no calendar has it
+        ("\u0661\u0662", None),  # digits, but not ASCII ones
+    ],
+)
+def test_absurd_retry_after_is_bounded_or_ignored(header: str, expected: float | None) -> None:
+    assert parse_retry_after(header, NOW) == expected
+
+
+@given(st.text(max_size=60))
+def test_any_retry_after_text_is_none_or_a_bounded_delay(header: str) -> None:
+    got = parse_retry_after(header, NOW)
+    assert got is None or 0.0 <= got <= 86400.0
+
+
+def test_the_policy_bounds_a_nan_retry_after_and_any_retry_number() -> None:
+    policy = RetryPolicy()
+    assert policy.delay(1, retry_after=float("nan")) <= policy.max_delay
+    assert policy.delay(10_000) == policy.max_delay

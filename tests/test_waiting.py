@@ -18,7 +18,12 @@ from seedance_cli import (
 )
 from seedance_cli.emulator import Emulator, FakeClock
 from seedance_cli.errors import ExitCode, SeedanceError
-from seedance_cli.waiting import DEFAULT_POLL_INTERVAL, wait_for_task, wait_for_tasks
+from seedance_cli.waiting import (
+    DEFAULT_POLL_INTERVAL,
+    MAX_POLL_INTERVAL,
+    wait_for_task,
+    wait_for_tasks,
+)
 
 from .conftest import MakeClient
 
@@ -191,3 +196,29 @@ def test_several_tasks_share_one_deadline_and_each_gets_its_outcome(
     assert queried.count(missing) == 1
     assert queried.count(failed) == 7  # at 0, 5, ..., 30 s: it fails midway
     assert queried.count(hung) == 19  # every round until the deadline, the last one at 90 s
+
+
+@pytest.mark.parametrize("interval", [0, -1, float("nan"), float("-inf")])
+def test_a_nonsense_interval_is_refused(client: Client, interval: float) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        wait_for_tasks(client, ["task-unified-1-abcdefgh"], interval=interval)
+
+
+def test_a_huge_interval_is_capped_and_a_huge_timeout_is_no_deadline(
+    client: Client, clock: FakeClock
+) -> None:
+    task = client.create_generation(REQUEST)
+    done = client.wait(task.id, interval=1e300, timeout=1e300)
+    assert done.succeeded
+    assert clock.sleeps and set(clock.sleeps) == {MAX_POLL_INTERVAL}
+
+
+def test_a_nan_timeout_is_refused(client: Client) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        wait_for_tasks(client, ["task-unified-1-abcdefgh"], timeout=float("nan"))
+
+
+def test_the_cli_refuses_the_same_interval_as_the_library() -> None:
+    from seedance_cli.cli.app import MAX_POLL_INTERVAL as CLI_MAX
+
+    assert CLI_MAX == MAX_POLL_INTERVAL

@@ -51,6 +51,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: 5-second rule that spares EvoLink's gateway does not apply.
 SANDBOX_TASK_SECONDS = 4.0
 SANDBOX_POLL_INTERVAL = 0.5
+#: The longest --interval accepted: ``waiting.MAX_POLL_INTERVAL`` (not imported: start-up).
+MAX_POLL_INTERVAL = 3600.0
 #: The API field each ``generate`` flag fills, for error messages that name the flag.
 FLAG_OF_FIELD = {
     "prompt": "PROMPT",
@@ -331,6 +333,7 @@ class Runtime:
                 hint="run `seedance config set api-key` (it asks for the key without echoing it), "
                 "or export SEEDANCE_API_KEY; keys are at https://evolink.ai/dashboard/keys",
             )
+        self.out.secrets = (settings.api_key,)
         with Client(
             settings.api_key,
             base_url=settings.base_url,
@@ -367,11 +370,15 @@ def flag_error(exc: ValidationError) -> UsageError:
     return UsageError(f"{flag}: {exc.reason}", hint=exc.hint)
 
 
-def check_seconds(flag: str, value: float | None, *, allow_zero: bool) -> None:
+def check_seconds(
+    flag: str, value: float | None, *, allow_zero: bool, maximum: float = math.inf
+) -> None:
     if value is None:
         return
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise UsageError(f"{flag}: must be a number of seconds {'>= 0' if allow_zero else '> 0'}")
+    if value > maximum:
+        raise UsageError(f"{flag}: must be at most {maximum:g} seconds, got {value:g}")
 
 
 def about(task_id: str, exc: SeedanceError) -> SeedanceError:

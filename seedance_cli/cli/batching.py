@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 from .app import (
     EXIT_CODES_HELP,
+    MAX_POLL_INTERVAL,
     ForceOpt,
     IntervalOpt,
     Runtime,
@@ -69,10 +70,10 @@ def batch(
     same manifest again skips what was created (waiting on it) and what was saved: a line is never
     created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
     """
-    from ..batch import BatchRun, ManifestError, parse_manifest
+    from ..batch import BatchRun, ManifestError, intact, known_entries, parse_manifest
 
     check_seconds("--timeout", timeout, allow_zero=True)
-    check_seconds("--interval", interval, allow_zero=False)
+    check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
     data = read_manifest(manifest)
     kind = (
         {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(
@@ -122,13 +123,20 @@ def batch(
         destination = Destination(Path(output_dir).expanduser(), True)
         destination.check(force=True)  # a folder, or can be made, and writable: before any create
         for line in plan.lines:  # no link, folder or odd file where a result goes
-            check_target(destination.path / f"{line.name or line.number}.mp4", force=True)
-        saved = {e.batch_key for e in rt.ledger.entries(batch=plan.digest[:16]) or [] if e.files}
+            check_target(destination.path / f"{plan.stem(line)}.mp4", force=True)
+        known = known_entries(rt.ledger, plan, settings.base_url, settings.profile)
+        scoped = plan.scoped(settings.base_url, settings.profile)  # as BatchRun keys it
+        saved = {  # a file this batch saved, still as it was saved
+            line.number
+            for line in plan.lines
+            for entry in [known.get(scoped.key(line)) or known.get(plan.legacy_key(line))]
+            if entry is not None and entry.files and all(intact(f) for f in entry.files)
+        }
         existing = [
             f"line {line.number}: {target} exists"
             for line in plan.lines
-            for target in [destination.path / f"{line.name or line.number}.mp4"]
-            if target.exists() and not force and plan.key(line) not in saved
+            for target in [destination.path / f"{plan.stem(line)}.mp4"]
+            if target.exists() and not force and line.number not in saved
         ]
         if existing:
             raise UsageError(

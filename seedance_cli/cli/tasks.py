@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 from .app import (
     EXIT_CODES_HELP,
+    MAX_POLL_INTERVAL,
     ForceOpt,
     IntervalOpt,
     OutputOpt,
@@ -169,7 +170,7 @@ def generate(
     input is checked before anything is sent: a bad value costs nothing and exits 2.
     """
     check_seconds("--timeout", timeout, allow_zero=True)
-    check_seconds("--interval", interval, allow_zero=False)
+    check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
     from ..images import placeholder
 
     sources = image_sources(rt, image or ())
@@ -462,6 +463,7 @@ def finish_wait(
                 rt.ledger.observe(task, base_url=client.base_url)
                 display.update(task)
 
+            deadline = rt.world.clock() + timeout if timeout is not None else None
             outcomes = wait_for_tasks(
                 client,
                 task_ids,
@@ -490,7 +492,7 @@ def finish_wait(
                 if destination is None:
                     show_result(rt, outcome)
                 else:
-                    save(rt, client, outcome, destination, force=force)
+                    save(rt, client, outcome, destination, force=force, deadline=deadline)
             except Interrupted:
                 raise
             except (SeedanceError, OSError) as exc:
@@ -541,7 +543,7 @@ def wait(
     from ..models import task_ids as check_ids
 
     check_seconds("--timeout", timeout, allow_zero=True)
-    check_seconds("--interval", interval, allow_zero=False)
+    check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
     try:
         ids = check_ids(task_ids)
     except ValidationError as exc:
@@ -592,8 +594,17 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
     report(rt, errors, json_shown=True)
 
 
-def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, force: bool) -> None:
-    """Download a completed task's results and print where they went (``files`` with --json)."""
+def save(
+    rt: Runtime,
+    client: Client,
+    task: Task,
+    destination: Destination,
+    *,
+    force: bool,
+    deadline: float | None = None,
+) -> None:
+    """Download a completed task's results and print where they went (``files`` with --json);
+    by ``deadline`` (a wait's) when one is given."""
     from ..jobs import save_results, usable_results
 
     usable_results(task)
@@ -613,6 +624,7 @@ def save(rt: Runtime, client: Client, task: Task, destination: Destination, *, f
                 force=force,
                 on_progress=progress,
                 sleep=rt.world.sleep,
+                deadline=deadline,
             )
     except KeyboardInterrupt:
         target = targets[-1] if targets else destination.target(task.id, 0)
