@@ -146,7 +146,12 @@ def test_sighup_during_a_batch_exits_129_and_the_rerun_creates_nothing_twice(
         stderr=subprocess.PIPE,
         text=True,
     )
-    until(lambda: len(emu.service.tasks) == 2)
+    assert proc.stderr is not None
+    created = 0
+    while created < 2:  # both creates answered and recorded: the batch now waits on its tasks
+        line = proc.stderr.readline()
+        assert line, "the batch ended early"
+        created += ": created task-unified-" in line
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 129, err
