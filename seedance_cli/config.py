@@ -7,11 +7,15 @@ The file is ``config.toml`` in ``SEEDANCE_CONFIG_DIR`` or ``platformdirs.user_co
     quality = "1080p"
 
 It is written atomically (a temporary file beside it, fsync, rename) with mode 0600 in a 0700 folder.
-Reading never creates anything.
+Reading never creates anything. Writing keeps what this version does not understand (unknown keys,
+tables and profiles; comments are the one thing lost), writes through a symlinked ``config.toml``
+(dotfile managers) onto its target, and holds a lock on ``.config.lock`` in the config folder from
+the read to the rename, so that two ``config set`` at once both land.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -19,7 +23,7 @@ import re
 import stat
 import tempfile
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -33,10 +37,13 @@ from .models import (
     QUALITIES,
     check_api_key,
     check_base_url,
+    is_utf8_text,
 )
 
 DEFAULT_PROFILE: Final = "default"
 FILE_NAME: Final = "config.toml"
+#: Held (``flock``) by every writer from its read to its rename: writers queue, none is lost.
+LOCK_NAME: Final = ".config.lock"
 TRUE_WORDS: Final = frozenset({"true", "yes", "on", "1"})
 FALSE_WORDS: Final = frozenset({"false", "no", "off", "0"})
 
@@ -44,6 +51,8 @@ FALSE_WORDS: Final = frozenset({"false", "no", "off", "0"})
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string")
+    if not is_utf8_text(value):  # bytes from a command line in another encoding: TOML is UTF-8
+        raise ValueError(f"{what} must be UTF-8 text")
     return value.strip()
 
 
@@ -170,13 +179,17 @@ class ConfigFile:
     path: Path
     profiles: dict[str, dict[str, Any]]
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: The whole file as parsed; ``save`` writes it back with only ``profiles``' keys changed.
+    document: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> ConfigFile:
         """Read ``path`` (absent: empty). ``ConfigError`` (exit 3) names the file and the problem."""
         try:
-            raw = path.read_bytes()
             mode = path.stat().st_mode
+            if not stat.S_ISREG(mode):  # a FIFO would block the read forever
+                raise ConfigError(f"cannot read config file {path}: not a regular file")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return cls(path, {})
         except OSError as exc:
@@ -213,39 +226,90 @@ class ConfigFile:
                         f"invalid config file {path}: [profiles.{name}] {key}: {exc}"
                     ) from None
             profiles[name] = profile
-        return cls(path, profiles, warnings)
+        return cls(path, profiles, warnings, data)
+
+    @classmethod
+    @contextlib.contextmanager
+    def editing(cls, path: Path) -> Iterator[ConfigFile]:
+        """The file loaded under the writers' lock, held until the block ends: read, change,
+        ``save()`` inside it, so that no other writer's update is lost in between."""
+        with _writers_lock(path.parent):
+            yield cls.load(path)
 
     def profile(self, name: str) -> dict[str, Any]:
         return self.profiles.get(name, {})
 
     def save(self) -> None:
-        """Write atomically with mode 0600, creating the folder with mode 0700 if needed."""
+        """Write atomically with mode 0600, creating the folder with mode 0700 if needed.
+
+        Only the keys of ``profiles`` change; everything else in the file is written back as it
+        was read. A symlinked file is replaced at its target, so the link stays a link.
+        """
         import tomli_w
 
-        folder = self.path.parent
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            document = {
-                "profiles": {
-                    name: {toml_name(k): v for k, v in sorted(values.items())}
-                    for name, values in sorted(self.profiles.items())
-                    if values
-                }
-            }
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=".config.", suffix=".tmp")
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(tomli_w.dumps(document).encode("utf-8"))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temp, self.path)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
-            _fsync_dir(folder)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            text = tomli_w.dumps(self._merged_document())
+            target = Path(os.path.realpath(self.path))
+            _write_atomically(target, text.encode("utf-8"))
         except OSError as exc:
             raise ConfigError(f"cannot write config file {self.path}: {exc.strerror}") from None
+
+    def _merged_document(self) -> dict[str, Any]:
+        document = dict(self.document)
+        tables = document.get("profiles")
+        tables = dict(tables) if isinstance(tables, dict) else {}
+        for name, values in self.profiles.items():
+            table = dict(tables.get(name) or {})
+            for key in list(table):  # known keys: as ``values`` says; unknown ones stay
+                dashed = key.replace("_", "-")
+                if dashed in KEYS and (dashed not in values or key != toml_name(dashed)):
+                    del table[key]
+            for key, value in values.items():
+                table[toml_name(key)] = value
+            if table or name in tables:
+                tables[name] = table
+        if tables or "profiles" in document:
+            document["profiles"] = tables
+        return document
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """A temporary file beside ``target`` (mode 0600), fsync, rename onto it, fsync the folder."""
+    folder = target.parent
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=".config.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(folder)
+
+
+@contextlib.contextmanager
+def _writers_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``folder/.config.lock`` (created 0600, never removed)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        yield
+        return
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(f"cannot lock the config folder {folder}: {exc.strerror}") from None
+    try:
+        with contextlib.suppress(OSError):  # no locks on this file system (ENOLCK): write anyway
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _fsync_dir(folder: Path) -> None:

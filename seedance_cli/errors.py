@@ -24,7 +24,8 @@ it, so the mapping lives here and only here::
     ├── TaskFailed                      8   the task ended failed or cancelled (carries the task)
     ├── WaitTimeout                     9   the deadline passed while the task was still running
     ├── OutcomeUnknown                  10  a create may have reached the server; it was not resent
-    └── Interrupted                     130 Ctrl-C (carries what to run to resume)
+    └── Interrupted                     130 Ctrl-C (carries what to run to resume); 129 and 143 when
+                                            SIGHUP or SIGTERM stopped the CLI (``cli.app.run``)
 
 "The API refused" (``APIError``) means the service answered and nothing was done. "The task failed"
 (``TaskFailed``) means the task was created, paid for and ended badly. "The network failed"
@@ -59,7 +60,9 @@ class ExitCode(enum.IntEnum):
     TASK_FAILED = 8
     TIMEOUT = 9
     OUTCOME_UNKNOWN = 10
+    HANGUP = 129
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
@@ -75,7 +78,9 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.TASK_FAILED: "the task failed or was cancelled",
     ExitCode.TIMEOUT: "wait deadline passed; the task is still running",
     ExitCode.OUTCOME_UNKNOWN: "outcome unknown: a create may have reached the server; it was not resent",
+    ExitCode.HANGUP: "interrupted by SIGHUP (the terminal closed), as by Ctrl-C",
     ExitCode.INTERRUPTED: "interrupted by Ctrl-C",
+    ExitCode.TERMINATED: "interrupted by SIGTERM (a CI cancel, timeout, kill), as by Ctrl-C",
 }
 
 

@@ -179,6 +179,15 @@ def check_api_key(api_key: str | None) -> str:
     return api_key
 
 
+def is_utf8_text(value: str) -> bool:
+    """Whether ``value`` can be sent as UTF-8 (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @dataclasses.dataclass(frozen=True)
 class GenerationRequest:
     """One create request. Every rule of API.md is checked on construction (``ValidationError``).
@@ -199,7 +208,18 @@ class GenerationRequest:
     def __post_init__(self) -> None:
         if not isinstance(self.image_urls, tuple):
             object.__setattr__(self, "image_urls", tuple(self.image_urls))
+        self._check_text()
         self._check()
+
+    def _check_text(self) -> None:
+        """Text a JSON body cannot carry: bytes that were not UTF-8 (a command line or stdin in
+        another encoding reaches Python as lone surrogates)."""
+        fields: list[tuple[str, object]] = [("model", self.model), ("prompt", self.prompt)]
+        fields += [("image_urls", url) for url in self.image_urls]
+        fields.append(("callback_url", self.callback_url))
+        for name, value in fields:
+            if isinstance(value, str) and not is_utf8_text(value):
+                raise ValidationError(name, "is not valid UTF-8 text")
 
     def _check(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():

@@ -216,8 +216,8 @@ class Output:
             else:
                 self.err.write(text + "\n")
             self.err.flush()
-        except (BrokenPipeError, ValueError):
-            pass  # nowhere left to say it
+        except (OSError, ValueError):
+            pass  # nowhere left to say it: a closed pipe, a hung-up terminal (EIO), a full disk
 
     def info(self, text: str) -> None:
         """Chatter for people: suppressed by ``--quiet``."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
+import subprocess
+import sys
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -28,7 +33,9 @@ def test_set_api_key_from_stdin_writes_0600_in_a_0700_folder(cli: CliRunner) -> 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert path.read_text() == f'[profiles.default]\napi_key = "{KEY}"\n'
-    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temporary left over
+    # no temporary left over; the writers' lock file stays (removing it would race)
+    assert sorted(p.name for p in path.parent.iterdir()) == [".config.lock", "config.toml"]
+    assert stat.S_IMODE((path.parent / ".config.lock").stat().st_mode) == 0o600
 
 
 def test_key_on_the_command_line_works_but_warns(cli: CliRunner) -> None:
@@ -210,3 +217,167 @@ def test_poll_interval_from_the_environment(cli: CliRunner, api: Emulator, clock
     result = cli("wait", task_id, env={"SEEDANCE_POLL_INTERVAL": "20"})
     assert result.code == 0
     assert set(clock.sleeps) == {20.0}  # type: ignore[attr-defined]
+
+
+# -- writes keep what they do not understand, follow links, and never lose an update ---------------
+
+FOREIGN = """\
+editor = "vim"
+[profiles.default]
+api_key = "sk-live-abcdefghijklmnop1234"
+model = "seedance-2.0"
+max_credits = 50
+future_table = { a = 1, b = [1, 2] }
+
+[profiles.work]
+quality = "720p"
+region = "eu"
+
+[profiles.empty]
+
+[plugins.thing]
+enabled = true
+when = 2026-11-29T10:00:00Z
+"""
+
+
+def test_set_and_unset_keep_unknown_keys_tables_and_profiles(cli: CliRunner) -> None:
+    path = config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text(FOREIGN)
+    path.chmod(0o600)
+    before = tomllib.loads(FOREIGN)
+    assert cli("config", "set", "quality", "1080p").code == 0
+    assert cli("--profile", "work", "config", "unset", "quality").code == 0
+    after = tomllib.loads(path.read_text())
+    before["profiles"]["default"]["quality"] = "1080p"
+    del before["profiles"]["work"]["quality"]
+    assert after == before  # everything else exactly as it was, types included
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_set_writes_through_a_symlinked_file_and_keeps_the_link(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    dotfiles = tmp_path / "dotfiles" / "seedance"
+    dotfiles.mkdir(parents=True)
+    target = dotfiles / "config.toml"
+    target.write_text("[profiles.default]\nduration = 8\n")
+    target.chmod(0o600)
+    link = config_file()
+    link.parent.mkdir(parents=True)
+    link.symlink_to(target)
+    result = cli("config", "set", "quality", "1080p")
+    assert result.code == 0, result.err
+    assert link.is_symlink() and link.resolve() == target
+    assert target.read_text() == '[profiles.default]\nduration = 8\nquality = "1080p"\n'
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    # the temporary file was made beside the target, and is gone
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["config.toml"]
+    assert sorted(p.name for p in link.parent.iterdir()) == [".config.lock", "config.toml"]
+
+
+def test_a_relative_chain_of_links_is_followed_to_the_end(cli: CliRunner, tmp_path: Path) -> None:
+    folder = config_file().parent
+    (folder / "real").mkdir(parents=True)
+    (folder / "real" / "c.toml").write_text("")
+    (folder / "middle.toml").symlink_to(Path("real") / "c.toml")
+    config_file().symlink_to("middle.toml")
+    assert cli("config", "set", "duration", "6").code == 0
+    assert (folder / "middle.toml").is_symlink() and config_file().is_symlink()
+    assert (folder / "real" / "c.toml").read_text() == "[profiles.default]\nduration = 6\n"
+
+
+def test_twenty_concurrent_config_sets_all_land(tmp_path: Path) -> None:
+    folder = tmp_path / "cfg"
+    env = {**os.environ, "SEEDANCE_CONFIG_DIR": str(folder)}
+    profiles = [f"p{n:02d}" for n in range(20)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "seedance_cli",
+                "--profile",
+                name,
+                "config",
+                "set",
+                "duration",
+                str(4 + n % 9),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for n, name in enumerate(profiles)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    written = tomllib.loads((folder / "config.toml").read_text())["profiles"]
+    assert {name: table["duration"] for name, table in written.items()} == {
+        name: 4 + n % 9 for n, name in enumerate(profiles)
+    }
+    assert stat.S_IMODE((folder / "config.toml").stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_value_that_is_not_utf8_is_refused_and_the_file_untouched(cli: CliRunner) -> None:
+    assert cli("config", "set", "quality", "720p").code == 0
+    before = config_file().read_bytes()
+    result = cli("config", "set", "output-dir", "/videos/caf\udce9")  # a Latin-1 argv byte
+    assert result.code == 2 and result.out == ""
+    assert result.err == "error: output-dir: must be UTF-8 text\n"
+    assert config_file().read_bytes() == before
+
+
+def test_a_config_file_that_is_a_fifo_is_exit_3_not_a_hang(cli: CliRunner, api: Emulator) -> None:
+    config_file().parent.mkdir(parents=True)
+    os.mkfifo(config_file())
+    result = cli("status", "task-unified-1-abcdefgh")
+    assert result.code == 3 and result.out == ""
+    assert f"cannot read config file {config_file()}: not a regular file" in result.err
+
+
+def waits_for_a_flock(pid: int) -> bool:
+    """Whether process ``pid`` is blocked waiting for a ``flock`` (Linux: ``->`` in /proc/locks)."""
+    locks = Path("/proc/locks").read_text()
+    return any(
+        fields[1] == "->" and fields[2] == "FLOCK" and fields[5] == str(pid)
+        for fields in (line.split() for line in locks.splitlines())
+        if len(fields) > 5
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux's /proc/locks")
+def test_a_writer_waits_for_the_lock_and_reads_the_file_only_once_it_holds_it(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "cfg"
+    folder.mkdir(mode=0o700)
+    path = folder / "config.toml"
+    path.write_text("[profiles.default]\nduration = 8\n")
+    path.chmod(0o600)
+    env = {**os.environ, "SEEDANCE_CONFIG_DIR": str(folder)}
+    with open(folder / ".config.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another writer is mid-update
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "seedance_cli", "config", "set", "quality", "1080p"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while not waits_for_a_flock(proc.pid):  # started, and now blocked on the lock
+            assert proc.poll() is None, "it wrote without waiting for the lock"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert path.read_text() == "[profiles.default]\nduration = 8\n"
+        # the other writer's update lands while this one waits: it must not be lost
+        path.write_text("[profiles.default]\nduration = 8\naudio = false\n")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert tomllib.loads(path.read_text()) == {
+        "profiles": {"default": {"duration": 8, "audio": False, "quality": "1080p"}}
+    }

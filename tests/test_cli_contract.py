@@ -152,7 +152,7 @@ def test_help_lists_every_exit_code(cli: CliRunner) -> None:
     result = cli("--help")
     assert result.code == 0
     lines = [line.strip() for line in result.out.splitlines()]
-    for code in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130):
+    for code in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 129, 130, 143):
         assert any(line.startswith(f"{code}  ") for line in lines), code
 
 
@@ -237,3 +237,89 @@ def test_the_key_appears_in_no_output(
     assert SENTINEL_KEY[3:-4] not in result.out + result.err
     if "--verbose" in mode and args[0] != "config" and "--dry-run" not in args and "-d" not in args:
         assert "Authorization: Bearer ***" in result.err
+
+
+# -- global options: parsed once, by typer; errors shown the way that parse says -------------------
+
+
+def test_an_option_after_double_dash_is_a_prompt_not_an_option(
+    cli: CliRunner, emulator: Emulator
+) -> None:
+    result = cli("generate", "--", "--json")  # the prompt is "--json"; there is no key
+    assert result.code == 3
+    assert result.out == ""  # not a JSON error: --json was not given
+    assert result.err.startswith("error: no API key")
+
+
+def test_an_option_value_that_looks_like_a_flag_is_a_value(cli: CliRunner) -> None:
+    result = cli("generate", "--profile", "--json", "A cat")  # a profile named --json
+    assert result.code == 3
+    assert result.out == ""  # not a JSON error: --json was not given
+    assert result.err.startswith("error: no profile '--json'")
+
+
+def test_a_prompt_of_dash_q_is_a_prompt_and_quiet_stays_off(cli: CliRunner, api: Emulator) -> None:
+    result = cli("generate", "--", "-q")
+    assert result.code == 0, result.err
+    assert [r.json()["prompt"] for r in api.requests("create")] == ["-q"]
+    assert "created task-unified-" in result.err  # not quiet
+
+
+@pytest.mark.parametrize(
+    ("args", "json_error"),
+    [
+        (["generate", "--bogus", "--json"], True),  # typer refused the line: read leniently
+        (["--json", "generate", "--duration", "x"], True),
+        (["generate", "--duration", "x", "--", "--json"], False),
+        (["generate", "--idempotency-key", "--json"], False),  # the value of a flag
+    ],
+)
+def test_usage_errors_typer_raises_still_honour_json_where_given(
+    cli: CliRunner, args: list[str], json_error: bool
+) -> None:
+    result = cli(*args)
+    assert result.code == 2
+    assert result.err.startswith("error: ")
+    if json_error:
+        assert result.json[0]["error"]["code"] == "usage_error"
+    else:
+        assert result.out == ""
+
+
+# -- text that is not UTF-8 (a command line or stdin in another encoding) is a usage error ---------
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "flag"),
+    [
+        (["generate", "A cat \udcff"], "", "PROMPT"),
+        (["generate", "-"], "A cat \udcff\udcfe", "PROMPT"),  # stdin decoded with surrogateescape
+        (["generate", "A cat", "-i", "https://e.com/\udcff.png"], "", "--image"),
+        (["generate", "A cat", "--callback-url", "https://e.com/\udcff"], "", "--callback-url"),
+    ],
+)
+def test_text_that_is_not_utf8_is_exit_2_before_anything_is_sent(
+    cli: CliRunner, api: Emulator, args: list[str], stdin: str, flag: str
+) -> None:
+    result = cli(*args, input=stdin)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"error: {flag}: is not valid UTF-8 text")
+    assert api.requests() == []
+
+
+def test_a_signal_while_an_error_is_being_reported_still_exits_128_plus_n(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    from seedance_cli.cli.app import Signalled, _Received
+    from seedance_cli.render import Output
+
+    def signalled_mid_report(self: Output, exc: BaseException) -> None:
+        _Received.signum = signal.SIGTERM  # what the CLI's handler records, then raises
+        raise Signalled(signal.SIGTERM)
+
+    monkeypatch.setattr(_Received, "signum", None)
+    monkeypatch.setattr(Output, "error", signalled_mid_report)
+    result = cli("status", "not-a-task-id")  # a usage error, being reported when the signal comes
+    assert result.code == 143

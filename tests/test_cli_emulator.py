@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+
+from .clirunner import CliRunner
 
 
 def start(*args: str) -> subprocess.Popen[str]:
@@ -80,3 +84,67 @@ def test_busy_port_is_a_usage_error(running: tuple[subprocess.Popen[str], str]) 
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_sigterm_the_moment_the_url_is_announced_stops_cleanly(attempt: int) -> None:
+    proc = start()
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("export SEEDANCE_BASE_URL=")
+    proc.send_signal(signal.SIGTERM)  # as a script does once it has the URL
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+
+
+def test_sighup_stops_it_like_ctrl_c(running: tuple[subprocess.Popen[str], str]) -> None:
+    proc, _ = running
+    proc.send_signal(signal.SIGHUP)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 129
+    assert "emulator stopped" in stderr and "Traceback" not in stderr
+
+
+def test_a_reader_that_goes_away_does_not_stop_it() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seedance_cli", "emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # gone before the exports are written: `seedance emulator | true`
+    assert "listening on" in proc.stderr.readline()
+    try:
+        answer = httpx.get(f"http://127.0.0.1:{port}/_emulator/health", timeout=5)
+        assert answer.json() == {"ok": True}
+        time.sleep(0.2)
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "Invalid value for '--port'"),
+        (["--port", "-1"], "Invalid value for '--port'"),
+        (["--task-seconds", "inf"], "--task-seconds: must be a finite number"),
+        (["--credits", "nan"], "Invalid value for '--credits'"),
+        (["--credits", "inf"], "--credits: must be a finite number"),
+        (["--max-files", "-1"], "Invalid value for '--max-files'"),
+        (["--result-size", "99999999999999999999"], "--result-size: result_size must be at most"),
+    ],
+)
+def test_impossible_options_are_usage_errors_before_listening(
+    cli: CliRunner, args: list[str], message: str
+) -> None:
+    result = cli("emulator", *args)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"error: {message}")

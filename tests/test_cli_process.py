@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -317,3 +318,43 @@ def test_ctrl_c_stops_a_batch_mid_download_and_the_rerun_finishes_it(
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "b.mp4"]
     assert len(big.service.tasks) == 2  # the rerun created nothing
+
+
+@pytest.mark.parametrize("closed", ["1", "2", "0"])
+def test_a_closed_standard_stream_is_not_an_internal_error(live: Emulator, closed: str) -> None:
+    command = shlex.join(seedance("generate", "A cat"))
+    done = subprocess.run(
+        ["bash", "-c", f"exec {command} {closed}>&-"],
+        env=env_for(live),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(live.service.tasks) == 1
+    if closed != "1":
+        assert done.stdout.startswith("task-unified-")
+    if closed != "2":
+        assert "created task-unified-" in done.stderr and "internal error" not in done.stderr
+
+
+def test_sighup_after_the_terminal_hung_up_still_exits_129(live: Emulator) -> None:
+    live.add_fault("task:hang")
+    task_id = create(live)
+    main, sub = pty.openpty()
+    proc = subprocess.Popen(
+        seedance("wait", task_id),
+        env=env_for(live),
+        stdout=sub,
+        stderr=sub,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(sub)
+    seen = b""
+    while task_id.encode() not in seen:  # the live display is under way
+        ready, _, _ = select.select([main], [], [], 20)
+        assert ready, seen
+        seen += os.read(main, 65536)
+    os.close(main)  # the terminal is gone: every write to it now fails (EIO)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=30) == 129

@@ -189,7 +189,9 @@ def with_globals(func: F) -> F:
         ctx: typer.Context = kwargs.pop("g_ctx")
         after = Globals(**{p.name[2:]: kwargs.pop(p.name) for p in _GLOBAL_PARAMS[:-1]})
         world = ctx.obj if isinstance(ctx.obj, World) else World()
-        return func(*args, rt=Runtime(world.options.merged(after), world), **kwargs)
+        world.options = world.options.merged(after)  # what run() shows errors with
+        world.parsed = True
+        return func(*args, rt=Runtime(world.options, world), **kwargs)
 
     params = own + _GLOBAL_PARAMS
     command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
@@ -240,6 +242,8 @@ class World:
     clock: Callable[[], float] = time.monotonic
     wall_clock: Callable[[], float] = time.time
     options: Globals = dataclasses.field(default_factory=Globals)
+    #: Whether typer has parsed the whole command line: ``options`` then holds every global option.
+    parsed: bool = False
 
 
 class Runtime:
@@ -458,29 +462,130 @@ def fmt_size(size: int) -> str:
 # -- the one place errors become exit codes --------------------------------------------------------
 
 
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C would be, so that every Ctrl-C path (ledger marks,
+    ``.part`` files kept, resume hints) runs for them too; ``run()`` exits 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The signals treated like Ctrl-C: CI cancels and ``timeout`` send SIGTERM, a closed terminal SIGHUP.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+class _Received:
+    """The first stop signal this process received (set by ``install_signal_handlers``'s handler)."""
+
+    signum: int | None = None
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM and SIGHUP raise ``Signalled`` in the main thread, like Ctrl-C does.
+
+    Only the CLI process calls this (never on import, never the library). The first signal raises;
+    a second one of them kills the process outright (the default action), as a second Ctrl-C would
+    in most tools: nothing is lost, since the ledger commits each write and downloads go to .part.
+    """
+    import signal
+
+    _Received.signum = None
+    # An ignored signal stays ignored: `nohup seedance ...` must survive the terminal closing.
+    numbers = [
+        number
+        for number in (getattr(signal, name, None) for name in STOP_SIGNALS)
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN
+    ]
+
+    def handler(signum: int, frame: object) -> None:
+        if _Received.signum is None:
+            _Received.signum = signum
+            for number in numbers:
+                signal.signal(number, signal.SIG_DFL)
+            raise Signalled(signum)
+
+    for number in numbers:
+        signal.signal(number, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``seedance`` console script: run, then exit with the right code."""
+    _fill_closed_standard_streams()
+    install_signal_handlers()
     sys.exit(run(argv))
 
 
+def _fill_closed_standard_streams() -> None:
+    """Point a closed stdin, stdout or stderr (``>&-``) at /dev/null.
+
+    Otherwise the first file opened - the history database, a config file - would get descriptor
+    1 or 2, and anything written to stdout or stderr would land inside it. Output then goes
+    nowhere, as when the reader of a pipe has gone; ``sys.stdin`` stays ``None`` (no input).
+    """
+    for fd, name, mode in (
+        (0, "stdin", os.O_RDONLY),
+        (1, "stdout", os.O_WRONLY),
+        (2, "stderr", os.O_WRONLY),
+    ):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            null = os.open(os.devnull, mode)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        except OSError:
+            continue
+        if name != "stdin" and getattr(sys, name) is None:
+            stream = open(fd, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+            setattr(sys, name, stream)
+
+
 def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
-    """Run the CLI and return its exit code; every error is printed and mapped here, once."""
+    """Run the CLI and return its exit code; every error is printed and mapped here, once.
+
+    The global options are parsed once, by typer; errors are shown in the mode they asked for
+    (``--json``, ``--quiet``...). Only when typer could not finish parsing are they read from the
+    command line again, by the same parser, leniently (``_lenient_globals``).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    world = world or World()
     try:
-        result = app(args=args, prog_name="seedance", standalone_mode=False, obj=world or World())
+        code = _run(args, world)
+    except KeyboardInterrupt:  # a signal while an error was being reported: interrupted
+        code = int(ExitCode.INTERRUPTED)
+    signum = _Received.signum
+    if signum is not None and code in (ExitCode.INTERRUPTED, ExitCode.INTERNAL):
+        return 128 + signum
+    return code
+
+
+def _run(args: list[str], world: World) -> int:
+    def output() -> Output:
+        return _output(world.options if world.parsed else _lenient_globals(args))
+
+    try:
+        result = app(args=args, prog_name="seedance", standalone_mode=False, obj=world)
+        if result == ExitCode.INTERRUPTED and _Received.signum is not None:
+            # a command without its own Ctrl-C handling: typer turned the signal into exit 130
+            output().error(Interrupted(f"interrupted by {_signal_name(_Received.signum)}"))
         return int(result) if isinstance(result, int) else 0
     except AlreadyShown as exc:
         return int(exc.exit_code)
     except SeedanceError as exc:
-        _output(args).error(exc)
+        output().error(_naming_the_signal(exc))
         return int(exc.exit_code)
     except TyperException as exc:  # usage errors found while parsing flags
-        return _usage_error(exc, args)
+        return _usage_error(exc, output)
     except typer.Abort:
-        _output(args).error(Interrupted("aborted"))
+        output().error(_naming_the_signal(Interrupted("aborted")))
         return int(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
-        _output(args).error(Interrupted("interrupted"))
+        output().error(_naming_the_signal(Interrupted("interrupted")))
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, without leaking anything
         from ..render import OutputClosed
@@ -488,7 +593,7 @@ def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
         if isinstance(exc, OutputClosed):
             _silence_stdout()
             return int(ExitCode.OK)
-        out = _output(args)
+        out = output()
         out.error(
             SeedanceError(
                 f"internal error: {type(exc).__name__}",
@@ -502,24 +607,91 @@ def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
         return int(ExitCode.INTERNAL)
 
 
-def _output(args: Sequence[str]) -> Output:
+def _signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _naming_the_signal(exc: SeedanceError) -> SeedanceError:
+    """An ``Interrupted`` error says which signal stopped the run, when it was not Ctrl-C."""
+    if (
+        isinstance(exc, Interrupted)
+        and _Received.signum is not None
+        and exc.message.startswith("interrupted")
+    ):
+        name = _signal_name(_Received.signum)
+        exc.message = f"interrupted by {name}" + exc.message.removeprefix("interrupted")
+    return exc
+
+
+def _output(options: Globals) -> Output:
     from ..render import Output
 
     return Output(
-        json_mode="--json" in args,
-        quiet="--quiet" in args or "-q" in args,
-        verbose="--verbose" in args or "-v" in args,
-        no_color="--no-color" in args,
+        json_mode=options.json,
+        quiet=options.quiet,
+        verbose=options.verbose,
+        no_color=options.no_color,
     )
 
 
-def _usage_error(exc: TyperException, args: Sequence[str]) -> int:
+def _lenient_globals(args: Sequence[str]) -> Globals:
+    """The global options of a command line typer refused, read by typer's own parser leniently.
+
+    Like shell completion, it resolves the command with ``--`` and option values respected, values
+    not checked and unknown options skipped: ``generate -- --json`` asks for no JSON, and
+    ``--profile -q`` names a profile without asking for quiet.
+    """
+    found = Globals()
+    try:
+        from typer.main import get_command
+
+        command: Any = get_command(app)
+        ctx = command.make_context(
+            "seedance", list(args), resilient_parsing=True, ignore_unknown_options=True
+        )
+        found = _globals_of(ctx.params, "")
+        rest = [*ctx._protected_args, *ctx.args]
+        while rest and hasattr(ctx.command, "resolve_command"):
+            name, sub, rest = ctx.command.resolve_command(ctx, rest)
+            if sub is None:
+                break
+            ctx = sub.make_context(
+                name, rest, parent=ctx, resilient_parsing=True, ignore_unknown_options=True
+            )
+            found = found.merged(_globals_of(ctx.params, "g_"))
+            rest = [*ctx._protected_args, *ctx.args]
+    except Exception:  # only decides how an error is shown: never fail over it
+        return found
+    return found
+
+
+def _globals_of(params: dict[str, Any], prefix: str) -> Globals:
+    def get(name: str) -> Any:
+        return params.get(prefix + name) or params.get(prefix + name + "_")
+
+    return Globals(
+        profile=get("profile"),
+        base_url=get("base_url"),
+        json=bool(get("json")),
+        quiet=bool(get("quiet")),
+        verbose=bool(get("verbose")),
+        no_color=bool(get("no_color")),
+        sandbox=bool(get("sandbox")),
+    )
+
+
+def _usage_error(exc: TyperException, output: Callable[[], Output]) -> int:
     ctx = getattr(exc, "ctx", None)
     if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
         print(ctx.get_help())  # `seedance` or `seedance config` alone: the help, on stdout
         return int(ExitCode.OK)
     hint = f"see `{ctx.command_path} --help`" if ctx is not None else None
-    _output(args).error(UsageError(exc.format_message(), hint=hint))
+    output().error(UsageError(exc.format_message(), hint=hint))
     return int(ExitCode.USAGE)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -38,13 +40,28 @@ KeyArg = Annotated[
 def _config_file(rt: Runtime) -> tuple[Any, str]:
     from ..config import FILE_NAME, ConfigFile, config_dir
 
+    profile = _profile_name(rt)
     cfg = ConfigFile.load(config_dir() / FILE_NAME)
     for warning in cfg.warnings:
         rt.out.warn(warning)
-    name = rt.options.profile or os.environ.get("SEEDANCE_PROFILE") or "default"
+    return cfg, profile
+
+
+def _profile_name(rt: Runtime) -> str:
     from ..config import check_profile_name
 
-    return cfg, check_profile_name(name)
+    return check_profile_name(rt.options.profile or os.environ.get("SEEDANCE_PROFILE") or "default")
+
+
+@contextmanager
+def _editing(rt: Runtime) -> Iterator[Any]:
+    """The config file loaded under the writers' lock (see ``ConfigFile.editing``)."""
+    from ..config import FILE_NAME, ConfigFile, config_dir
+
+    with ConfigFile.editing(config_dir() / FILE_NAME) as cfg:
+        for warning in cfg.warnings:
+            rt.out.warn(warning)
+        yield cfg
 
 
 def _read_secret(rt: Runtime) -> str:
@@ -85,9 +102,10 @@ def config_set(
             "`seedance config set api-key` alone asks for it instead"
         )
     checked = check_value(name, value)
-    cfg, profile = _config_file(rt)
-    cfg.profiles.setdefault(profile, {})[name] = checked
-    cfg.save()
+    profile = _profile_name(rt)
+    with _editing(rt) as cfg:
+        cfg.profiles.setdefault(profile, {})[name] = checked
+        cfg.save()
     rt.out.info(f"set {name} in profile {profile!r} ({cfg.path})")
 
 
@@ -116,12 +134,13 @@ def config_unset(rt: Runtime, key: KeyArg) -> None:
     from ..config import check_key
 
     name = check_key(key)
-    cfg, profile = _config_file(rt)
-    if name not in cfg.profile(profile):
-        rt.out.info(f"{name} was not set in profile {profile!r}")
-        return
-    del cfg.profiles[profile][name]
-    cfg.save()
+    profile = _profile_name(rt)
+    with _editing(rt) as cfg:
+        if name not in cfg.profile(profile):
+            rt.out.info(f"{name} was not set in profile {profile!r}")
+            return
+        del cfg.profiles[profile][name]
+        cfg.save()
     rt.out.info(f"unset {name} in profile {profile!r} ({cfg.path})")
 
 

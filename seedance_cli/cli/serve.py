@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,7 +27,9 @@ from .app import (
 
 @app.command()
 def emulator(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8989,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).", min=0, max=65535)
+    ] = 8989,
     task_seconds: Annotated[
         float, typer.Option(help="Seconds from create to completed.", min=0.1)
     ] = 10.0,
@@ -38,8 +41,8 @@ def emulator(
             envvar="SEEDANCE_EMULATOR_KEY",
         ),
     ] = None,
-    credits: Annotated[float, typer.Option(help="Starting credits of the key.")] = 1000.0,
-    max_files: Annotated[int, typer.Option(help="Upload quota in files.")] = 2000,
+    credits: Annotated[float, typer.Option(help="Starting credits of the key.", min=0)] = 1000.0,
+    max_files: Annotated[int, typer.Option(help="Upload quota in files.", min=0)] = 2000,
     second_origin: Annotated[
         bool, typer.Option(help="Serve result videos from a second port, like a CDN.")
     ] = False,
@@ -73,13 +76,19 @@ def emulator(
     Prints `export SEEDANCE_BASE_URL=...` and `export SEEDANCE_FILES_URL=...` lines on stdout
     and logs each request on stderr. Stop it with Ctrl-C.
     """
+    import math
     import signal
 
     from ..emulator import Emulator, FaultSpecError
 
+    for flag, number in (("--task-seconds", task_seconds), ("--credits", credits)):
+        if not math.isfinite(number):
+            raise UsageError(f"{flag}: must be a finite number, got {number}")
+
     def log(line: str) -> None:
         if not quiet:
-            print(line, file=sys.stderr, flush=True)
+            with contextlib.suppress(OSError):  # a closed or hung-up stderr stops no request
+                print(line, file=sys.stderr, flush=True)
 
     try:
         emu = Emulator(
@@ -95,25 +104,46 @@ def emulator(
             faults=fault or (),
             log=log,
         )
-        emu.start()
     except FaultSpecError as exc:
         raise UsageError(f"--fault {exc}") from None
     except ValueError as exc:
         raise UsageError(f"--result-size: {exc}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
-    print(f"export SEEDANCE_BASE_URL={emu.url}", flush=True)
-    print(f"export SEEDANCE_FILES_URL={emu.url}", flush=True)
-    print(
-        f"seedance emulator listening on {emu.url} (Ctrl-C stops it)", file=sys.stderr, flush=True
-    )
-    signal.signal(signal.SIGTERM, lambda *_: emu._stopping.set())
+
+    def stop_on_sigterm(signum: int, frame: object) -> None:
+        emu.request_stop()
+
+    # Before anything is announced: a script may kill us the moment it reads the URL.
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
-        emu.wait()
-    except KeyboardInterrupt:
-        emu.stop()
-        raise Interrupted("emulator stopped") from None
-    emu.stop()
+        try:
+            emu.start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        try:
+            if not emu.stop_requested:
+                announce(emu.url)
+            emu.wait()
+        except KeyboardInterrupt:
+            raise Interrupted("emulator stopped") from None
+        finally:
+            emu.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def announce(url: str) -> None:
+    """The ``export`` lines on stdout; a reader that went away (``| head -1``) stops nothing."""
+    try:
+        print(f"export SEEDANCE_BASE_URL={url}", flush=True)
+        print(f"export SEEDANCE_FILES_URL={url}", flush=True)
+    except BrokenPipeError:
+        from .app import _silence_stdout
+
+        _silence_stdout()
+    with contextlib.suppress(OSError):
+        print(
+            f"seedance emulator listening on {url} (Ctrl-C stops it)", file=sys.stderr, flush=True
+        )
 
 
 # -- shell completion ------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ Examples: ``create:500``, ``query:429:3:retry-after=2``, ``create:drop``, ``down
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping
 from typing import Final
@@ -56,6 +57,8 @@ ENDPOINT_ACTIONS: Final = (
 )
 TASK_ACTIONS: Final = ("fail", "hang", "cancel", "status")
 FOREVER: Final = -1
+#: Longest pause a ``slow`` or ``stall`` fault may ask for (an hour).
+MAX_FAULT_SECONDS: Final = 3600.0
 
 
 class FaultSpecError(ValueError):
@@ -91,9 +94,15 @@ class Fault:
             raise FaultSpecError("count must be a positive number or *")
         if self.action in ("slow", "stall"):
             try:
-                float(self.params.get("seconds", "5"))
+                seconds = float(self.params.get("seconds", "5"))
             except ValueError:
-                raise FaultSpecError("seconds must be a number") from None
+                seconds = math.nan
+            if not 0 <= seconds <= MAX_FAULT_SECONDS:  # nan and inf too: a wait cannot take them
+                raise FaultSpecError(f"seconds must be a number from 0 to {MAX_FAULT_SECONDS:g}")
+        if self.action == "redirect" and not re.fullmatch(
+            r"30[0-8]", self.params.get("status", "307")
+        ):
+            raise FaultSpecError("status must be a redirect status, 300 to 308")
 
     @property
     def status(self) -> int | None:

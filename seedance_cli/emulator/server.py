@@ -102,6 +102,18 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     emulator: Emulator
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line in the emulator's log instead of a traceback on stderr."""
+        import sys
+
+        self.emulator._log(f"connection from {client_address[0]} failed: {sys.exc_info()[1]!r}")
+
+
+def _bad_request(emulator: Emulator, kind: str, message: str) -> Reply:
+    """A 400 in the envelope of the endpoint asked (the create's for routes it does not know)."""
+    known = kind if kind not in ("control", "unknown") else "create"
+    return emulator.service.error(known, 400, message)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -145,16 +157,19 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             )
             return
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
+        kind = route(self.command, split.path)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit() or not declared.isascii():  # "-5", "abc", "1e3", "٣"
+            # The body's end is unknown: answer, and close the connection rather than guess.
+            self.close_connection = True
+            self._write(_bad_request(emulator, kind, "Content-Length must be a whole number"))
+            return
+        length = int(declared) if len(declared) <= 18 else MAX_BODY_BYTES + 1
+        if length > MAX_BODY_BYTES:
             self.close_connection = True
             self._write(emulator.service.error("create", 413))
             return
         body = self.rfile.read(length) if length else b""
-        kind = route(self.command, split.path)
         if kind == "control":
             self._write(emulator._control(self.command, split.path, body))
             return
@@ -187,7 +202,11 @@ class _Handler(BaseHTTPRequestHandler):
             reply = emulator.service.error(kind, fault.status, **extra)
         else:
             ignore_range = fault is not None and fault.action == "ignore-range"
-            reply = emulator.service.handle(request, ignore_range=ignore_range)
+            try:
+                reply = emulator.service.handle(request, ignore_range=ignore_range)
+            except Exception as exc:  # a bug in the emulator: answer as the API would, say so
+                emulator._log(f"{self.command} {split.path}: emulator error {exc!r}")
+                reply = emulator.service.error(kind, 500)
         emulator._log(
             f"{self.command} {split.path} -> {reply.status}"
             + (f" [fault {record.fault}]" if record.fault else "")
@@ -344,8 +363,16 @@ class Emulator:
         self.stop()
 
     def wait(self) -> None:
-        """Block until ``stop()`` is called from elsewhere (a signal handler)."""
+        """Block until ``stop()`` or ``request_stop()`` is called from elsewhere."""
         self._stopping.wait()
+
+    def request_stop(self) -> None:
+        """Make ``wait()`` return; safe in a signal handler (it only sets an event)."""
+        self._stopping.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stopping.is_set()
 
     # -- steering and inspection -------------------------------------------------------------------
 
@@ -400,7 +427,7 @@ class Emulator:
                     raise FaultSpecError('expected {"faults": ["KIND:ACTION[:COUNT]", ...]}')
                 for spec in specs:
                     self.add_fault(spec)
-            except (ValueError, AttributeError) as exc:
+            except (ValueError, AttributeError, RecursionError) as exc:
                 return Reply.json(400, {"error": {"code": "bad_fault", "message": str(exc)}})
             return Reply.json(200, {"ok": True, "added": len(specs)})
         return Reply.json(404, {"error": {"code": "not_found", "message": f"no control {path}"}})

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import SplitResult, parse_qs, quote, urlsplit
 
 from .faults import FOREVER, Fault
 
@@ -39,6 +39,8 @@ RESULT_TTL: Final = 24 * 3600
 FILE_TTL: Final = 72 * 3600
 FILE_MAX_BYTES: Final = 10 * 1024 * 1024
 CREATE_MAX_BYTES: Final = 1024 * 1024
+#: Largest result video the emulator will make (``--result-size``): it is held in memory.
+MAX_RESULT_SIZE: Final = 1024**3
 #: Invented prices (credits per second of video) - EvoLink publishes none. The seed's example
 #: (8 s, 720p, audio) reserved 8 credits.
 PRICE_PER_SECOND: Final = {"480p": 0.5, "720p": 1.0, "1080p": 2.0}
@@ -193,6 +195,8 @@ def padded_video(size: int | None) -> bytes:
     pad = size - len(video)
     if pad < 8:
         raise ValueError(f"result_size must be at least {len(video) + 8} bytes")
+    if size > MAX_RESULT_SIZE:  # held in memory, and an MP4 box size is 32 bits
+        raise ValueError(f"result_size must be at most {MAX_RESULT_SIZE} bytes (1 GiB)")
     return video + struct.pack(">I4s", pad, b"free") + bytes(pad - 8)
 
 
@@ -215,6 +219,26 @@ _EXTENSIONS: Final = {
     "image/gif": "gif",
     "image/webp": "webp",
 }
+
+
+def _split(url: object) -> SplitResult | None:
+    """``url`` split, or ``None`` when it is not a string or cannot be parsed (``http://[oops``)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port out of range or not a number
+    except ValueError:
+        return None
+    return parts
+
+
+def _same(given: str, expected: str) -> bool:
+    """A constant-time comparison that also takes text no ASCII codec can hold (a header is
+    latin-1, a query string any Unicode): ``hmac.compare_digest`` refuses such ``str``."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 def _iso(epoch: float) -> str:
@@ -337,7 +361,7 @@ class Service:
         if request.kind == "file":
             return self._serve_file(request, ignore_range=ignore_range)
         key = request.bearer
-        if key is None or (self.api_key is not None and not hmac.compare_digest(key, self.api_key)):
+        if key is None or (self.api_key is not None and not _same(key, self.api_key)):
             message = "Authentication required" if key is None else "Invalid or expired token"
             return self.error(request.kind, 401, message)
         if request.kind == "upload":  # locks only to store: a URL upload may fetch from us
@@ -375,7 +399,7 @@ class Service:
         if len(images) > 2:
             return ("image_urls", f"image_urls supports at most 2 images, got {len(images)}")
         for url in images:
-            parts = urlsplit(url) if isinstance(url, str) else None
+            parts = _split(url)
             if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
                 return ("image_urls", f"image_urls must hold http(s) URLs, got {url!r}")
         duration = body.get("duration")
@@ -394,11 +418,12 @@ class Service:
             return ("generate_audio", "generate_audio must be a boolean")
         callback = body.get("callback_url")
         if callback is not None:
-            if not isinstance(callback, str) or urlsplit(callback).scheme != "https":
+            parts = _split(callback)
+            if parts is None or parts.scheme != "https" or not parts.hostname:
                 return ("callback_url", "callback_url must be an HTTPS URL")
             if len(callback) > 2048:
                 return ("callback_url", "callback_url must be at most 2048 characters")
-            if _internal_host(urlsplit(callback).hostname or ""):
+            if _internal_host(parts.hostname):
                 return (
                     "callback_url",
                     "callback_url must not point to an internal network address",
@@ -415,7 +440,7 @@ class Service:
             return self.error("create", 413)
         try:
             body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # bad UTF-8 is a ValueError too
             return self.error("create", 400, "Request body is not valid JSON")
         problem = self.validate(body)
         if problem is not None:
@@ -519,7 +544,7 @@ class Service:
         task = self.tasks.get(task_id)
         if task is None:
             return self.error("query", 404)
-        if not hmac.compare_digest(task.owner, key):
+        if not _same(key, task.owner):
             return self.error("query", 403)
         self._settle()
         return Reply.json(200, self.render(task, self.clock()))
@@ -577,7 +602,7 @@ class Service:
         except ValueError:
             expires = 0
         signature = query.get("signature", [""])[0]
-        if not hmac.compare_digest(signature, self._sign(task_id, expires)):
+        if not _same(signature, self._sign(task_id, expires)):
             return self.error("download", 403, "AccessDenied: signature does not match")
         now = self.clock()
         if now >= expires:
@@ -616,11 +641,14 @@ class Service:
         )
         if match is None or (not match[1] and not match[2]):
             return Reply(200, data, content_type, headers)
-        if match[1]:
-            start = int(match[1])
-            end = min(int(match[2]), size - 1) if match[2] else size - 1
+        # Positions longer than any file are clamped before int(): Python refuses to convert
+        # numbers of thousands of digits, and such a range is past the end (416) anyway.
+        first, last = (m if len(m) <= 18 else "9" * 18 for m in (match[1], match[2]))
+        if first:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
         else:
-            start, end = max(0, size - int(match[2])), size - 1
+            start, end = max(0, size - int(last)), size - 1
         if start >= size or start > end:
             headers["Content-Range"] = f"bytes */{size}"
             return Reply(416, b"", "text/plain", headers)
@@ -657,7 +685,7 @@ class Service:
         else:
             try:
                 payload = json.loads(request.body)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):  # bad UTF-8 is a ValueError too
                 return self.error("upload", 400, "Request body is not valid JSON")
             if not isinstance(payload, dict):
                 return self.error("upload", 400, "Request body must be a JSON object")
@@ -760,9 +788,10 @@ class Service:
             return self.error("upload", 400, "base64_data is not valid base64")
 
     def _fetch_url(self, value: object) -> tuple[bytes, str] | Reply:
-        if not isinstance(value, str) or urlsplit(value).scheme not in ("http", "https"):
+        parts = _split(value)
+        if not isinstance(value, str) or parts is None or parts.scheme not in ("http", "https"):
             return self.error("upload", 400, "file_url must be an http(s) URL")
-        host = urlsplit(value).hostname or ""
+        host = parts.hostname or ""
         if host not in ("127.0.0.1", "localhost", "::1"):
             # The emulator never leaves the machine: it fetches only loopback URLs.
             return self.error("upload", 400, f"Failed to download file from {host}")
