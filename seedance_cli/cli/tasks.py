@@ -245,6 +245,8 @@ def generate(
                 idempotency_key=key,
                 profile=rt.settings.profile,
                 local_images=uploaded,
+                sleep=rt.world.sleep,
+                clock=rt.world.clock,
             )
         except KeyboardInterrupt:
             raise Interrupted(
@@ -309,12 +311,11 @@ def task_of_key(
     if entry.task_id is None:
         from ..ledger import CREATING
 
-        raise OutcomeUnknown(
-            key,
-            "an earlier create with this key has no answer recorded; it may still be under way"
-            if entry.state == CREATING
-            else "an earlier create with this key had an unknown outcome",
-        )
+        if entry.state == CREATING:
+            # Claimed by a process still sending it (rows of dead owners were marked unknown when
+            # the history opened): the create's claim waits for that answer, and never resends.
+            return None
+        raise OutcomeUnknown(key, "an earlier create with this key had an unknown outcome")
     from .results import local_time
 
     when = local_time(entry.created_at)
