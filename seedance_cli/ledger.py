@@ -406,42 +406,6 @@ class Ledger:
         )
 
     @_guarded
-    def begin_create(
-        self,
-        idempotency_key: str,
-        body: Mapping[str, Any],
-        *,
-        profile: str | None,
-        base_url: str | None,
-        local_images: Sequence[Mapping[str, str]] = (),
-        batch_key: str | None = None,
-    ) -> None:
-        """Record a create before it is sent; ``local_images`` pairs each uploaded file's local
-        path with its URL. Prefer ``claim``, which refuses when the row cannot be written and
-        says whether the create is this process's to send."""
-        now = self.clock()
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO tasks (idempotency_key, state, created_at, updated_at, profile, "
-                "base_url, prompt, params, local_images, batch_key, owner) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (idempotency_key) DO UPDATE SET updated_at = excluded.updated_at",
-                (
-                    idempotency_key,
-                    CREATING,
-                    now,
-                    now,
-                    profile,
-                    base_url,
-                    body.get("prompt"),
-                    json.dumps(dict(body)),
-                    json.dumps(list(local_images)) if local_images else None,
-                    batch_key,
-                    owners.token(self.path.parent),
-                ),
-            )
-
-    @_guarded
     def created(self, idempotency_key: str, task: Task) -> None:
         """The create answered: the task id is now known. Written before anything else can fail.
 

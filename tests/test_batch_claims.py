@@ -401,7 +401,7 @@ def test_rows_of_an_older_seedance_keyed_by_the_manifest_alone_are_still_honoure
     old = history_ledger(clock)
     for line in manifest.lines[:2]:  # seedance 0.x created lines 1 and 2 with this API
         key = f"seedance-batch-{manifest.digest[:16]}-{line.number}"
-        old.begin_create(
+        old.claim(
             key,
             line.request.to_body(),
             profile="default",

@@ -11,6 +11,7 @@ import pytest
 
 from seedance_cli import Client, GenerationRequest
 from seedance_cli.emulator import Emulator, FakeClock
+from seedance_cli.errors import HistoryUnavailable
 from seedance_cli.jobs import create
 from seedance_cli.ledger import FILE_NAME, MIGRATIONS, SCHEMA_VERSION, Ledger
 from seedance_cli.models import Task
@@ -112,7 +113,7 @@ def test_filters(ledger: Ledger, clock: FakeClock) -> None:
     for n, (prompt, status) in enumerate(
         [("red fox", "completed"), ("blue whale", "failed"), ("100% fox_y", "completed")]
     ):
-        ledger.begin_create(f"k{n}", {"prompt": prompt}, profile=None, base_url=None)
+        ledger.claim(f"k{n}", {"prompt": prompt}, profile=None, base_url=None)
         ledger.created(
             f"k{n}", Task.from_api({"id": f"task-unified-{n}-aaaaaaaa", "status": status})
         )
@@ -191,7 +192,8 @@ def test_an_unwritable_data_folder_degrades_to_one_warning(tmp_path: Path) -> No
     blocker.write_text("")
     warnings: list[str] = []
     ledger = Ledger(blocker / "data", on_warning=warnings.append)
-    ledger.begin_create("k", {"prompt": "x"}, profile=None, base_url=None)
+    with pytest.raises(HistoryUnavailable):  # a create it cannot record is never sent
+        ledger.claim("k", {"prompt": "x"}, profile=None, base_url=None)
     ledger.observe(Task.from_api({"id": "task-unified-1-aaaaaaaa", "status": "pending"}))
     assert ledger.entries() is None
     assert len(warnings) == 1 and "task history unavailable" in warnings[0]
@@ -203,7 +205,9 @@ def test_a_corrupt_database_degrades_to_a_warning(tmp_path: Path) -> None:
     (folder / FILE_NAME).write_bytes(b"this is not a database" * 100)
     warnings: list[str] = []
     ledger = Ledger(folder, on_warning=warnings.append)
-    ledger.begin_create("k", {"prompt": "x"}, profile=None, base_url=None)
+    ledger.observe(Task.from_api({"id": "task-unified-1-aaaaaaaa", "status": "pending"}))
+    with pytest.raises(HistoryUnavailable):
+        ledger.claim("k", {"prompt": "x"}, profile=None, base_url=None)
     assert len(warnings) == 1 and "not a database" in warnings[0]
 
 
@@ -219,7 +223,7 @@ folder, name, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 ledger = Ledger(folder, on_warning=lambda w: sys.exit("warning: " + w))
 for n in range(count):
     key = f"{name}-{n}"
-    ledger.begin_create(key, {"prompt": key}, profile=None, base_url=None)
+    ledger.claim(key, {"prompt": key}, profile=None, base_url=None)
     task = Task.from_api({"id": f"task-unified-{n}-{name}", "status": "pending"})
     ledger.created(key, task)
     ledger.observe(Task.from_api({"id": task.id, "status": "processing", "progress": 50}))
@@ -252,7 +256,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
 def test_a_create_under_way_in_a_live_process_stays_creating_for_other_readers(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    ledger.begin_create("k-begun", {"prompt": "x"}, profile=None, base_url=None)
+    ledger.claim("k-begun", {"prompt": "x"}, profile=None, base_url=None)
     assert ledger.claim("k-claimed", {"prompt": "y"}, profile=None, base_url=None).mine
     reader = Ledger(tmp_path / "data")  # opening the ledger marks only dead owners' rows
     assert {e.idempotency_key: e.state for e in reader.entries() or []} == {

@@ -147,8 +147,8 @@ def test_any_limit_is_taken(ledger: Ledger, limit: int) -> None:
 def test_lookup_by_idempotency_key(ledger: Ledger) -> None:
     from seedance_cli import GenerationRequest
 
-    ledger.begin_create("k-1", GenerationRequest("A cat").to_body(), profile=None, base_url="u")
-    ledger.begin_create("k-2", GenerationRequest("A dog").to_body(), profile=None, base_url="u")
+    ledger.claim("k-1", GenerationRequest("A cat").to_body(), profile=None, base_url="u")
+    ledger.claim("k-2", GenerationRequest("A dog").to_body(), profile=None, base_url="u")
     (entry,) = ledger.by_idempotency_key("k-1") or []
     assert entry.prompt == "A cat" and entry.state == "creating" and entry.base_url == "u"
     assert ledger.by_idempotency_key("k-3") == []
