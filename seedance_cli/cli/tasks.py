@@ -214,59 +214,47 @@ def generate(
                 has_local_images=any(not isinstance(s, str) for s in sources),
             )
         )
-        if earlier is not None:  # this key already made a task: that is the answer
-            if not wait and destination is None:
-                if rt.options.json or rt.out.out_fancy:
-                    task = client.get_task(earlier)
-                    rt.ledger.observe(task, base_url=client.base_url)
-                    rt.out.task(task)
-                else:
-                    rt.out.line(earlier)
-                if not rt.options.sandbox:
-                    rt.out.info(f"wait for it with: {rt.resume_command('wait', [earlier])}")
-                return
-            finish_wait(
-                rt,
-                client,
-                [earlier],
-                timeout=timeout,
-                interval=rt.poll_interval(interval),
-                destination=destination,
-                force=force,
+        shown: Task | None = None
+        if earlier is None:
+            urls, uploaded = upload_sources(rt, client, sources)
+            request = dataclasses.replace(request, image_urls=tuple(urls))
+            try:
+                shown = create(
+                    client,
+                    rt.ledger,
+                    request,
+                    idempotency_key=key,
+                    profile=rt.settings.profile,
+                    local_images=uploaded,
+                    sleep=rt.world.sleep,
+                    clock=rt.world.clock,
+                )
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    "interrupted while the create was under way; it may have reached the server",
+                    hint=f"idempotency key {key}: check `seedance history` before creating again",
+                ) from None
+            reserved = (
+                f" ({shown.credits_reserved:g} credits reserved)" if shown.credits_reserved else ""
             )
-            return
-        urls, uploaded = upload_sources(rt, client, sources)
-        request = dataclasses.replace(request, image_urls=tuple(urls))
-        try:
-            task = create(
-                client,
-                rt.ledger,
-                request,
-                idempotency_key=key,
-                profile=rt.settings.profile,
-                local_images=uploaded,
-                sleep=rt.world.sleep,
-                clock=rt.world.clock,
-            )
-        except KeyboardInterrupt:
-            raise Interrupted(
-                "interrupted while the create was under way; it may have reached the server",
-                hint=f"idempotency key {key}: check `seedance history` before creating again",
-            ) from None
-        reserved = f" ({task.credits_reserved:g} credits reserved)" if task.credits_reserved else ""
-        rt.out.info(f"created {task.id}{reserved}")
+            rt.out.info(f"created {shown.id}{reserved}")
+        task_id = shown.id if shown is not None else earlier
+        assert task_id is not None
         if not wait and destination is None:
             if rt.options.json or rt.out.out_fancy:
-                rt.out.task(task)
+                if shown is None:  # this key's earlier task, as it is now
+                    shown = client.get_task(task_id)
+                    rt.ledger.observe(shown, base_url=client.base_url)
+                rt.out.task(shown)
             else:
-                rt.out.line(task.id)
+                rt.out.line(task_id)
             if not rt.options.sandbox:
-                rt.out.info(f"wait for it with: {rt.resume_command('wait', [task.id])}")
+                rt.out.info(f"wait for it with: {rt.resume_command('wait', [task_id])}")
             return
         finish_wait(
             rt,
             client,
-            [task.id],
+            [task_id],
             timeout=timeout,
             interval=rt.poll_interval(interval),
             destination=destination,
