@@ -196,7 +196,13 @@ def open_result(
     """
     target = url
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(target)
+        try:  # a result URL (or a redirect) with a bad port or host is the service's fault
+            parts = urlsplit(target)
+            port = parts.port
+        except ValueError as exc:
+            raise ServiceError(
+                f"cannot fetch a result from {target.split('?')[0]!r} ({exc})"
+            ) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ServiceError(f"cannot fetch a result from {target.split('?')[0]!r}")
         timeout = connect_timeout
@@ -204,7 +210,7 @@ def open_result(
             timeout = min(timeout, deadline - time.monotonic())
             if timeout <= 0:
                 raise ResponseTimeout(f"the deadline passed before {parts.hostname} answered")
-        connection = _connect(parts.scheme, parts.hostname, parts.port, timeout)
+        connection = _connect(parts.scheme, parts.hostname, port, timeout)
         watchdog = _Watchdog(
             connection, header_timeout=read_timeout, stall=stall, deadline=deadline
         )

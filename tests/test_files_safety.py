@@ -752,3 +752,32 @@ def test_download_of_several_tasks_refuses_a_link_at_any_target_first(
     assert f"out/{ids[1]}.mp4 is a symbolic link" in result.err
     assert api.requests("download") == [] and victim.read_bytes() == VICTIM
     assert sorted(p.name for p in (here / "out").iterdir()) == [f"{ids[1]}.mp4"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:99999/v.mp4", "http://127.0.0.1:port/v.mp4"],
+)
+def test_a_result_url_with_a_bad_port_or_host_is_exit_7_not_a_bug(
+    cli: CliRunner,
+    api: Emulator,
+    clock: FakeClock,
+    here: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+) -> None:
+    render = api.service.render
+
+    def bad_port(task: Any, now: float) -> dict[str, Any]:
+        out = render(task, now)
+        if out["status"] == "completed":
+            out["results"] = [url]
+        return out
+
+    monkeypatch.setattr(api.service, "render", bad_port)
+    task_id = cli("generate", "A cat").out.strip()
+    clock.advance(60)
+    result = cli("download", task_id, "-o", "cat.mp4")
+    assert result.code == 7 and result.out == ""
+    assert "cannot fetch a result from" in result.err and "internal error" not in result.err
+    assert list(here.iterdir()) == []
