@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 from pathlib import Path
@@ -444,3 +445,34 @@ def test_the_sandbox_takes_a_key_without_a_history(cli: CliRunner) -> None:
     result = cli("--sandbox", "generate", PROMPT, "--idempotency-key", "ci-51")
     assert result.code == 0, result.err
     assert result.out.startswith("task-unified-")
+
+
+@pytest.mark.parametrize("source", ["@/dev/zero", "@big.txt", "-"])
+def test_an_endless_or_huge_prompt_source_is_refused_without_reading_it_all(
+    cli: CliRunner, api: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with open("big.txt", "w") as handle:
+        handle.truncate(3 * 1024**3)  # sparse: 3 GB of NUL characters
+    result = cli("generate", source, input="x" * 1_000_001)
+    assert result.code == 2 and result.out == ""
+    assert "that is no prompt" in result.err
+    assert api.requests() == []
+
+
+class EndlessStdin(io.StringIO):
+    """stdin that never ends: reading it to the end is the bug."""
+
+    def read(self, size: int | None = -1) -> str:
+        if size is None or size < 0:
+            raise AssertionError("stdin was read to its end")
+        return "x" * size
+
+
+def test_a_prompt_from_stdin_is_read_boundedly(
+    cli: CliRunner, api: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(io, "StringIO", EndlessStdin)  # what the runner hands the CLI as stdin
+    result = cli("generate", "-")
+    assert result.code == 2 and "that is no prompt" in result.err
+    assert api.requests() == []

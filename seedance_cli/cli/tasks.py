@@ -50,22 +50,36 @@ from .app import (
 # -- generate --------------------------------------------------------------------------------------
 
 
+#: The most characters read for a prompt from stdin or a file: far above any model's limit, and a
+#: bound on reading ``@/dev/zero`` or a multi-GB file by mistake.
+PROMPT_READ_LIMIT = 1_000_000
+
+
 def read_prompt(value: str) -> str:
-    """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped."""
+    """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped.
+    Reads at most ``PROMPT_READ_LIMIT`` characters: more is refused, never read to the end."""
     if value == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("PROMPT is '-' but stdin is a terminal", hint="pipe the prompt in")
-        text = sys.stdin.read()
+        text = sys.stdin.read(PROMPT_READ_LIMIT + 1)
+        source = "stdin"
     elif value.startswith("@") and len(value) > 1:
         path = Path(value[1:]).expanduser()
+        source = repr(str(path))
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read(PROMPT_READ_LIMIT + 1)
         except FileNotFoundError:
             raise UsageError(f"PROMPT: no such file {str(path)!r}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"PROMPT: cannot read {str(path)!r}: {exc}") from None
     else:
         text = value
+        source = ""
+    if len(text) > PROMPT_READ_LIMIT:
+        raise UsageError(
+            f"PROMPT: {source} holds more than {PROMPT_READ_LIMIT:,} characters; that is no prompt"
+        )
     return text.rstrip()
 
 
