@@ -20,7 +20,8 @@ it, so the mapping lives here and only here::
     │   ├── ConnectionFailed            7   could not connect (nothing was sent)
     │   ├── ResponseTimeout             7   connected, but the answer did not come in time
     │   ├── BadResponse                 7   an answer that is not what the API sends (bad JSON, cut short)
-    │   └── RedirectRefused             7   a redirect to another origin: not followed
+    │   ├── RedirectRefused             7   a redirect to another origin: not followed
+    │   └── UnreachableAtDeadline       7   a wait's deadline passed while every poll failed: state unknown
     ├── TaskFailed                      8   the task ended failed or cancelled (carries the task)
     ├── WaitTimeout                     9   the deadline passed while the task was still running
     ├── OutcomeUnknown                  10  a create may have reached the server; it was not resent
@@ -251,6 +252,25 @@ class RedirectRefused(ServiceError):
     """The server redirected to another origin; the key is never sent there, so it is not followed."""
 
     code = "redirect_refused"
+
+
+class UnreachableAtDeadline(ServiceError):
+    """A wait's deadline passed while the API could not be reached about the task: its state is
+    unknown (it may well have finished), which is not "still running". ``cause`` is the last failure;
+    ``task`` the last task seen, if any."""
+
+    code = "unreachable"
+
+    def __init__(
+        self, task_id: str, outage: float, cause: SeedanceError, task: Task | None
+    ) -> None:
+        super().__init__(
+            f"task {task_id}: no answer from the API for the last {outage:.0f}s of the wait "
+            f"({cause.message}); its state is unknown"
+        )
+        self.task_id = task_id
+        self.cause = cause
+        self.task = task
 
 
 class TaskFailed(SeedanceError):

@@ -7,7 +7,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
-from .errors import RateLimitError, SeedanceError, ServerError, ServiceError, WaitTimeout
+from .errors import (
+    RateLimitError,
+    SeedanceError,
+    ServerError,
+    ServiceError,
+    UnreachableAtDeadline,
+    WaitTimeout,
+)
 from .models import Task
 
 #: API.md: vendor clients poll every 5-15 s, and each poll of an unfinished task costs the gateway
@@ -54,7 +61,7 @@ def wait_for_tasks(
     ``on_update`` gets every task seen; ``on_error`` every transient failure, which is borne until the
     deadline (``timeout`` seconds from now), or for ``max_outage`` seconds in a row when there is none.
     The last round happens at the deadline; unfinished tasks then get a ``WaitTimeout`` carrying the
-    last task seen. A failed task is an outcome like any other: it is returned, not raised.
+    last task seen, or ``UnreachableAtDeadline`` when the polls of that task were failing then. A failed task is an outcome like any other: it is returned, not raised.
     ``interval`` is capped at ``MAX_POLL_INTERVAL``; a ``timeout`` beyond ``MAX_TIMEOUT`` means none.
     """
     if not interval > 0:  # NaN too
@@ -68,6 +75,7 @@ def wait_for_tasks(
     outcomes: dict[str, Outcome] = {}
     last: dict[str, Task] = {}
     outage_since: dict[str, float] = {}
+    last_error: dict[str, SeedanceError] = {}
     pending = list(dict.fromkeys(task_ids))
     while True:
         for task_id in pending:
@@ -79,6 +87,7 @@ def wait_for_tasks(
                     continue
                 now = clock()
                 since = outage_since.setdefault(task_id, now)
+                last_error[task_id] = exc
                 if on_error is not None:
                     on_error(exc)
                 if deadline is None and now - since >= max_outage:
@@ -98,8 +107,14 @@ def wait_for_tasks(
             continue
         remaining = deadline - clock()
         if remaining <= 0:
+            now = clock()
             for task_id in pending:
-                outcomes[task_id] = WaitTimeout(task_id, timeout or 0.0, last.get(task_id))
+                if task_id in outage_since:  # the last polls all failed: not known to be running
+                    outcomes[task_id] = UnreachableAtDeadline(
+                        task_id, now - outage_since[task_id], last_error[task_id], last.get(task_id)
+                    )
+                else:
+                    outcomes[task_id] = WaitTimeout(task_id, timeout or 0.0, last.get(task_id))
             return {t: outcomes[t] for t in dict.fromkeys(task_ids)}
         sleep(min(interval, remaining))
 

@@ -265,3 +265,15 @@ def test_wait_and_download_plain_print_each_error_once(
         "error",
     ]
     assert result.err.count(MISSING) == 1 and result.err.count(f"task {failed} failed") == 1
+
+
+def test_wait_whose_polls_all_fail_until_the_deadline_is_exit_7_not_still_running(
+    cli: CliRunner, api: Emulator
+) -> None:
+    task_id = create(cli)
+    api.add_fault("query:503:*")
+    result = cli("wait", task_id, "--timeout", "30")
+    assert result.code == 7 and result.out == ""
+    assert f"error: task {task_id}: no answer from the API for the last" in result.err
+    assert "its state is unknown" in result.err and "still running" not in result.err
+    assert f"hint: resume with: seedance wait {task_id}" in result.err

@@ -17,7 +17,7 @@ from seedance_cli import (
     WaitTimeout,
 )
 from seedance_cli.emulator import Emulator, FakeClock
-from seedance_cli.errors import ExitCode, SeedanceError
+from seedance_cli.errors import ExitCode, SeedanceError, UnreachableAtDeadline
 from seedance_cli.waiting import (
     DEFAULT_POLL_INTERVAL,
     MAX_POLL_INTERVAL,
@@ -125,14 +125,16 @@ def test_dropped_connections_during_a_wait_are_tolerated(
     assert client.wait(task.id).succeeded
 
 
-def test_transient_failures_until_the_deadline_end_as_wait_timeout(
+def test_failures_until_the_deadline_end_as_unreachable_not_as_still_running(
     client: Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     task = client.create_generation(REQUEST)
     emulator.add_fault("query:502:*")
-    with pytest.raises(WaitTimeout) as info:
+    with pytest.raises(UnreachableAtDeadline) as info:
         client.wait(task.id, timeout=30)
     assert info.value.task is None  # never saw it
+    assert info.value.exit_code == ExitCode.UNAVAILABLE
+    assert isinstance(info.value.cause, ServerError) and "state is unknown" in info.value.message
     assert sum(clock.sleeps) == pytest.approx(30, abs=0.01)
 
 

@@ -15,6 +15,7 @@ from ..errors import (
     Interrupted,
     SeedanceError,
     TaskFailed,
+    UnreachableAtDeadline,
     UsageError,
     ValidationError,
     WaitTimeout,
@@ -488,6 +489,9 @@ def finish_wait(
             still_running.append(task_id)
             if rt.options.json and outcome.task is not None:
                 rt.out.task(outcome.task)
+        elif isinstance(outcome, UnreachableAtDeadline):
+            outcome.hint = rt.resume_hint("wait", [task_id], *output_flags)
+            failures.append(outcome)
         elif isinstance(outcome, SeedanceError):
             failures.append(about(task_id, outcome))
         elif outcome.succeeded:
