@@ -146,7 +146,7 @@ def _lstat(path: Path) -> os.stat_result | None:
         raise local_error(exc, path) from None
 
 
-def check_target(target: Path, *, force: bool) -> None:
+def check_target(target: Path, *, force: bool, make: bool = False) -> None:
     """Everything about writing ``target`` that can be known before anything is sent.
 
     Its folder is one (or can be made) and is writable; the target is not a folder, a link or
@@ -170,7 +170,7 @@ def check_target(target: Path, *, force: bool) -> None:
             raise TargetExists(target)
     for side in (part_path(target), _meta_path(target)):
         _check_side_file(side, _lstat(side))
-    check_folder(target.parent)
+    check_folder(target.parent, make=make)
 
 
 def _check_side_file(path: Path, info: os.stat_result | None) -> None:
@@ -193,8 +193,12 @@ def _check_side_file(path: Path, info: os.stat_result | None) -> None:
     )
 
 
-def check_folder(folder: Path) -> None:
-    """``folder`` is a writable folder, or can be made: its nearest existing ancestor is one."""
+def check_folder(folder: Path, *, make: bool = False) -> None:
+    """``folder`` is a writable folder, or can be made: its nearest existing ancestor is one.
+
+    With ``make`` the folder is made now and a file is written and removed in it: the only sure
+    test (root passes every permission check, and ``/proc`` or a read-only mount refuse anyway),
+    done before anything is paid for."""
     probe = folder
     while True:
         try:
@@ -220,6 +224,23 @@ def check_folder(folder: Path) -> None:
         raise OutputUnusable(
             f"{made}the folder {probe} is not writable", hint="choose another place with -o"
         )
+    if make:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".seedance-probe-", dir=folder)
+            os.close(handle)
+            os.unlink(name)
+        except OSError as exc:
+            error = local_error(exc, folder)
+            if isinstance(error, LocalWriteFailed) and exc.errno not in (
+                errno.ENOSPC,
+                errno.EDQUOT,
+            ):
+                error = OutputUnusable(
+                    f"cannot make or write the folder {folder}: {exc.strerror or exc}",
+                    hint="choose another place with -o",
+                )
+            raise error from None
 
 
 def local_error(exc: OSError, path: Path | str | None = None) -> SeedanceError:

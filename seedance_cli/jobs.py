@@ -220,18 +220,19 @@ class Destination:
             is_dir = False
         return cls(path, is_dir)
 
-    def check(self, *, force: bool, task_ids: Sequence[str] = ()) -> None:
+    def check(self, *, force: bool, task_ids: Sequence[str] = (), make: bool = True) -> None:
         """Everything about writing here that can be known before anything is sent or paid for.
 
         A file: its folder is one (or can be made) and writable, it is not a folder or a link, and
         exists only with ``force``. A folder: it is one (or can be made) and writable, and the
         first result of each known task would not land on a link or a folder (an existing file is
-        reported per task, later). ``UsageError`` (exit 2) otherwise.
+        reported per task, later). ``UsageError`` (exit 2) otherwise. With ``make`` (not in a dry
+        run) the folder is made and written to now, the only sure test.
         """
         if not self.is_dir:
-            check_target(self.path, force=force)
+            check_target(self.path, force=force, make=make)
             return
-        check_folder(self.path)
+        check_folder(self.path, make=make)
         for task_id in task_ids:
             check_target(self.target(task_id, 0), force=True)
 

@@ -476,3 +476,11 @@ def test_a_prompt_from_stdin_is_read_boundedly(
     result = cli("generate", "-")
     assert result.code == 2 and "that is no prompt" in result.err
     assert api.requests() == []
+
+
+def test_a_lone_at_sign_is_no_prompt(cli: CliRunner, api: Emulator) -> None:
+    """`seedance generate "@$PROMPT_FILE"` with the variable unset must cost nothing."""
+    result = cli("generate", "@")
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: PROMPT: '@' names no file")
+    assert api.requests() == []

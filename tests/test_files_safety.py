@@ -519,17 +519,17 @@ def test_batch_on_a_full_disk_is_exit_7_not_1(
 def test_a_folder_refused_while_saving_after_paying_is_exit_2_with_the_command_that_saves(
     cli: CliRunner, api: Emulator, here: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_mkdir = Path.mkdir
+    real_open = os.open
 
-    def refused(self: Path, *args: Any, **kwargs: Any) -> None:
-        if self.name != "clips":  # the history's folder is made as usual
-            return real_mkdir(self, *args, **kwargs)
-        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+    def refused(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if str(path).endswith("cat.mp4.part"):  # passes the checks, fails when it is written
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "mkdir", refused)  # passes the checks, fails when it is made
+    monkeypatch.setattr(os, "open", refused)
     result = cli("generate", "A cat", "-o", "clips/cat.mp4")
     assert result.code == 2 and result.out == ""
-    assert "cannot write clips: Permission denied" in result.err
+    assert "Permission denied" in result.err
     assert "then: seedance download task-unified-" in result.err
     assert result.err.rstrip().endswith("-o clips/cat.mp4") and "internal error" not in result.err
 
@@ -781,3 +781,40 @@ def test_a_result_url_with_a_bad_port_or_host_is_exit_7_not_a_bug(
     assert result.code == 7 and result.out == ""
     assert "cannot fetch a result from" in result.err and "internal error" not in result.err
     assert list(here.iterdir()) == []
+
+
+def test_an_output_folder_that_cannot_be_made_is_exit_2_before_paying(
+    cli: CliRunner, api: Emulator
+) -> None:
+    """Root passes every permission check, and /proc refuses new folders anyway: only making the
+    folder (and writing in it) before the create tells."""
+    result = cli("generate", "A cat", "-o", "/proc/seedance-nope/cat.mp4")
+    assert result.code == 2 and result.out == ""
+    assert "cannot make or write the folder /proc/seedance-nope" in result.err
+    assert api.requests() == []
+
+
+def test_a_dry_run_makes_no_folder_and_a_real_run_makes_it_before_the_create(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    assert cli("generate", "A cat", "-o", "new/cat.mp4", "--dry-run").code == 0
+    assert not (here / "new").exists()
+    assert (
+        cli("batch", "-", "--output-dir", "made", "--dry-run", input='{"prompt": "x"}\n').code == 0
+    )
+    assert not (here / "made").exists()
+    result = cli("generate", "A cat", "-o", "new/cat.mp4")
+    assert result.code == 0, result.err
+    assert (here / "new" / "cat.mp4").is_file() and [p.name for p in (here / "new").iterdir()] == [
+        "cat.mp4"
+    ]  # the write probe left nothing behind
+
+
+def test_batch_dry_run_refuses_an_existing_output_file_as_the_real_run_would(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    (here / "out").mkdir()
+    (here / "out" / "1.mp4").write_bytes(b"mine")
+    result = cli("batch", "-", "--output-dir", "out", "--dry-run", input='{"prompt": "x"}\n')
+    assert result.code == 2 and "out/1.mp4 exists" in result.err
+    assert (here / "out" / "1.mp4").read_bytes() == b"mine" and api.requests() == []

@@ -100,28 +100,14 @@ def batch(
         for number, problem in exc.problems:
             rt.out.error(UsageError(f"line {number}: {problem}") if number else UsageError(problem))
         raise
-    if dry_run:
-        for line in plan.lines:
-            if rt.options.json:
-                rt.out.json({"line": line.number, "name": line.name, "body": line.preview()})
-            else:
-                from ..render import to_json
-
-                rt.out.fields(line.number, line.name or "", to_json(line.preview()))
-        rt.out.info(f"dry run: {len(plan.lines)} lines checked; nothing was sent")
-        return
-    if rt.ledger.entries(limit=1) is None and not rt.options.sandbox:
-        raise ConfigError(
-            f"the task history ({rt.ledger.path}) cannot be used, and a batch needs it to resume "
-            "without creating a line twice"
-        )
     destination = None
     if output_dir is not None:
         from ..download import check_target
         from ..jobs import Destination
 
         destination = Destination(Path(output_dir).expanduser(), True)
-        destination.check(force=True)  # a folder, or can be made, and writable: before any create
+        # a folder, or can be made, and writable: before any create (made only for a real run)
+        destination.check(force=True, make=not dry_run)
         for line in plan.lines:  # no link, folder or odd file where a result goes
             check_target(destination.path / f"{plan.stem(line)}.mp4", force=True)
         known = known_entries(rt.ledger, plan, settings.base_url, settings.profile)
@@ -143,6 +129,21 @@ def batch(
                 "; ".join(existing[:5]) + ("; ..." if len(existing) > 5 else ""),
                 hint="add --force to replace them",
             )
+    if dry_run:
+        for line in plan.lines:
+            if rt.options.json:
+                rt.out.json({"line": line.number, "name": line.name, "body": line.preview()})
+            else:
+                from ..render import to_json
+
+                rt.out.fields(line.number, line.name or "", to_json(line.preview()))
+        rt.out.info(f"dry run: {len(plan.lines)} lines checked; nothing was sent")
+        return
+    if rt.ledger.entries(limit=1) is None and not rt.options.sandbox:
+        raise ConfigError(
+            f"the task history ({rt.ledger.path}) cannot be used, and a batch needs it to resume "
+            "without creating a line twice"
+        )
     counts: dict[str, int] = {}
     failures: list[SeedanceError] = []
 

@@ -64,7 +64,11 @@ def read_prompt(value: str) -> str:
             raise UsageError("PROMPT is '-' but stdin is a terminal", hint="pipe the prompt in")
         text = sys.stdin.read(PROMPT_READ_LIMIT + 1)
         source = "stdin"
-    elif value.startswith("@") and len(value) > 1:
+    elif value == "@":  # `@$FILE` with FILE unset: never send a lone "@" and pay for it
+        raise UsageError(
+            "PROMPT: '@' names no file", hint="give @FILE, or pipe a prompt starting with @ to -"
+        )
+    elif value.startswith("@"):
         path = Path(value[1:]).expanduser()
         source = repr(str(path))
         try:
@@ -209,7 +213,7 @@ def generate(
             raise flag_error(exc) from None
     destination = rt.destination(output, several=False) if output is not None else None
     if destination is not None:
-        destination.check(force=force)  # before anything is paid for
+        destination.check(force=force, make=not dry_run)  # before anything is paid for
     if dry_run:
         show_dry_run(rt, request, idempotency_key, sources)
         return
