@@ -162,6 +162,12 @@ def check_base_url(url: str, *, what: str = "base URL") -> str:
         raise ConfigError(f"invalid {what} {url!r}: expected https://HOST")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigError(f"invalid {what}: no credentials, query or fragment allowed")
+    path = parts.path.rstrip("/")
+    if path.lower().endswith(("/v1", "/api/v1")) or "/v1/" in path.lower():
+        raise ConfigError(
+            f"invalid {what} {url!r}: give the origin without /v1; seedance appends the paths",
+            hint=f"for example {scheme}://{parts.netloc}",
+        )
     if scheme == "http" and not is_loopback_host(host):
         raise ConfigError(
             f"refusing plain http:// {what} {url!r}: the API key would travel unencrypted",

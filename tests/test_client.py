@@ -512,6 +512,9 @@ def test_same_origin_redirect_is_followed_with_the_key(client: Client, emulator:
         "https://api.evolink.ai/?x=1",
         "api.evolink.ai",
         "https://api.evolink.ai:99999",
+        "https://api.evolink.ai/v1",  # the origin is wanted: /v1/v1/videos/... would be sent
+        "https://api.evolink.ai/v1/",
+        "https://files-api.evolink.ai/api/v1",
     ],
 )
 def test_unsafe_base_urls_are_refused(url: str) -> None:
