@@ -459,6 +459,22 @@ def fmt_size(size: int) -> str:
     return fmt_bytes(size)
 
 
+def read_bounded(stream: Any, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of ``stream`` (binary, or text from a test's stdin); more is a
+    usage error, so that ``@/dev/zero`` or an endless pipe is refused instead of filling memory."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(1 << 20, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        data = chunk.encode() if isinstance(chunk, str) else chunk
+        chunks.append(data)
+        total += len(data)
+        if total > limit:
+            raise UsageError(f"{what} is larger than {fmt_size(limit)}; refused")
+
+
 # -- the one place errors become exit codes --------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ from .app import (
     check_seconds,
     flag_error,
     fmt_size,
+    read_bounded,
     report,
     retry_hint,
     with_globals,
@@ -50,22 +51,35 @@ from .app import (
 # -- generate --------------------------------------------------------------------------------------
 
 
+# Far above any prompt (at most 2000 characters, trailing whitespace dropped), far below trouble.
+PROMPT_READ_LIMIT = 1_000_000
+
+
 def read_prompt(value: str) -> str:
-    """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped."""
+    """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped.
+    Either is read up to ``PROMPT_READ_LIMIT`` bytes: ``@/dev/zero`` is refused, not read forever."""
     if value == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("PROMPT is '-' but stdin is a terminal", hint="pipe the prompt in")
-        text = sys.stdin.read()
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        data = read_bounded(stream, PROMPT_READ_LIMIT, "PROMPT from stdin")
+        shown = "stdin"
     elif value.startswith("@") and len(value) > 1:
         path = Path(value[1:]).expanduser()
+        shown = repr(str(path))
         try:
-            text = path.read_text(encoding="utf-8")
+            with path.open("rb") as stream:
+                data = read_bounded(stream, PROMPT_READ_LIMIT, f"PROMPT: {shown}")
         except FileNotFoundError:
-            raise UsageError(f"PROMPT: no such file {str(path)!r}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"PROMPT: cannot read {str(path)!r}: {exc}") from None
+            raise UsageError(f"PROMPT: no such file {shown}") from None
+        except OSError as exc:
+            raise UsageError(f"PROMPT: cannot read {shown}: {exc}") from None
     else:
-        text = value
+        return value.rstrip()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"PROMPT: cannot read {shown}: {exc}") from None
     return text.rstrip()
 
 
