@@ -7,9 +7,12 @@ import os
 import resource
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from seedance_cli.emulator import Emulator
 
 from .conftest import SENTINEL_KEY
 
@@ -61,3 +64,49 @@ def test_an_endless_prompt_or_manifest_is_refused_not_read_into_memory(
     assert done.returncode == 2, done.stderr
     assert says in done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+@pytest.fixture
+def live() -> Iterator[Emulator]:
+    with Emulator(task_seconds=0.5) as emu:
+        yield emu
+
+
+def env_for(emu: Emulator, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDANCE_")}
+    env.update(
+        HOME=str(tmp_path),
+        SEEDANCE_CONFIG_DIR=str(tmp_path / "config"),
+        SEEDANCE_DATA_DIR=str(tmp_path / "data"),
+        SEEDANCE_API_KEY=SENTINEL_KEY,
+        SEEDANCE_BASE_URL=emu.url,
+        SEEDANCE_FILES_URL=emu.url,
+        SEEDANCE_POLL_INTERVAL="0.1",
+    )
+    return env
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize(
+    "args",
+    [["generate", "A cat", "-d", "4"], ["generate", "A cat", "--dry-run"], ["credits"]],
+)
+def test_a_stdout_that_cannot_be_written_is_exit_7_not_a_bug(
+    live: Emulator, tmp_path: Path, args: list[str]
+) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "seedance_cli", *args],
+            env=env_for(live, tmp_path),
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 7, done.stderr
+    assert "error: cannot write to stdout: No space left on device" in done.stderr
+    assert "internal error" not in done.stderr and "Exception ignored" not in done.stderr
+    if args[0] == "generate" and "--dry-run" not in args:
+        assert len(live.requests("create")) == 1
+        assert "created task-" in done.stderr  # the id is not lost

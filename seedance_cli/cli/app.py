@@ -30,6 +30,7 @@ from ..errors import (
     ExitCode,
     Interrupted,
     SeedanceError,
+    ServiceError,
     TaskFailed,
     UsageError,
     ValidationError,
@@ -604,11 +605,15 @@ def _run(args: list[str], world: World) -> int:
         output().error(_naming_the_signal(Interrupted("interrupted")))
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, without leaking anything
-        from ..render import OutputClosed
+        from ..render import OutputClosed, OutputFailed
 
         if isinstance(exc, OutputClosed):
             _silence_stdout()
             return int(ExitCode.OK)
+        if isinstance(exc, OutputFailed):
+            _silence_stdout()  # what could not be written is not retried at exit
+            output().error(ServiceError(str(exc), hint="the task history keeps every task id"))
+            return int(ExitCode.UNAVAILABLE)
         out = output()
         out.error(
             SeedanceError(
