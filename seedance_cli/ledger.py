@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -538,11 +539,14 @@ class Ledger:
 
     @_guarded
     def saved(self, task_id: str, result_index: int, path: Path, sha256: str, size: int) -> None:
+        # A name that is not UTF-8 (``-o $'\\xff/'``) cannot be stored as SQLite text: kept readable,
+        # its odd bytes as ``\\xff`` escapes (the row, not the text, says the result was saved).
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO files (task_id, result_index, path, sha256, bytes, saved_at) "
                 "VALUES (?,?,?,?,?,?)",
-                (task_id, result_index, str(path), sha256, size, self.clock()),
+                (task_id, result_index, shown, sha256, size, self.clock()),
             )
 
     # -- reading -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ problem only shows in one (memory, signals, concurrency)."""
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -110,3 +111,33 @@ def test_a_stdout_that_cannot_be_written_is_exit_7_not_a_bug(
     if args[0] == "generate" and "--dry-run" not in args:
         assert len(live.requests("create")) == 1
         assert "created task-" in done.stderr  # the id is not lost
+
+
+def test_an_output_folder_whose_name_is_not_utf8_gets_the_file_and_its_exact_path(
+    live: Emulator, tmp_path: Path
+) -> None:
+    folder = os.fsencode(tmp_path) + b"/\xff\xfe-out/"
+    env = env_for(live, tmp_path)
+    env.pop("PYTHONUTF8", None)
+    env["PYTHONIOENCODING"] = "utf-8:strict"  # as in most locales (en_US.UTF-8...): strict UTF-8
+    done = subprocess.run(
+        [os.fsencode(sys.executable), b"-m", b"seedance_cli", b"generate", b"A cat", b"-o", folder],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    saved = done.stdout.rstrip(b"\n")
+    assert saved.startswith(folder) and saved.endswith(b".mp4")
+    assert os.path.isfile(saved)  # stdout names the real file, byte for byte
+    assert len(live.requests("create")) == 1
+    history = subprocess.run(
+        [sys.executable, "-m", "seedance_cli", "history", "--json"],
+        env=env_for(live, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert history.returncode == 0, history.stderr
+    assert "\\xff\\xfe-out" in json.loads(history.stdout)["files"][0]["path"]

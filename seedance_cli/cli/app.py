@@ -8,6 +8,7 @@ Heavy modules (httpx, rich, the emulator) are imported inside the commands that 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -529,8 +530,20 @@ def install_signal_handlers() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``seedance`` console script: run, then exit with the right code."""
     _fill_closed_standard_streams()
+    _pass_undecodable_names()
     install_signal_handlers()
     sys.exit(run(argv))
+
+
+def _pass_undecodable_names() -> None:
+    """A path that is not valid UTF-8 (``-o $'\\xff/'``) reaches Python as surrogates: print it as the
+    bytes it was, on stdout (so ``$(...)`` gets the real file name) and stderr, instead of failing
+    with ``UnicodeEncodeError`` after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="surrogateescape")
 
 
 def _fill_closed_standard_streams() -> None:
