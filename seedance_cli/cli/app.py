@@ -470,7 +470,7 @@ def read_bounded(stream: Any, limit: int, what: str) -> bytes:
         chunk = stream.read(min(1 << 20, limit + 1 - total))
         if not chunk:
             return b"".join(chunks)
-        data = chunk.encode() if isinstance(chunk, str) else chunk
+        data = chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
         chunks.append(data)
         total += len(data)
         if total > limit:
@@ -530,8 +530,8 @@ def install_signal_handlers() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``seedance`` console script: run, then exit with the right code."""
     _fill_closed_standard_streams()
-    _pass_undecodable_names()
     install_signal_handlers()
+    _pass_undecodable_names()
     sys.exit(run(argv))
 
 

@@ -76,6 +76,8 @@ def read_prompt(value: str) -> str:
             raise UsageError(f"PROMPT: cannot read {shown}: {exc}") from None
     else:
         return value.rstrip()
+    if value == "-":  # as stdin reads: odd bytes kept as surrogates, refused by the prompt's check
+        return data.decode("utf-8", "surrogateescape").rstrip()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
