@@ -50,7 +50,7 @@ from .images import ImageInfo, image_sources, placeholder
 from .jobs import Destination, Taken, create, no_result, save_results
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
 from .models import GenerationRequest, Task
-from .waiting import is_transient
+from .waiting import MIN_POLL_INTERVAL, is_transient
 
 FIELDS: Final = (
     "prompt",
@@ -435,7 +435,7 @@ class BatchRun:
         self.ledger = ledger
         self.profile = profile
         self.concurrency = concurrency
-        self.interval = interval
+        self.interval = max(interval, MIN_POLL_INTERVAL)  # never a busy loop of polls
         self.timeout = timeout
         self.output = output
         self.force = force

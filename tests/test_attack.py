@@ -163,3 +163,36 @@ def test_a_batch_into_a_folder_whose_name_is_not_utf8_saves_every_line_once(
     assert sorted(os.listdir(folder)) == [b"1.mp4", b"2.mp4"]
     assert len(live.requests("create")) == 2
     assert len(live.requests("download")) == 2
+
+
+@pytest.mark.parametrize("command", ["wait", "batch"])
+def test_a_tiny_interval_does_not_hammer_the_api(
+    live: Emulator, tmp_path: Path, command: str
+) -> None:
+    env = env_for(live, tmp_path)
+    live.add_fault("task:hang:*")
+    if command == "wait":
+        made = subprocess.run(
+            [sys.executable, "-m", "seedance_cli", "generate", "A cat"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stderr
+        args = ["wait", made.stdout.strip()]
+    else:
+        manifest = tmp_path / "m.jsonl"
+        manifest.write_text('{"prompt": "a", "duration": 4}\n')
+        args = ["batch", str(manifest)]
+    done = subprocess.run(
+        [sys.executable, "-m", "seedance_cli", *args, "--interval", "1e-9", "--timeout", "1"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 9, done.stderr
+    # a task polled for 1 s at most 20 times a second (plus slack), not thousands of times
+    assert len(live.requests("query")) <= 30
