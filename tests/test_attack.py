@@ -7,7 +7,7 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -196,3 +196,59 @@ def test_a_tiny_interval_does_not_hammer_the_api(
     assert done.returncode == 9, done.stderr
     # a task polled for 1 s at most 20 times a second (plus slack), not thousands of times
     assert len(live.requests("query")) <= 30
+
+
+class EndlessVideo:
+    """A result host's answer whose body never ends; counts what was taken from it."""
+
+    def __init__(self, status: int, headers: dict[str, str]) -> None:
+        self.status = status
+        self.headers: Mapping[str, str] = headers
+        self.taken = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        block = b"\x00\x00\x00\x18ftypmp42" + bytes(64 << 10)
+        while self.taken < 64 << 20:  # the test's own bound: without the fix, 64 MB are written
+            self.taken += len(block)
+            yield block
+
+    def text(self, limit: int = 1000) -> str:
+        return ""
+
+    def __enter__(self) -> EndlessVideo:
+        return self
+
+    def __exit__(self, *exc: object) -> bool | None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "cap"),
+    [
+        (206, {"content-type": "video/mp4", "content-range": "bytes 0-999/1000"}, None),
+        (200, {"content-type": "video/mp4"}, 200_000),
+    ],
+)
+def test_a_result_body_longer_than_announced_or_endless_never_fills_the_disk(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    headers: dict[str, str],
+    cap: int | None,
+) -> None:
+    from seedance_cli import download as dl
+    from seedance_cli.errors import BadResponse
+
+    if cap is not None:
+        monkeypatch.setattr(dl, "MAX_RESULT_BYTES", cap)
+    answers: list[EndlessVideo] = []
+
+    def fetch(url: str, headers_sent: Mapping[str, str]) -> EndlessVideo:
+        answers.append(EndlessVideo(status, headers))
+        return answers[-1]
+
+    target = tmp_path / "out" / "video.mp4"
+    with pytest.raises(BadResponse, match=r"more than the|larger than"):
+        dl.download(fetch, "http://127.0.0.1:9/r.mp4", target, sleep=lambda s: None)
+    assert all(a.taken <= 1 << 20 for a in answers)  # cut off at once, not after 64 MB
+    assert not target.exists() and os.listdir(target.parent) == []  # nothing partial left
