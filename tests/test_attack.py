@@ -14,6 +14,7 @@ import pytest
 
 from seedance_cli.emulator import Emulator
 
+from .clirunner import CliRunner
 from .conftest import SENTINEL_KEY
 
 MEMORY_CAP = 1 << 30  # an endless read hits this in about a second instead of the machine's limit
@@ -252,3 +253,16 @@ def test_a_result_body_longer_than_announced_or_endless_never_fills_the_disk(
         dl.download(fetch, "http://127.0.0.1:9/r.mp4", target, sleep=lambda s: None)
     assert all(a.taken <= 1 << 20 for a in answers)  # cut off at once, not after 64 MB
     assert not target.exists() and os.listdir(target.parent) == []  # nothing partial left
+
+
+@pytest.mark.parametrize("command", ["generate", "wait", "download"])
+def test_output_dash_is_refused_before_anything_is_sent_not_a_file_named_dash(
+    cli: CliRunner, api: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["A cat"] if command == "generate" else ["task-unified-1761313744-vux2jw0k"]
+    result = cli(command, *args, "-o", "-")
+    assert result.code == 2, result.err
+    assert result.err.startswith("error: --output: '-' (stdout) is not supported")
+    assert api.requests() == []
+    assert not (tmp_path / "-").exists()

@@ -293,6 +293,11 @@ class Runtime:
     def destination(self, value: str | None, *, several: bool) -> Destination:
         from ..jobs import Destination
 
+        if value == "-":  # curl's and wget's stdout; here it would be a file named '-'
+            raise UsageError(
+                "--output: '-' (stdout) is not supported; videos are saved to files",
+                hint="give a file or folder; for a file named '-' write ./-",
+            )
         return Destination.from_option(value, default_dir=self.settings.output_dir, several=several)
 
     def poll_interval(self, flag: float | None) -> float:
