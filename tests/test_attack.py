@@ -266,3 +266,21 @@ def test_output_dash_is_refused_before_anything_is_sent_not_a_file_named_dash(
     assert result.err.startswith("error: --output: '-' (stdout) is not supported")
     assert api.requests() == []
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("deep.jsonl", '{"prompt": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "nested too deeply"),
+        ("wide.csv", 'prompt,duration\n"' + "a" * 200_000 + '",4\n', "unreadable CSV"),
+    ],
+)
+def test_a_hostile_manifest_line_is_an_invalid_line_not_a_crash(
+    cli: CliRunner, api: Emulator, tmp_path: Path, name: str, text: str, says: str
+) -> None:
+    manifest = tmp_path / name
+    manifest.write_text(text)
+    result = cli("batch", str(manifest))
+    assert result.code == 2, result.err
+    assert says in result.err and "internal error" not in result.err
+    assert api.requests() == []
