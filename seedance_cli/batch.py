@@ -50,7 +50,7 @@ from .images import ImageInfo, image_sources, placeholder
 from .jobs import Destination, Taken, create, no_result, save_results
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
 from .models import GenerationRequest, Task
-from .waiting import is_transient
+from .waiting import MIN_POLL_INTERVAL, is_transient
 
 FIELDS: Final = (
     "prompt",
@@ -268,6 +268,9 @@ def _jsonl_rows(text: str) -> list[tuple[int, dict[str, Any] | str]]:
         except json.JSONDecodeError as exc:
             rows.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
             continue
+        except RecursionError:
+            rows.append((number, "not a manifest line (JSON nested too deeply)"))
+            continue
         rows.append((number, value if isinstance(value, dict) else "not a JSON object"))
     return rows
 
@@ -276,7 +279,14 @@ def _csv_rows(text: str) -> list[tuple[int, dict[str, Any] | str]]:
     reader = csv.reader(io.StringIO(text))
     rows: list[tuple[int, dict[str, Any] | str]] = []
     header: list[str] | None = None
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a cell over the csv module's limit: no row to go on from
+            rows.append((reader.line_num, f"unreadable CSV ({exc})"))
+            break
         number = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
@@ -435,7 +445,7 @@ class BatchRun:
         self.ledger = ledger
         self.profile = profile
         self.concurrency = concurrency
-        self.interval = interval
+        self.interval = max(interval, MIN_POLL_INTERVAL)  # never a busy loop of polls
         self.timeout = timeout
         self.output = output
         self.force = force

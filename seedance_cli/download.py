@@ -43,6 +43,9 @@ from .errors import BadResponse, SeedanceError, ServerError, ServiceError, Usage
 from .retry import RetryPolicy, is_retryable_status, parse_retry_after
 
 CHUNK: Final = 1 << 20
+#: The most a result with no announced size may take on disk (a video of 12 s is tens of MB): an
+#: endless body is cut off here instead of filling the disk.
+MAX_RESULT_BYTES: Final = 4_000_000_000
 #: Content types that are surely not a video: an error page or an API answer.
 NOT_VIDEO_TYPES: Final = re.compile(
     r"^(text/|application/(json|xml|problem)|[^;]*\+(json|xml))", re.I
@@ -491,7 +494,14 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
             sink = _Sink(handle, digest)
             try:
                 head = b"" if offset == 0 else None
+                limit = total if total is not None else MAX_RESULT_BYTES
                 for chunk in response.chunks():
+                    if offset + len(chunk) > limit:  # never more than announced: not this file
+                        raise NotAVideo(
+                            f"the result host sent more than the {limit} bytes it announced"
+                            if total is not None
+                            else f"the result is larger than {limit} bytes; refused"
+                        )
                     if head is not None and len(head) < 8:
                         head += chunk[: 8 - len(head)]
                         if len(head) >= 8 and head[4:8] != b"ftyp":

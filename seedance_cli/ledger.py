@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -502,11 +503,18 @@ class Ledger:
 
     @_guarded
     def saved(self, task_id: str, result_index: int, path: Path, sha256: str, size: int) -> None:
+        # A name that is not UTF-8 (``-o $'\\xff/'``) cannot be SQLite text: it is kept as its bytes.
+        text = str(path)
+        stored: str | bytes = text
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            stored = os.fsencode(path)
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO files (task_id, result_index, path, sha256, bytes, saved_at) "
                 "VALUES (?,?,?,?,?,?)",
-                (task_id, result_index, str(path), sha256, size, self.clock()),
+                (task_id, result_index, stored, sha256, size, self.clock()),
             )
 
     # -- reading -------------------------------------------------------------------------------------
@@ -673,9 +681,10 @@ def _columns(row: sqlite3.Row) -> dict[str, Any]:
 
 def _saved_file(row: sqlite3.Row) -> SavedFile:
     col = _columns(row)
+    path = col["path"]
     return SavedFile(
         _int(col["result_index"]) or 0,
-        _text(col["path"]) or "",
+        os.fsdecode(path) if isinstance(path, bytes) else _text(path) or "",
         _text(col["sha256"]) or "",
         _int(col["bytes"]) or 0,
         epoch(col["saved_at"]) or 0.0,

@@ -90,7 +90,7 @@ def exclusive(folder: Path, name: str) -> Iterator[None]:
     import hashlib
 
     locks = folder / LOCKS
-    path = locks / hashlib.sha256(name.encode()).hexdigest()[:32]
+    path = locks / hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:32]
     try:
         locks.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -34,6 +34,15 @@ class OutputClosed(Exception):
     """stdout was closed by its reader (``| head -1``): stop quietly. Not an ``OSError`` on purpose."""
 
 
+class OutputFailed(Exception):
+    """stdout could not be written (``>/dev/full``, a full disk, EIO): the data did not get out.
+    Exit 7, like any other failed write on this machine, never exit 1. Like ``OutputClosed`` it is
+    no ``SeedanceError``, so that no per-task handler takes it for that task's failure."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"cannot write to stdout: {exc.strerror or exc}")
+
+
 def clean(text: object, *, one_line: bool = True) -> str:
     """Text safe for a terminal: control characters removed; newlines and tabs folded to spaces."""
     value = _UNSAFE.sub("", str(text))
@@ -104,6 +113,8 @@ class Output:
             self.out.flush()
         except BrokenPipeError:
             raise OutputClosed from None
+        except OSError as exc:
+            raise OutputFailed(exc) from None
 
     def line(self, text: str) -> None:
         """One plain line of data on stdout: control characters removed, spaces kept as they are
@@ -199,6 +210,8 @@ class Output:
             self.out.flush()
         except BrokenPipeError:
             raise OutputClosed from None
+        except OSError as exc:
+            raise OutputFailed(exc) from None
 
     # -- stderr: everything else -------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ DEFAULT_POLL_INTERVAL: Final = 5.0
 DEFAULT_MAX_OUTAGE: Final = 600.0
 #: The longest pause between two polls, whatever the caller asks: an hour.
 MAX_POLL_INTERVAL: Final = 3600.0
+#: The shortest, whatever the caller asks (``--interval 1e-9``): at most 20 polls a second per task.
+MIN_POLL_INTERVAL: Final = 0.05
 #: A deadline further away than this (about 30 years) is no deadline at all.
 MAX_TIMEOUT: Final = 1e9
 
@@ -61,12 +63,14 @@ def wait_for_tasks(
     ``on_update`` gets every task seen; ``on_error`` every transient failure, which is borne until the
     deadline (``timeout`` seconds from now), or for ``max_outage`` seconds in a row when there is none.
     The last round happens at the deadline; unfinished tasks then get a ``WaitTimeout`` carrying the
-    last task seen, or ``UnreachableAtDeadline`` when the polls of that task were failing then. A failed task is an outcome like any other: it is returned, not raised.
-    ``interval`` is capped at ``MAX_POLL_INTERVAL``; a ``timeout`` beyond ``MAX_TIMEOUT`` means none.
+    last task seen, or ``UnreachableAtDeadline`` when the polls of that task were failing then. A
+    failed task is an outcome like any other: it is returned, not raised. ``interval`` is kept
+    within ``MIN_POLL_INTERVAL`` and ``MAX_POLL_INTERVAL``; a ``timeout`` beyond ``MAX_TIMEOUT``
+    means none.
     """
     if not interval > 0:  # NaN too
         raise ValueError("interval must be positive")
-    interval = min(interval, MAX_POLL_INTERVAL)
+    interval = min(max(interval, MIN_POLL_INTERVAL), MAX_POLL_INTERVAL)
     if timeout is not None and math.isnan(timeout):
         raise ValueError("timeout must be a number of seconds")
     if timeout is not None and timeout > MAX_TIMEOUT:

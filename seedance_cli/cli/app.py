@@ -8,6 +8,7 @@ Heavy modules (httpx, rich, the emulator) are imported inside the commands that 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -30,6 +31,7 @@ from ..errors import (
     ExitCode,
     Interrupted,
     SeedanceError,
+    ServiceError,
     TaskFailed,
     UsageError,
     ValidationError,
@@ -291,6 +293,11 @@ class Runtime:
     def destination(self, value: str | None, *, several: bool) -> Destination:
         from ..jobs import Destination
 
+        if value == "-":  # curl's and wget's stdout; here it would be a file named '-'
+            raise UsageError(
+                "--output: '-' (stdout) is not supported; videos are saved to files",
+                hint="give a file or folder; for a file named '-' write ./-",
+            )
         return Destination.from_option(value, default_dir=self.settings.output_dir, several=several)
 
     def poll_interval(self, flag: float | None) -> float:
@@ -459,6 +466,22 @@ def fmt_size(size: int) -> str:
     return fmt_bytes(size)
 
 
+def read_bounded(stream: Any, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of ``stream`` (binary, or text from a test's stdin); more is a
+    usage error, so that ``@/dev/zero`` or an endless pipe is refused instead of filling memory."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = stream.read(min(1 << 20, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        data = chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
+        chunks.append(data)
+        total += len(data)
+        if total > limit:
+            raise UsageError(f"{what} is larger than {fmt_size(limit)}; refused")
+
+
 # -- the one place errors become exit codes --------------------------------------------------------
 
 
@@ -513,7 +536,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``seedance`` console script: run, then exit with the right code."""
     _fill_closed_standard_streams()
     install_signal_handlers()
+    _pass_undecodable_names()
     sys.exit(run(argv))
+
+
+def _pass_undecodable_names() -> None:
+    """A path that is not valid UTF-8 (``-o $'\\xff/'``) reaches Python as surrogates: print it as the
+    bytes it was, on stdout (so ``$(...)`` gets the real file name) and stderr, instead of failing
+    with ``UnicodeEncodeError`` after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(Exception):
+                reconfigure(errors="surrogateescape")
 
 
 def _fill_closed_standard_streams() -> None:
@@ -588,11 +623,15 @@ def _run(args: list[str], world: World) -> int:
         output().error(_naming_the_signal(Interrupted("interrupted")))
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, without leaking anything
-        from ..render import OutputClosed
+        from ..render import OutputClosed, OutputFailed
 
         if isinstance(exc, OutputClosed):
             _silence_stdout()
             return int(ExitCode.OK)
+        if isinstance(exc, OutputFailed):
+            _silence_stdout()  # what could not be written is not retried at exit
+            output().error(ServiceError(str(exc), hint="the task history keeps every task id"))
+            return int(ExitCode.UNAVAILABLE)
         out = output()
         out.error(
             SeedanceError(

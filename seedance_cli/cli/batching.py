@@ -28,6 +28,7 @@ from .app import (
     about,
     app,
     check_seconds,
+    read_bounded,
     report,
     with_globals,
 )
@@ -219,15 +220,19 @@ def batch(
     report(rt, failures)
 
 
+# A manifest this large would be hundreds of thousands of paid lines: refused before it fills memory.
+MANIFEST_READ_LIMIT = 64_000_000
+
+
 def read_manifest(name: str) -> bytes:
     if name == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("FILE is '-' but stdin is a terminal", hint="pipe the manifest in")
-        return (
-            sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-        )
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        return read_bounded(stream, MANIFEST_READ_LIMIT, "FILE: the manifest on stdin")
     try:
-        return Path(name).expanduser().read_bytes()
+        with Path(name).expanduser().open("rb") as file:
+            return read_bounded(file, MANIFEST_READ_LIMIT, f"FILE: {name!r}")
     except OSError as exc:
         raise UsageError(f"FILE: cannot read {name!r} ({exc.strerror or exc})") from None
 

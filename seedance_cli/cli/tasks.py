@@ -43,6 +43,7 @@ from .app import (
     check_seconds,
     flag_error,
     fmt_size,
+    read_bounded,
     report,
     retry_hint,
     with_globals,
@@ -51,40 +52,41 @@ from .app import (
 # -- generate --------------------------------------------------------------------------------------
 
 
-#: The most characters read for a prompt from stdin or a file: far above any model's limit, and a
-#: bound on reading ``@/dev/zero`` or a multi-GB file by mistake.
+# Far above any prompt (at most 2000 characters, trailing whitespace dropped), far below trouble.
 PROMPT_READ_LIMIT = 1_000_000
 
 
 def read_prompt(value: str) -> str:
     """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped.
-    Reads at most ``PROMPT_READ_LIMIT`` characters: more is refused, never read to the end."""
+    Either is read up to ``PROMPT_READ_LIMIT`` bytes: ``@/dev/zero`` is refused, not read forever."""
     if value == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("PROMPT is '-' but stdin is a terminal", hint="pipe the prompt in")
-        text = sys.stdin.read(PROMPT_READ_LIMIT + 1)
-        source = "stdin"
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        data = read_bounded(stream, PROMPT_READ_LIMIT, "PROMPT from stdin")
+        shown = "stdin"
     elif value == "@":  # `@$FILE` with FILE unset: never send a lone "@" and pay for it
         raise UsageError(
             "PROMPT: '@' names no file", hint="give @FILE, or pipe a prompt starting with @ to -"
         )
     elif value.startswith("@"):
         path = Path(value[1:]).expanduser()
-        source = repr(str(path))
+        shown = repr(str(path))
         try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read(PROMPT_READ_LIMIT + 1)
+            with path.open("rb") as stream:
+                data = read_bounded(stream, PROMPT_READ_LIMIT, f"PROMPT: {shown}")
         except FileNotFoundError:
-            raise UsageError(f"PROMPT: no such file {str(path)!r}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"PROMPT: cannot read {str(path)!r}: {exc}") from None
+            raise UsageError(f"PROMPT: no such file {shown}") from None
+        except OSError as exc:
+            raise UsageError(f"PROMPT: cannot read {shown}: {exc}") from None
     else:
-        text = value
-        source = ""
-    if len(text) > PROMPT_READ_LIMIT:
-        raise UsageError(
-            f"PROMPT: {source} holds more than {PROMPT_READ_LIMIT:,} characters; that is no prompt"
-        )
+        return value.rstrip()
+    if value == "-":  # as stdin reads: odd bytes kept as surrogates, refused by the prompt's check
+        return data.decode("utf-8", "surrogateescape").rstrip()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"PROMPT: cannot read {shown}: {exc}") from None
     return text.rstrip()
 
 
