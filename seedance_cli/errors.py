@@ -317,7 +317,8 @@ class OutcomeUnknown(SeedanceError):
     def __init__(self, idempotency_key: str, cause: str) -> None:
         super().__init__(
             f"the create may have reached the server ({cause}); it was not resent",
-            hint=f"idempotency key {idempotency_key}: check your recent tasks before creating again",
+            hint=f"idempotency key {idempotency_key}: look for the task in your EvoLink dashboard "
+            "before creating again; if none was made, run again with a new --idempotency-key",
         )
         self.idempotency_key = idempotency_key
         self.cause = cause

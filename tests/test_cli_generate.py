@@ -398,7 +398,8 @@ def test_a_key_whose_create_never_answered_is_never_resent(cli: CliRunner, api: 
     assert error["error"]["code"] == "outcome_unknown"
     assert "is still sending it" in error["error"]["message"]
     assert error["error"]["hint"] == (
-        "idempotency key ci-47: check your recent tasks before creating again"
+        "idempotency key ci-47: look for the task in your EvoLink dashboard before creating "
+        "again; if none was made, run again with a new --idempotency-key"
     )
     assert len(api.requests("create")) == 1
 
