@@ -26,11 +26,10 @@ from seedance_cli import (
     OutcomeUnknown,
     ResponseTimeout,
     RetryPolicy,
-    WaitTimeout,
 )
 from seedance_cli.client import MAX_ANSWER_BYTES, Timeouts
 from seedance_cli.emulator import Emulator, FakeClock
-from seedance_cli.errors import ExitCode
+from seedance_cli.errors import ExitCode, UnreachableAtDeadline
 from seedance_cli.render import fmt_duration
 from seedance_cli.resulthost import open_result
 
@@ -250,10 +249,11 @@ def test_a_wait_against_a_trickling_server_ends_at_its_deadline(
     with real_client(server.url, timeouts=timeouts, retry=RetryPolicy()) as client:
         # the deadline, DEADLINE_GRACE, and some slack
         error = within(0.6 + 1.0 + 0.8, lambda: client.wait(TASK_ID, timeout=0.6, interval=0.2))
-    assert isinstance(error, WaitTimeout)
+    # no poll ever answered: at the deadline its state is unknown, which is not "still running"
+    assert isinstance(error, UnreachableAtDeadline)
 
 
-def test_cli_wait_timeout_against_a_trickling_server_exits_9(
+def test_cli_wait_timeout_against_a_trickling_server_ends_at_the_deadline_with_exit_7(
     cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = serve(trickle_body)
@@ -262,7 +262,7 @@ def test_cli_wait_timeout_against_a_trickling_server_exits_9(
     started = time.monotonic()
     result = cli("wait", "--timeout", "0.2", TASK_ID)
     assert time.monotonic() - started < 3.0  # two polls, each cut at about a second
-    assert result.code == ExitCode.TIMEOUT
+    assert result.code == ExitCode.UNAVAILABLE  # never answered: its state is unknown
     assert result.out == ""
     assert "error:" in result.err and "Traceback" not in result.err
 
