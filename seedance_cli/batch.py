@@ -39,10 +39,10 @@ from . import owner
 from .config import FALSE_WORDS, TRUE_WORDS
 from .errors import (
     HistoryUnavailable,
+    ManifestError,
     OutcomeUnknown,
     SeedanceError,
     TaskFailed,
-    UsageError,
     ValidationError,
     WaitTimeout,
 )
@@ -166,20 +166,6 @@ def intact(saved: SavedFile) -> bool:
     except OSError:
         return False
     return digest.hexdigest() == saved.sha256
-
-
-class ManifestError(UsageError):
-    """Some lines are invalid; ``problems`` lists ``(line number, message)``."""
-
-    code = "invalid_manifest"
-
-    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
-        count = len(problems)
-        super().__init__(
-            f"{count} invalid line{'s' if count != 1 else ''} in the manifest; nothing was sent",
-            hint="fix them and run again",
-        )
-        self.problems = list(problems)
 
 
 def parse_manifest(

@@ -39,7 +39,20 @@ from typing import IO, TYPE_CHECKING, Final, Protocol
 if TYPE_CHECKING:
     from hashlib import _Hash as Hash
 
-from .errors import BadResponse, SeedanceError, ServerError, ServiceError, UsageError
+from .errors import (
+    BadResponse,
+    DownloadBusy,
+    IncompleteFile,
+    LocalWriteFailed,
+    NotAVideo,
+    OutputUnusable,
+    ResultGone,
+    SeedanceError,
+    ServerError,
+    ServiceError,
+    TargetExists,
+    UnsafeFile,
+)
 from .retry import RetryPolicy, is_retryable_status, parse_retry_after
 
 CHUNK: Final = 1 << 20
@@ -63,62 +76,6 @@ class Response(Protocol):
 
 Fetch = Callable[[str, Mapping[str, str]], AbstractContextManager[Response]]
 Progress = Callable[[int, int | None], None]
-
-
-class ResultGone(ServiceError):
-    """The result host refused the URL (403, 404, 410): expired, or signed for another time."""
-
-    code = "result_gone"
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(
-            f"the result host answered HTTP {status}" + (f": {detail}" if detail else "")
-        )
-        self.status = status
-
-
-class NotAVideo(BadResponse):
-    """The body is not an MP4: an error page, an API answer, or a file cut short."""
-
-    code = "not_a_video"
-
-
-class IncompleteFile(BadResponse):
-    """The transfer ended as HTTP said it should, yet the MP4 inside is cut short."""
-
-    code = "incomplete_file"
-
-
-class UnsafeFile(UsageError):
-    """A symbolic link, a folder or another odd file where seedance would write: never followed."""
-
-    code = "unsafe_file"
-
-
-class OutputUnusable(UsageError):
-    """The output path cannot be used: a file where a folder is needed, not writable, bad name."""
-
-    code = "output_unusable"
-
-
-class LocalWriteFailed(ServiceError):
-    """Writing the download failed on this machine (disk full, I/O error): a failed download."""
-
-    code = "write_failed"
-
-
-class DownloadBusy(LocalWriteFailed):
-    """Another seedance (process or thread) is downloading to the same file right now."""
-
-    code = "download_busy"
-
-
-class TargetExists(UsageError):
-    code = "file_exists"
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} exists; not overwritten", hint="add --force to replace it")
-        self.path = path
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,7 +5,11 @@ it, so the mapping lives here and only here::
 
     SeedanceError                       exit 1 (a bug, unless a subclass says otherwise)
     ├── UsageError                      2   refused locally, before any request
-    │   └── ValidationError             2   a request field breaks a rule of the API (names the field)
+    │   ├── ValidationError             2   a request field breaks a rule of the API (names the field)
+    │   ├── ManifestError               2   batch: invalid lines (each with its number)
+    │   ├── TargetExists                2   an output file exists (no --force)
+    │   ├── UnsafeFile                  2   a link or odd file where seedance would write
+    │   └── OutputUnusable              2   an output path that cannot be used (not a folder, not writable)
     ├── ConfigError                     3   no API key, unreadable or invalid config, unsafe base URL
     │   └── HistoryUnavailable          3   the task history cannot record a create: it is not sent
     ├── APIError                        -   the API answered and refused (HTTP status, code, message)
@@ -20,13 +24,23 @@ it, so the mapping lives here and only here::
     │   ├── ConnectionFailed            7   could not connect (nothing was sent)
     │   ├── ResponseTimeout             7   connected, but the answer did not come in time
     │   ├── BadResponse                 7   an answer that is not what the API sends (bad JSON, cut short)
+    │   │   ├── NotAVideo               7   a result body that is no MP4 (an error page, empty)
+    │   │   └── IncompleteFile          7   a result whose MP4 is cut short
     │   ├── RedirectRefused             7   a redirect to another origin: not followed
-    │   └── UnreachableAtDeadline       7   a wait's deadline passed while every poll failed: state unknown
+    │   ├── UnreachableAtDeadline       7   a wait's deadline passed while every poll failed: state unknown
+    │   ├── ResultGone                  7   the result host refused the URL (403, 404, 410)
+    │   ├── ResultExpired               7   gone even at a fresh URL: results live 24 hours
+    │   └── LocalWriteFailed            7   saving failed on this machine (disk full, I/O error)
+    │       └── DownloadBusy            7   another seedance is downloading to the same file
     ├── TaskFailed                      8   the task ended failed or cancelled (carries the task)
+    │   └── NoResult                    8   completed, without a usable result
     ├── WaitTimeout                     9   the deadline passed while the task was still running
+    │   └── WaitTimeoutAll              9   the same for several tasks, named together
+    ├── NotFinished                     9   a task asked to be downloaded is still running
     ├── OutcomeUnknown                  10  a create may have reached the server; it was not resent
-    └── Interrupted                     130 Ctrl-C (carries what to run to resume); 129 and 143 when
-                                            SIGHUP or SIGTERM stopped the CLI (``cli.app.run``)
+    ├── Interrupted                     130 Ctrl-C (carries what to run to resume); 129 and 143 when
+    │                                       SIGHUP or SIGTERM stopped the CLI (``cli.app.run``)
+    └── AlreadyShown                    *   an error already printed where it happened; its code
 
 "The API refused" (``APIError``) means the service answered and nothing was done. "The task failed"
 (``TaskFailed``) means the task was created, paid for and ended badly. "The network failed"
@@ -38,9 +52,12 @@ idempotency key so the caller can find out before trying again.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .models import Task
 
 #: Longest server message kept in an error; an HTML error page can be megabytes.
@@ -329,6 +346,129 @@ class Interrupted(SeedanceError):
 
     exit_code = ExitCode.INTERRUPTED
     code = "interrupted"
+
+
+# -- the errors of one area each: files, downloads, batch, the CLI's reporting ------------------
+
+
+class ManifestError(UsageError):
+    """Some lines are invalid; ``problems`` lists ``(line number, message)``."""
+
+    code = "invalid_manifest"
+
+    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
+        count = len(problems)
+        super().__init__(
+            f"{count} invalid line{'s' if count != 1 else ''} in the manifest; nothing was sent",
+            hint="fix them and run again",
+        )
+        self.problems = list(problems)
+
+
+class TargetExists(UsageError):
+    code = "file_exists"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} exists; not overwritten", hint="add --force to replace it")
+        self.path = path
+
+
+class UnsafeFile(UsageError):
+    """A symbolic link, a folder or another odd file where seedance would write: never followed."""
+
+    code = "unsafe_file"
+
+
+class OutputUnusable(UsageError):
+    """The output path cannot be used: a file where a folder is needed, not writable, bad name."""
+
+    code = "output_unusable"
+
+
+class ResultGone(ServiceError):
+    """The result host refused the URL (403, 404, 410): expired, or signed for another time."""
+
+    code = "result_gone"
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(
+            f"the result host answered HTTP {status}" + (f": {detail}" if detail else "")
+        )
+        self.status = status
+
+
+class ResultExpired(ServiceError):
+    """The result is gone from its host, even at a fresh URL: results live 24 hours."""
+
+    code = "result_expired"
+
+
+class NotAVideo(BadResponse):
+    """The body is not an MP4: an error page, an API answer, or a file cut short."""
+
+    code = "not_a_video"
+
+
+class IncompleteFile(BadResponse):
+    """The transfer ended as HTTP said it should, yet the MP4 inside is cut short."""
+
+    code = "incomplete_file"
+
+
+class LocalWriteFailed(ServiceError):
+    """Writing the download failed on this machine (disk full, I/O error): a failed download."""
+
+    code = "write_failed"
+
+
+class DownloadBusy(LocalWriteFailed):
+    """Another seedance (process or thread) is downloading to the same file right now."""
+
+    code = "download_busy"
+
+
+class NoResult(TaskFailed):
+    """The task says ``completed`` but has no usable result (none, an empty list, not a URL).
+
+    Nothing can be saved or shown: like a failed task, exit 8, never an empty line and exit 0.
+    """
+
+    code = "no_result"
+
+    def __init__(self, task: Task, detail: str) -> None:
+        SeedanceError.__init__(
+            self,
+            f"task {task.id} completed without a usable result ({detail})",
+            hint="the API reported success but gave nothing to download; ask EvoLink support "
+            "about this task",
+        )
+        self.task = task
+
+
+class WaitTimeoutAll(WaitTimeout):
+    """The deadline passed for one or more tasks; the message and hint name them all."""
+
+    def __init__(self, task_ids: Sequence[str], timeout: float, hint: str) -> None:
+        super().__init__(task_ids[0], timeout)
+        self.message = f"still running after {timeout:g}s: {', '.join(task_ids)}"
+        self.hint = hint
+        self.task_ids = list(task_ids)
+
+
+class NotFinished(SeedanceError):
+    """A task asked to be downloaded is still running."""
+
+    exit_code = ExitCode.TIMEOUT
+    code = "not_finished"
+
+
+class AlreadyShown(SeedanceError):
+    """An error whose lines were printed where it happened; ``main`` only exits with its code."""
+
+    def __init__(self, error: SeedanceError) -> None:
+        super().__init__(error.message, hint=error.hint)
+        self.error = error
+        self.exit_code = error.exit_code  # type: ignore[misc]
 
 
 def describe(exc: BaseException) -> dict[str, Any]:

@@ -17,24 +17,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from .download import (
-    OutputUnusable,
-    Progress,
-    ResultGone,
-    Saved,
-    check_folder,
-    check_target,
-    download,
-    result_name,
-)
+from .download import Progress, Saved, check_folder, check_target, download, result_name
 from .errors import (
     APIError,
     ConnectionFailed,
+    NoResult,
     OutcomeUnknown,
+    OutputUnusable,
     RedirectRefused,
-    SeedanceError,
-    ServiceError,
-    TaskFailed,
+    ResultExpired,
+    ResultGone,
     UsageError,
     clip,
 )
@@ -43,30 +35,6 @@ from .models import GenerationRequest, Task
 
 if TYPE_CHECKING:
     from .client import Client
-
-
-class ResultExpired(ServiceError):
-    """The result is gone from its host, even at a fresh URL: results live 24 hours."""
-
-    code = "result_expired"
-
-
-class NoResult(TaskFailed):
-    """The task says ``completed`` but has no usable result (none, an empty list, not a URL).
-
-    Nothing can be saved or shown: like a failed task, exit 8, never an empty line and exit 0.
-    """
-
-    code = "no_result"
-
-    def __init__(self, task: Task, detail: str) -> None:
-        SeedanceError.__init__(
-            self,
-            f"task {task.id} completed without a usable result ({detail})",
-            hint="the API reported success but gave nothing to download; ask EvoLink support "
-            "about this task",
-        )
-        self.task = task
 
 
 def usable_results(task: Task) -> tuple[str, ...]:

@@ -9,18 +9,17 @@ from pathlib import Path
 import pytest
 
 from seedance_cli import Client, GenerationRequest, RetryPolicy, Task
-from seedance_cli.download import (
-    NotAVideo,
-    ResultGone,
-    Saved,
-    TargetExists,
-    download,
-    part_path,
-    result_name,
-)
+from seedance_cli.download import Saved, download, part_path, result_name
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
-from seedance_cli.errors import ExitCode, ServiceError
-from seedance_cli.jobs import Destination, ResultExpired, save_results
+from seedance_cli.errors import (
+    ExitCode,
+    NotAVideo,
+    ResultExpired,
+    ResultGone,
+    ServiceError,
+    TargetExists,
+)
+from seedance_cli.jobs import Destination, save_results
 from seedance_cli.ledger import Ledger
 
 from .conftest import MakeClient

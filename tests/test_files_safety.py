@@ -26,20 +26,19 @@ import pytest
 
 from seedance_cli import Client, GenerationRequest, Task
 from seedance_cli import download as dl
-from seedance_cli.download import (
+from seedance_cli.download import download, part_path, result_name, safe_stem
+from seedance_cli.emulator import Emulator, FakeClock, sample_video
+from seedance_cli.errors import (
+    ExitCode,
+    NoResult,
     NotAVideo,
     OutputUnusable,
     TargetExists,
     UnsafeFile,
-    download,
-    part_path,
-    result_name,
-    safe_stem,
+    ValidationError,
 )
-from seedance_cli.emulator import Emulator, FakeClock, sample_video
-from seedance_cli.errors import ExitCode, ValidationError
 from seedance_cli.images import MAX_JPEG_GARBAGE, ImageError, dimensions, inspect_image
-from seedance_cli.jobs import Destination, NoResult, save_results
+from seedance_cli.jobs import Destination, save_results
 from seedance_cli.ledger import Ledger
 
 from .clirunner import CliRunner

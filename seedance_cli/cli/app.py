@@ -27,6 +27,7 @@ from typer.exceptions import TyperException
 from .. import __version__
 from ..errors import (
     EXIT_CODE_MEANINGS,
+    AlreadyShown,
     ConfigError,
     ExitCode,
     Interrupted,
@@ -419,32 +420,6 @@ def retry_hint(task: Task) -> str | None:
     if task.error.retryable:
         return "a service-side failure: the same request may succeed later"
     return "this request will fail again as it is; change it before retrying"
-
-
-class WaitTimeoutAll(WaitTimeout):
-    """The deadline passed for one or more tasks; the message and hint name them all."""
-
-    def __init__(self, task_ids: Sequence[str], timeout: float, hint: str) -> None:
-        super().__init__(task_ids[0], timeout)
-        self.message = f"still running after {timeout:g}s: {', '.join(task_ids)}"
-        self.hint = hint
-        self.task_ids = list(task_ids)
-
-
-class NotFinished(SeedanceError):
-    """A task asked to be downloaded is still running."""
-
-    exit_code = ExitCode.TIMEOUT
-    code = "not_finished"
-
-
-class AlreadyShown(SeedanceError):
-    """An error whose lines were printed where it happened; ``main`` only exits with its code."""
-
-    def __init__(self, error: SeedanceError) -> None:
-        super().__init__(error.message, hint=error.hint)
-        self.error = error
-        self.exit_code = error.exit_code  # type: ignore[misc]
 
 
 TaskIdsArg = Annotated[list[str], typer.Argument(metavar="TASK_ID...", show_default=False)]

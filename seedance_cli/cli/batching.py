@@ -71,7 +71,8 @@ def batch(
     same manifest again skips what was created (waiting on it) and what was saved: a line is never
     created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
     """
-    from ..batch import BatchRun, ManifestError, intact, known_entries, parse_manifest
+    from ..batch import BatchRun, intact, known_entries, parse_manifest
+    from ..errors import ManifestError
 
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)

@@ -18,10 +18,10 @@ from ..errors import (
 if TYPE_CHECKING:
     pass
 
+from ..errors import NotFinished
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
-    NotFinished,
     OutputOpt,
     Runtime,
     about,

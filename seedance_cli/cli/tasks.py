@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..jobs import Destination
     from ..models import GenerationRequest, Task, UploadedFile
 
+from ..errors import WaitTimeoutAll
 from .app import (
     EXIT_CODES_HELP,
     MAX_POLL_INTERVAL,
@@ -36,7 +37,6 @@ from .app import (
     Runtime,
     TaskIdsArg,
     TimeoutOpt,
-    WaitTimeoutAll,
     about,
     app,
     as_error,
