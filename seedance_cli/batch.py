@@ -338,10 +338,6 @@ def _boolean(value: object) -> object:
 # -- running -------------------------------------------------------------------------------------
 
 
-class _Stopped(Exception):
-    """Ctrl-C reached the batch: a download in a worker thread stops at its next block."""
-
-
 class _DaemonPool:
     """Runs downloads on daemon threads, so that Ctrl-C never waits for a stalled transfer: the
     process ends, and the ``.part`` file holds what arrived, for the next run to resume."""
@@ -441,7 +437,6 @@ class BatchRun:
         self.clock = clock
         self.outcomes: dict[int, Outcome] = {}
         self.reserved = 0.0
-        self._stop = threading.Event()
         self._deadline: float | None = None
 
     def run(self) -> list[Outcome]:
@@ -464,10 +459,9 @@ class BatchRun:
         downloads: dict[int, Future[list[Path]]] = {}
         pool = _DaemonPool(min(MAX_DOWNLOADS, self.concurrency))
         try:
+            # On Ctrl-C the downloads' daemon threads end with the process, leaving their .part
+            # files for the rerun to resume.
             self._loop(pool, pending, active, held, downloads, deadline)
-        except KeyboardInterrupt:
-            self._stop.set()  # downloads stop at their next block, keeping their .part files
-            raise
         finally:
             pool.shutdown()
         return [
@@ -688,10 +682,6 @@ class BatchRun:
         if self.ledger.disabled:
             return contextlib.nullcontext()
         return owner.exclusive(self.ledger.path.parent, str(target.resolve()))
-
-    def _unless_stopped(self, done: int, total: int | None) -> None:
-        if self._stop.is_set():
-            raise _Stopped
 
     def _collect(self, downloads: dict[int, Future[list[Path]]]) -> None:
         for number, future in list(downloads.items()):

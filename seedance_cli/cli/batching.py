@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -14,10 +14,6 @@ from ..errors import (
     SeedanceError,
     UsageError,
 )
-
-if TYPE_CHECKING:
-    pass
-
 from .app import (
     EXIT_CODES_HELP,
     MAX_POLL_INTERVAL,

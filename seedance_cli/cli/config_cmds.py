@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -15,10 +15,6 @@ from ..errors import (
     Interrupted,
     UsageError,
 )
-
-if TYPE_CHECKING:
-    pass
-
 from .app import (
     Runtime,
     config_app,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -11,10 +11,6 @@ from ..errors import (
     UsageError,
     ValidationError,
 )
-
-if TYPE_CHECKING:
-    pass
-
 from .app import (
     EXIT_CODES_HELP,
     Runtime,

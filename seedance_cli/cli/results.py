@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from ..errors import (
     ConfigError,
     Interrupted,
+    NotFinished,
     SeedanceError,
     TaskFailed,
     UsageError,
     ValidationError,
 )
-
-if TYPE_CHECKING:
-    pass
-
-from ..errors import NotFinished
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,

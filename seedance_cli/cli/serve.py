@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -14,10 +14,6 @@ from ..errors import (
     UsageError,
 )
 from ..models import ASPECT_RATIOS, DURATION_MAX, DURATION_MIN, QUALITIES
-
-if TYPE_CHECKING:
-    pass
-
 from .app import (
     app,
 )
