@@ -163,7 +163,7 @@ def check_base_url(url: str, *, what: str = "base URL") -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConfigError(f"invalid {what}: no credentials, query or fragment allowed")
     path = parts.path.rstrip("/")
-    if path.lower().endswith(("/v1", "/api/v1")) or "/v1/" in path.lower():
+    if path.lower().endswith("/v1") or "/v1/" in path.lower():
         raise ConfigError(
             f"invalid {what} {url!r}: give the origin without /v1; seedance appends the paths",
             hint=f"for example {scheme}://{parts.netloc}",
@@ -174,6 +174,31 @@ def check_base_url(url: str, *, what: str = "base URL") -> str:
             hint="use https://, or http:// only with a loopback address such as 127.0.0.1",
         )
     return url.strip().rstrip("/")
+
+
+def api_origin(base_url: str | None) -> str:
+    """``base_url`` normalised: scheme and host in lower case, no default port, no trailing /."""
+    if not base_url:
+        return ""
+    try:
+        parts = urlsplit(base_url.strip())
+        port = parts.port
+    except ValueError:  # not a URL at all: only the very same text is the same API
+        return base_url.strip()
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    netloc = (
+        host
+        if port is None or port == {"http": 80, "https": 443}.get(scheme)
+        else (f"{host}:{port}")
+    )
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def same_api(stored: str | None, base_url: str) -> bool:
+    """Whether a history row's API (``None``: not recorded, taken as this one) is ``base_url``,
+    compared by ``api_origin``."""
+    return stored is None or api_origin(stored) == api_origin(base_url)
 
 
 def check_api_key(api_key: str | None) -> str:

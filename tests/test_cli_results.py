@@ -486,6 +486,6 @@ def test_history_shows_an_unknown_status_as_a_dash(
     ],
 )
 def test_rows_belong_to_an_api_by_origin(stored: str | None, current: str, same: bool) -> None:
-    from seedance_cli.cli.results import same_api
+    from seedance_cli.models import same_api
 
     assert same_api(stored, current) is same

@@ -110,7 +110,7 @@ def missing_results(rt: Runtime, base_url: str) -> list[str]:
     """Task ids, oldest first, made with this API, whose result is missing: completed, never
     saved and not expired, or last seen unfinished (pending, processing, or a status this version
     does not know) in the last two days, which may have completed since and are checked again."""
-    from ..models import TaskStatus
+    from ..models import TaskStatus, same_api
 
     entries = rt.ledger.entries()
     if entries is None:
@@ -130,26 +130,6 @@ def missing_results(rt: Runtime, base_url: str) -> list[str]:
             )
         )
     ]
-
-
-def same_api(stored: str | None, base_url: str) -> bool:
-    """Whether a history row's API (``None``: not recorded) is ``base_url``: scheme and host in
-    any case, the default port or none, a trailing slash or none."""
-    if stored is None:
-        return True
-    from urllib.parse import urlsplit
-
-    def key(url: str) -> tuple[str, str, int | None, str] | None:
-        try:
-            parts = urlsplit(url.strip())
-            scheme = parts.scheme.lower()
-            port = parts.port or {"https": 443, "http": 80}.get(scheme)
-            return scheme, (parts.hostname or "").lower(), port, parts.path.rstrip("/")
-        except ValueError:
-            return None
-
-    mine = key(base_url)
-    return mine is not None and key(stored) == mine
 
 
 def unfinished_note(task: Any) -> str:

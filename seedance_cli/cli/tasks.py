@@ -305,7 +305,7 @@ def task_of_key(
             f"idempotency key {key} already made a task; nothing was sent",
             hint="fix the history (see the warning above), or use a new key",
         )
-    from .results import same_api
+    from ..models import same_api
 
     here = [e for e in entries if same_api(e.base_url, client.base_url)]
     if not here:
