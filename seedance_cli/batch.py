@@ -33,10 +33,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from . import owner
 from .config import FALSE_WORDS, TRUE_WORDS
+from .download import file_sha256
 from .errors import (
     HistoryUnavailable,
     ManifestError,
@@ -49,7 +49,7 @@ from .errors import (
 from .images import ImageInfo, image_sources, placeholder
 from .jobs import Destination, Taken, create, no_result, save_results
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
-from .models import GenerationRequest, Task
+from .models import GenerationRequest, Task, api_origin
 from .waiting import MIN_POLL_INTERVAL, is_transient
 
 FIELDS: Final = (
@@ -119,25 +119,6 @@ class Manifest:
         return line.name if line.name is not None else str(line.number)
 
 
-def api_origin(base_url: str | None) -> str:
-    """``base_url`` normalised: scheme and host in lower case, no default port, no trailing /."""
-    if not base_url:
-        return ""
-    parts = urlsplit(base_url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = (
-        host
-        if port is None or port == {"http": 80, "https": 443}.get(scheme)
-        else (f"{host}:{port}")
-    )
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
-
-
 def known_entries(
     ledger: Ledger, manifest: Manifest, base_url: str | None, profile: str | None
 ) -> dict[str | None, Entry]:
@@ -159,13 +140,9 @@ def intact(saved: SavedFile) -> bool:
     try:
         if not path.is_file() or path.stat().st_size != saved.bytes:
             return False
-        digest = hashlib.sha256()
-        with path.open("rb") as file:
-            while block := file.read(1 << 20):
-                digest.update(block)
-    except OSError:
+        return file_sha256(path).hexdigest() == saved.sha256
+    except (OSError, SeedanceError):  # gone, unreadable, or a link now: not as it was saved
         return False
-    return digest.hexdigest() == saved.sha256
 
 
 def parse_manifest(
@@ -660,21 +637,28 @@ class BatchRun:
 
     def _save(self, line: Line, task: Task) -> list[Path]:
         assert self.output is not None
-        destination = self.output
-        if line.name is not None:
-            destination = Destination(self.output.path / f"{line.name}.mp4", is_dir=False)
-        elif destination.is_dir:
-            destination = Destination(self.output.path / f"{line.number}.mp4", is_dir=False)
+        # the output is always a folder: each line's file is named by Manifest.stem, as checked
+        destination = Destination(self.output.path / f"{self.manifest.stem(line)}.mp4", False)
         # Another run of the same manifest may be saving this very task to the same file:
         # one at a time, and a file already saved intact is not fetched again.
         with self._target_lock(destination.target(task.id, 0)):
             entry = self.ledger.entry(task.id)
-            if entry is not None and entry.files and all(intact(f) for f in entry.files):
-                targets = [destination.target(task.id, n) for n in range(len(task.results))]
-                if {Path(f.path) for f in entry.files} == {t.resolve() for t in targets}:
-                    return targets
+            targets = [destination.target(task.id, n) for n in range(len(task.results))]
+            if (
+                entry is not None
+                and entry.files
+                and {Path(f.path) for f in entry.files} == {t.resolve() for t in targets}
+                and all(intact(f) for f in entry.files)  # the costly check last
+            ):
+                return targets
             saved = save_results(
-                self.client, self.ledger, task, destination, force=self.force, sleep=self.sleep
+                self.client,
+                self.ledger,
+                task,
+                destination,
+                force=self.force,
+                sleep=self.sleep,
+                deadline=self._deadline,  # --timeout bounds the downloads too
             )
         return [item.path for item in saved]
 

@@ -409,7 +409,7 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
         if status == 416:
             total = _range_total(response.headers.get("content-range", ""))
             if total is not None and offset == total and offset > 0:
-                return _sha256(part)  # the .part file already holds everything
+                return file_sha256(part)  # the .part file already holds everything
             _discard(target)
             raise BadResponse("the server could not resume this download; starting over")
         if status >= 400:
@@ -434,7 +434,7 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
                 _discard(target)
                 raise BadResponse("the server sent another part than asked for; starting over")
             # a whole file answered with 206 to a plain GET starts the file like a 200
-            append, digest = offset > 0, _sha256(part) if offset > 0 else hashlib.sha256()
+            append, digest = offset > 0, file_sha256(part) if offset > 0 else hashlib.sha256()
         else:  # 200: the whole file, whether or not we asked for a part
             length = response.headers.get("content-length")
             total = int(length) if length and length.isdigit() else None
@@ -621,7 +621,8 @@ def _discard(target: Path) -> None:
     _meta_path(target).unlink(missing_ok=True)
 
 
-def _sha256(path: Path) -> Hash:
+def file_sha256(path: Path) -> Hash:
+    """The sha256 of a file seedance wrote (opened as ``.part`` files are: no link followed)."""
     digest = hashlib.sha256()
     with _open_own(path, os.O_RDONLY) as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):

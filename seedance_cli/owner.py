@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -27,6 +28,10 @@ LOCKS = "locks"
 
 _held: dict[tuple[int, Path], tuple[str, int]] = {}
 _guard = threading.Lock()
+
+
+#: What ``token`` writes: only such a name is ever opened or removed under ``owners/``.
+_TOKEN_RE = re.compile(r"[0-9]+-[0-9a-f]{12}")
 
 
 def token(folder: Path) -> str:
@@ -59,7 +64,7 @@ def alive(folder: Path, owner: str | None) -> bool:
     """Whether the process that wrote ``owner`` into the ledger in ``folder`` still runs.
 
     A row without an owner was written by an older seedance, whose process is long gone."""
-    if not owner:
+    if not owner or not _TOKEN_RE.fullmatch(owner):  # a row written by hand: never a path
         return False
     with _guard:
         if _held.get((os.getpid(), folder.resolve()), ("",))[0] == owner:

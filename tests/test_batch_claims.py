@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from seedance_cli import Client, GenerationRequest
-from seedance_cli.batch import Manifest, api_origin, parse_manifest
+from seedance_cli.batch import Manifest, parse_manifest
 from seedance_cli.cli import World, run
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
 from seedance_cli.errors import HistoryUnavailable, OutcomeUnknown, ValidationError
 from seedance_cli.jobs import Taken, create
 from seedance_cli.ledger import FILE_NAME, Ledger
-from seedance_cli.models import Task
+from seedance_cli.models import Task, api_origin
 
 from .clirunner import CliRunner
 from .conftest import SENTINEL_KEY
@@ -488,3 +488,14 @@ def test_a_csv_name_equal_to_another_rows_line_number_is_refused(
     result = cli("batch", "-", input="prompt,name\na,\nb,2\n")  # line 2 is the first row
     assert result.code == 2 and "error: line 3: name '2' is also line 2's output" in result.err
     assert api.requests() == []
+
+
+def test_an_owner_written_by_hand_is_never_a_path_to_open_or_remove(tmp_path: Path) -> None:
+    from seedance_cli import owner
+
+    folder = tmp_path / "data"
+    (folder / "owners").mkdir(parents=True)
+    victim = folder / "history.sqlite3"
+    victim.write_bytes(b"the history")
+    assert owner.alive(folder, "../history.sqlite3") is False
+    assert victim.read_bytes() == b"the history"
