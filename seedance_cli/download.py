@@ -402,6 +402,9 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
         validator = meta.get("etag") or meta.get("last_modified")
         if isinstance(validator, str) and validator:
             headers["If-Range"] = validator
+    # The start of a resumed file is hashed before the request: done between the headers and the
+    # body, a slow disk could hold the connection past the result host's timeouts.
+    prior = file_sha256(part) if offset > 0 else None
     with fetch(url, headers) as response:
         status = response.status
         if status in (403, 404, 410):
@@ -409,7 +412,8 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
         if status == 416:
             total = _range_total(response.headers.get("content-range", ""))
             if total is not None and offset == total and offset > 0:
-                return file_sha256(part)  # the .part file already holds everything
+                assert prior is not None  # offset > 0
+                return prior  # the .part file already holds everything
             _discard(target)
             raise BadResponse("the server could not resume this download; starting over")
         if status >= 400:
@@ -434,7 +438,9 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
                 _discard(target)
                 raise BadResponse("the server sent another part than asked for; starting over")
             # a whole file answered with 206 to a plain GET starts the file like a 200
-            append, digest = offset > 0, file_sha256(part) if offset > 0 else hashlib.sha256()
+            append, digest = (
+                (True, prior.copy()) if prior is not None else (False, hashlib.sha256())
+            )
         else:  # 200: the whole file, whether or not we asked for a part
             length = response.headers.get("content-length")
             total = int(length) if length and length.isdigit() else None
