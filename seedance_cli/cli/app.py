@@ -153,7 +153,8 @@ TimeoutOpt = Annotated[
 IntervalOpt = Annotated[
     float | None,
     typer.Option(
-        metavar="SECONDS", help="Poll every SECONDS (default 5, env SEEDANCE_POLL_INTERVAL)."
+        metavar="SECONDS",
+        help="Poll every SECONDS (default 5, at most 3600; env SEEDANCE_POLL_INTERVAL).",
     ),
 ]
 
