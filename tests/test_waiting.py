@@ -218,9 +218,3 @@ def test_a_huge_interval_is_capped_and_a_huge_timeout_is_no_deadline(
 def test_a_nan_timeout_is_refused(client: Client) -> None:
     with pytest.raises(ValueError, match="timeout"):
         wait_for_tasks(client, ["task-unified-1-abcdefgh"], timeout=float("nan"))
-
-
-def test_the_cli_refuses_the_same_interval_as_the_library() -> None:
-    from seedance_cli.cli.app import MAX_POLL_INTERVAL as CLI_MAX
-
-    assert CLI_MAX == MAX_POLL_INTERVAL

@@ -54,8 +54,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: 5-second rule that spares EvoLink's gateway does not apply.
 SANDBOX_TASK_SECONDS = 4.0
 SANDBOX_POLL_INTERVAL = 0.5
-#: The longest --interval accepted: ``waiting.MAX_POLL_INTERVAL`` (not imported: start-up).
-MAX_POLL_INTERVAL = 3600.0
 #: The API field each ``generate`` flag fills, for error messages that name the flag.
 FLAG_OF_FIELD = {
     "prompt": "PROMPT",

@@ -14,9 +14,9 @@ from ..errors import (
     SeedanceError,
     UsageError,
 )
+from ..waiting import MAX_POLL_INTERVAL
 from .app import (
     EXIT_CODES_HELP,
-    MAX_POLL_INTERVAL,
     ForceOpt,
     IntervalOpt,
     Runtime,

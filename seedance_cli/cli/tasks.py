@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from ..models import GenerationRequest, Task, UploadedFile
 
 from ..errors import WaitTimeoutAll
+from ..waiting import MAX_POLL_INTERVAL
 from .app import (
     EXIT_CODES_HELP,
-    MAX_POLL_INTERVAL,
     ForceOpt,
     IntervalOpt,
     OutputOpt,
