@@ -36,13 +36,14 @@ _seedance() {
     done
     case "$prev" in
         --aspect-ratio|-a) _seedance_values 'values:16:9 9:16 1:1 4:3 3:4 21:9 adaptive'; return ;;
-        --base-url|--callback-url|--credits|--fault|--idempotency-key|--interval|--limit|--max-files|--model|--port|--require-key|--result-size|--search|--status|--task-seconds|--timeout) _seedance_values 'none'; return ;;
+        --base-url|--callback-url|--credits|--fault|--idempotency-key|--interval|--limit|--max-files|--model|--port|--require-key|--result-size|--search|--task-seconds|--timeout) _seedance_values 'none'; return ;;
         --concurrency) _seedance_values 'values:1 2 4 8 16'; return ;;
         --duration|-d) _seedance_values 'values:4 5 6 7 8 9 10 11 12'; return ;;
         --image|--output|-i|-o) _seedance_values 'files'; return ;;
         --output-dir) _seedance_values 'dirs'; return ;;
         --profile) _seedance_values 'profiles'; return ;;
         --quality) _seedance_values 'values:480p 720p 1080p'; return ;;
+        --status) _seedance_values 'values:pending processing completed failed cancelled creating outcome_unknown'; return ;;
     esac
     case "$command" in
         'batch') _seedance_offer 'files' "--concurrency --dry-run --force --interval --output-dir --timeout" ;;

@@ -95,7 +95,7 @@ complete -c seedance -n '__seedance_is "generate"' -l output -r -F -d 'Save the 
 complete -c seedance -n '__seedance_is "generate"' -s o -r -F -d 'Save the result here (implies waiting); a folder gets <task-id>.mp4.'
 complete -c seedance -n '__seedance_is "generate"' -l force -d 'Overwrite an existing file.'
 complete -c seedance -n '__seedance_is "history"' -l limit -x -d 'At most N tasks.'
-complete -c seedance -n '__seedance_is "history"' -l status -x -d 'Only tasks in this status (completed, failed, outcome_unknown, ...).'
+complete -c seedance -n '__seedance_is "history"' -l status -x -a 'pending processing completed failed cancelled creating outcome_unknown' -d 'Only tasks in this status: pending, processing, completed, failed, cancelled, creating, outcome_unknown.'
 complete -c seedance -n '__seedance_is "history"' -l search -x -d 'Only tasks whose prompt or id holds TEXT.'
 complete -c seedance -n '__seedance_is "status"' -a '(seedance _complete task-ids 2>/dev/null)'
 complete -c seedance -n '__seedance_is "upload"' -F

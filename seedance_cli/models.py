@@ -145,6 +145,19 @@ def check_http_url(field: str, url: object, *, https_only: bool = False) -> str:
     return url
 
 
+#: What ``history --status`` accepts: the API's statuses and the history's own create states
+#: (``ledger.CREATING``, ``ledger.UNKNOWN``; named here so that ``--help`` needs no sqlite3).
+HISTORY_STATUSES = (
+    "pending",
+    "processing",
+    "completed",
+    "failed",
+    "cancelled",
+    "creating",
+    "outcome_unknown",
+)
+
+
 def check_base_url(url: str, *, what: str = "base URL") -> str:
     """Return ``url`` without a trailing slash if it is a safe API origin, else raise ``ConfigError``.
 

@@ -264,3 +264,14 @@ def test_a_create_under_way_in_a_live_process_stays_creating_for_other_readers(
         "k-claimed": "creating",
     }
     reader.close()
+
+
+def test_history_status_names_the_ledgers_own_create_states() -> None:
+    from seedance_cli.ledger import CREATED, CREATING, OBSERVED, UNKNOWN
+    from seedance_cli.models import HISTORY_STATUSES, TaskStatus
+
+    assert {CREATING, UNKNOWN} <= set(HISTORY_STATUSES)
+    assert {CREATED, OBSERVED}.isdisjoint(
+        HISTORY_STATUSES
+    )  # rows with a task id: filtered by its status
+    assert set(TaskStatus.TERMINAL) | {"pending", "processing"} <= set(HISTORY_STATUSES)

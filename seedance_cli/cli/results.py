@@ -15,6 +15,7 @@ from ..errors import (
     UsageError,
     ValidationError,
 )
+from ..models import HISTORY_STATUSES
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
@@ -151,7 +152,7 @@ def history(
         typer.Option(
             "--status",
             metavar="STATUS",
-            help="Only tasks in this status (completed, failed, outcome_unknown, ...).",
+            help="Only tasks in this status: " + ", ".join(HISTORY_STATUSES) + ".",
         ),
     ] = None,
     search: Annotated[
@@ -197,18 +198,6 @@ def history(
     rt.out.table(("ID", "CREATED", "STATUS", "PROMPT", "RESULT"), rows)
     if not entries:
         rt.out.info(f"no tasks in the history ({rt.ledger.path})")
-
-
-#: What ``history --status`` accepts: the API's statuses and the history's own create states.
-HISTORY_STATUSES = (
-    "pending",
-    "processing",
-    "completed",
-    "failed",
-    "cancelled",
-    "creating",
-    "outcome_unknown",
-)
 
 
 def local_time(epoch: object) -> str:

@@ -13,7 +13,7 @@ from ..errors import (
     SeedanceError,
     UsageError,
 )
-from ..models import ASPECT_RATIOS, DURATION_MAX, DURATION_MIN, QUALITIES
+from ..models import ASPECT_RATIOS, DURATION_MAX, DURATION_MIN, HISTORY_STATUSES, QUALITIES
 from .app import (
     app,
 )
@@ -150,6 +150,7 @@ COMPLETION_VALUES: dict[str, tuple[str, ...]] = {
     "--aspect-ratio": ASPECT_RATIOS,
     "--duration": tuple(str(n) for n in range(DURATION_MIN, DURATION_MAX + 1)),
     "--concurrency": ("1", "2", "4", "8", "16"),
+    "--status": HISTORY_STATUSES,
 }
 
 
