@@ -193,6 +193,8 @@ def _deadline_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(verify=verify, trust_env=False)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
+    # A test pins this (a newer httpx that moved it would lose only the header deadline: the
+    # body stays bounded by the answer cap and the read deadline).
     if isinstance(backend, httpcore.NetworkBackend):
         pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
     return transport

@@ -23,11 +23,16 @@ _TOKEN_PATTERNS: Final = (
 _MIN_SECRET_CHARS: Final = 4
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every known secret and every bearer-looking token replaced by ``***``."""
+def _mask_known(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret and len(secret) >= _MIN_SECRET_CHARS and secret in text:
             text = text.replace(secret, MASK)
+    return text
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every known secret and every bearer-looking token replaced by ``***``."""
+    text = _mask_known(text, secrets)
     text = _TOKEN_PATTERNS[0].sub(lambda m: f"{m.group(1)} {MASK}", text)
     return _TOKEN_PATTERNS[1].sub(f"sk-{MASK}", text)
 
@@ -43,10 +48,7 @@ def scrub(data: Any, secrets: Iterable[str] = (), *, _depth: int = 0) -> Any:
     secrets = tuple(secrets)
     if isinstance(data, str):
         if _is_url(data):
-            for secret in secrets:
-                if secret and len(secret) >= _MIN_SECRET_CHARS:
-                    data = data.replace(secret, MASK)
-            return data
+            return _mask_known(data, secrets)
         return redact(data, secrets)
     if isinstance(data, float):
         return data if math.isfinite(data) else None

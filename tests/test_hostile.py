@@ -756,3 +756,13 @@ def test_any_answer_echoing_the_key_is_masked_in_json_output(
     assert result.code == 0, result.err
     assert SENTINEL_KEY not in result.out + result.err
     assert "***" in result.out
+
+
+def test_the_real_transport_enforces_deadlines_on_every_socket_operation() -> None:
+    """The overall deadline rides on httpx's private connection pool; an httpx that moved it would
+    silently lose the header deadline, so this test fails first."""
+    from seedance_cli.client import _DeadlineBackend
+
+    with Client(TEST_KEY, base_url="http://127.0.0.1:9") as client:
+        pool = client._http._transport._pool  # type: ignore[attr-defined]
+        assert isinstance(pool._network_backend, _DeadlineBackend)
