@@ -34,7 +34,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 from . import owner as owners
 from .errors import HistoryUnavailable
-from .models import Task
+from .models import Task, epoch_seconds
 
 FILE_NAME: Final = "history.sqlite3"
 #: API.md: result URLs live 24 hours after the task completes.
@@ -594,10 +594,6 @@ class Ledger:
 
 #: SQLite's largest LIMIT; a larger ``--limit`` means "all of them".
 MAX_LIMIT: Final = 2**63 - 1
-#: Timestamps above this are read as milliseconds (in seconds it would be the year 5138).
-_MILLIS_ABOVE: Final = 1e11
-#: The latest timestamp shown as a date (the year 9999): beyond it a value is not a date.
-_MAX_EPOCH: Final = 253402300799.0
 
 
 def epoch(value: Any) -> float | None:
@@ -633,11 +629,7 @@ def epoch(value: Any) -> float | None:
         seconds = float(value)
     except OverflowError:  # an integer beyond any float
         return None
-    if not math.isfinite(seconds) or seconds < 0:  # NaN, inf, or before 1970
-        return None
-    if seconds > _MILLIS_ABOVE:
-        seconds /= 1000
-    return seconds if seconds <= _MAX_EPOCH else None
+    return epoch_seconds(seconds)
 
 
 def _text(value: Any) -> str | None:

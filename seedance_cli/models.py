@@ -66,17 +66,24 @@ def _number(value: object, low: float, high: float) -> float | None:
     return min(high, max(low, number))
 
 
-def _epoch_seconds(value: object) -> int | None:
-    """A ``created`` timestamp as whole epoch seconds: one in milliseconds (or microseconds) is
-    scaled down; a negative, non-finite or still absurd one (after the year 5000) is ``None``."""
-    number = _number(value, -1.0, 1e300)
-    if number is None or number < 0:
+def epoch_seconds(number: float) -> float | None:
+    """A timestamp as epoch seconds: one in milliseconds, microseconds or nanoseconds is scaled
+    down; a negative, non-finite or still absurd one (after the year 5000) is ``None``. The one
+    rule for answers (``created``) and for what the history stored."""
+    if not math.isfinite(number) or number < 0:
         return None
-    for _ in range(3):
+    for _ in range(4):
         if number < MAX_EPOCH:
-            return int(number)
+            return number
         number /= 1000
     return None
+
+
+def _epoch_seconds(value: object) -> int | None:
+    """A ``created`` timestamp of an answer as whole epoch seconds (see ``epoch_seconds``)."""
+    number = _number(value, -1.0, 1e300)
+    seconds = epoch_seconds(number) if number is not None else None
+    return int(seconds) if seconds is not None else None
 
 
 def parse_ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
