@@ -292,8 +292,7 @@ def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
         error = _files_error(
             status, body["msg"], files_code if isinstance(files_code, int) else None
         )
-        error.retry_after = retry_after
-        return error
+        return error.replace(retry_after=retry_after)
     code: str | int | None = None
     err_type = param = hint = None
     message = ""

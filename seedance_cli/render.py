@@ -483,3 +483,15 @@ class LiveDisplay:
             elapsed=fmt_duration(elapsed) if elapsed is not None else "",
             left=f"~{fmt_duration(left)} left" if left is not None else "",
         )
+
+
+def local_time(epoch: object) -> str:
+    """A timestamp as local ``YYYY-MM-DD HH:MM``; ``-`` for anything that is not a usable one."""
+    import datetime
+
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
+        return "-"
+    try:
+        return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # inf, NaN, beyond the year 9999
+        return "-"
