@@ -42,6 +42,14 @@ it, so the mapping lives here and only here::
     │                                       SIGHUP or SIGTERM stopped the CLI (``cli.app.run``)
     └── AlreadyShown                    *   an error already printed where it happened; its code
 
+Four exceptions stand outside the tree on purpose, so that no ``except SeedanceError`` (a per-task
+handler, say) ever takes them for one task's failure::
+
+    OutputClosed (Exception)            0   stdout's reader went away (``| head -1``): stop quietly
+    OutputFailed (Exception)            7   stdout could not be written (``>/dev/full``)
+    ImageError (Exception)              -   bytes that are no readable image (becomes a ValidationError)
+    Signalled (KeyboardInterrupt)       129/143 SIGHUP or SIGTERM, taking Ctrl-C's path
+
 Errors are immutable once made: what a caller wants to add (the task an error is about, a hint on
 how to resume) makes a new error with ``replace``, so an error shown in two places never changes
 under one of them.
@@ -527,6 +535,32 @@ class AlreadyShown(SeedanceError):
         super().__init__(error.message, hint=error.hint)
         self.error = error
         self.exit_code = error.exit_code  # type: ignore[misc]
+
+
+class OutputClosed(Exception):
+    """stdout was closed by its reader (``| head -1``): stop quietly. Not an ``OSError`` on purpose."""
+
+
+class OutputFailed(Exception):
+    """stdout could not be written (``>/dev/full``, a full disk, EIO): the data did not get out.
+    Exit 7, like any other failed write on this machine, never exit 1. Like ``OutputClosed`` it is
+    no ``SeedanceError``, so that no per-task handler takes it for that task's failure."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"cannot write to stdout: {exc.strerror or exc}")
+
+
+class ImageError(Exception):
+    """The bytes are not an image this module can read; the message says what they are."""
+
+
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C would be, so that every Ctrl-C path (ledger marks,
+    ``.part`` files kept, resume hints) runs for them too; ``run()`` exits 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def describe(exc: BaseException) -> dict[str, Any]:

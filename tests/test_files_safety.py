@@ -30,6 +30,7 @@ from seedance_cli.download import download, part_path, result_name, safe_stem
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
 from seedance_cli.errors import (
     ExitCode,
+    ImageError,
     NoResult,
     NotAVideo,
     OutputUnusable,
@@ -37,7 +38,7 @@ from seedance_cli.errors import (
     UnsafeFile,
     ValidationError,
 )
-from seedance_cli.images import MAX_JPEG_GARBAGE, ImageError, dimensions, inspect_image
+from seedance_cli.images import MAX_JPEG_GARBAGE, dimensions, inspect_image
 from seedance_cli.ledger import Ledger
 from seedance_cli.session import Destination, Session
 

@@ -31,6 +31,7 @@ from ..errors import (
     Interrupted,
     SeedanceError,
     ServiceError,
+    Signalled,
     UsageError,
     ValidationError,
 )
@@ -371,15 +372,6 @@ def read_bounded(stream: Any, limit: int, what: str) -> bytes:
 # -- the one place errors become exit codes --------------------------------------------------------
 
 
-class Signalled(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where Ctrl-C would be, so that every Ctrl-C path (ledger marks,
-    ``.part`` files kept, resume hints) runs for them too; ``run()`` exits 128 + ``signum``."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 #: The signals treated like Ctrl-C: CI cancels and ``timeout`` send SIGTERM, a closed terminal SIGHUP.
 STOP_SIGNALS = ("SIGTERM", "SIGHUP")
 
@@ -509,7 +501,7 @@ def _run(args: list[str], world: World) -> int:
         output().error(_naming_the_signal(Interrupted("interrupted")))
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, without leaking anything
-        from ..render import OutputClosed, OutputFailed
+        from ..errors import OutputClosed, OutputFailed
 
         if isinstance(exc, OutputClosed):
             _silence_stdout()
