@@ -547,12 +547,14 @@ class BatchRun:
             late = WaitTimeout(item.task_id, self.timeout or 0, item.last)
             self._report(Outcome(item.line, "timed_out", item.task_id, item.last, error=late))
         for waiting in held:
-            unseen = WaitTimeout("-", self.timeout or 0)
-            unseen.message = "another process was still creating it at the deadline"
+            unseen = WaitTimeout("-", self.timeout or 0).replace(
+                message="another process was still creating it at the deadline"
+            )
             self._report(Outcome(waiting.line, "timed_out", error=unseen))
         for line in pending:
-            unstarted = WaitTimeout("-", self.timeout or 0)
-            unstarted.message = "not started before the deadline"
+            unstarted = WaitTimeout("-", self.timeout or 0).replace(
+                message="not started before the deadline"
+            )
             self._report(Outcome(line, "timed_out", error=unstarted))
         for number in list(downloads):
             downloads[number].exception()  # let started downloads finish

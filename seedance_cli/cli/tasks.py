@@ -417,7 +417,8 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
             except (SeedanceError, KeyboardInterrupt) as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise Interrupted("interrupted") from None
-                rows.append((task_id, exc))
-                errors.append(exc.about(task_id))
+                error = exc.about(task_id)
+                rows.append((task_id, error))
+                errors.append(error)
     rt.out.status_lines(rows)  # with --json, each error's object is among the rows already
     report(rt, errors, json_shown=True)
