@@ -28,7 +28,6 @@ import json
 import queue
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -36,20 +35,21 @@ from typing import Any, Final
 
 from . import owner
 from .config import FALSE_WORDS, TRUE_WORDS
-from .download import file_sha256
+from .download import check_target, file_sha256
 from .errors import (
     HistoryUnavailable,
     ManifestError,
     OutcomeUnknown,
     SeedanceError,
     TaskFailed,
+    UsageError,
     ValidationError,
     WaitTimeout,
 )
 from .images import ImageInfo, image_sources, placeholder
-from .jobs import Destination, Taken, create, no_result, save_results
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
 from .models import GenerationRequest, Task, api_origin
+from .session import Destination, Session, no_result
 from .waiting import MIN_POLL_INTERVAL, is_transient
 
 FIELDS: Final = (
@@ -118,6 +118,10 @@ class Manifest:
         """The output file's name without ``.mp4``: the line's name, else its number."""
         return line.name if line.name is not None else str(line.number)
 
+    def target(self, line: Line, folder: Path) -> Path:
+        """Where the line's (first) result goes in ``folder``: ``<name or number>.mp4``."""
+        return folder / f"{self.stem(line)}.mp4"
+
 
 def known_entries(
     ledger: Ledger, manifest: Manifest, base_url: str | None, profile: str | None
@@ -132,6 +136,38 @@ def known_entries(
         if api_origin(entry.base_url) == origin and entry.profile == profile:
             known.setdefault(entry.batch_key, entry)
     return known
+
+
+def check_outputs(
+    session: Session,
+    manifest: Manifest,
+    folder: Path,
+    *,
+    base_url: str | None,
+    profile: str | None,
+    force: bool,
+) -> None:
+    """Before anything is sent: no link, folder or odd file where a line's result goes, and no
+    existing file there (without ``force``) unless this batch saved it and it is still as saved.
+    ``UsageError`` (exit 2) naming the first five otherwise."""
+    for line in manifest.lines:
+        check_target(manifest.target(line, folder), force=True)
+    known = known_entries(session.ledger, manifest, base_url, profile)
+    scoped = manifest.scoped(base_url, profile)  # as BatchRun keys it
+    existing = []
+    for line in manifest.lines:
+        target = manifest.target(line, folder)
+        if force or not target.exists():
+            continue
+        entry = known.get(scoped.key(line)) or known.get(manifest.legacy_key(line))
+        if entry is not None and entry.files and all(intact(f) for f in entry.files):
+            continue  # a file this batch saved, still as it was saved
+        existing.append(f"line {line.number}: {target} exists")
+    if existing:
+        raise UsageError(
+            "; ".join(existing[:5]) + ("; ..." if len(existing) > 5 else ""),
+            hint="add --force to replace them",
+        )
 
 
 def intact(saved: SavedFile) -> bool:
@@ -383,10 +419,8 @@ class BatchRun:
     def __init__(
         self,
         manifest: Manifest,
-        client: Any,
-        ledger: Ledger,
+        session: Session,
         *,
-        profile: str | None,
         concurrency: int,
         interval: float,
         timeout: float | None,
@@ -394,15 +428,13 @@ class BatchRun:
         force: bool,
         on_outcome: Callable[[Outcome], None],
         on_event: Callable[[Line, str], None],
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self.manifest = manifest.scoped(client.base_url, profile)
-        self.client = client
-        self.ledger = ledger
-        self.profile = profile
+        self.session = session
+        self.manifest = manifest.scoped(session.base_url, session.profile)
+        self.ledger = session.ledger
+        self.profile = session.profile
         self.concurrency = concurrency
         self.interval = max(interval, MIN_POLL_INTERVAL)  # never a busy loop of polls
         self.timeout = timeout
@@ -410,8 +442,8 @@ class BatchRun:
         self.force = force
         self.on_outcome = on_outcome
         self.on_event = on_event
-        self.sleep = sleep
-        self.clock = clock
+        self.sleep = session.sleep
+        self.clock = session.clock
         self.outcomes: dict[int, Outcome] = {}
         self.reserved = 0.0
         self._deadline: float | None = None
@@ -448,7 +480,7 @@ class BatchRun:
         ]
 
     def _known(self) -> dict[str | None, Entry]:
-        return known_entries(self.ledger, self.manifest, self.client.base_url, self.profile)
+        return known_entries(self.ledger, self.manifest, self.session.base_url, self.profile)
 
     def _loop(
         self,
@@ -515,12 +547,14 @@ class BatchRun:
             late = WaitTimeout(item.task_id, self.timeout or 0, item.last)
             self._report(Outcome(item.line, "timed_out", item.task_id, item.last, error=late))
         for waiting in held:
-            unseen = WaitTimeout("-", self.timeout or 0)
-            unseen.message = "another process was still creating it at the deadline"
+            unseen = WaitTimeout("-", self.timeout or 0).replace(
+                message="another process was still creating it at the deadline"
+            )
             self._report(Outcome(waiting.line, "timed_out", error=unseen))
         for line in pending:
-            unstarted = WaitTimeout("-", self.timeout or 0)
-            unstarted.message = "not started before the deadline"
+            unstarted = WaitTimeout("-", self.timeout or 0).replace(
+                message="not started before the deadline"
+            )
             self._report(Outcome(line, "timed_out", error=unstarted))
         for number in list(downloads):
             downloads[number].exception()  # let started downloads finish
@@ -550,8 +584,9 @@ class BatchRun:
         return _Active(line, entry.task_id, self.clock())
 
     def _unknown(self, line: Line, key: str | None) -> None:
-        error = OutcomeUnknown(key or "-", "in an earlier run")
-        error.message = "an earlier run's create had an unknown outcome; not resent"
+        error = OutcomeUnknown(key or "-", "in an earlier run").replace(
+            message="an earlier run's create had an unknown outcome; not resent"
+        )
         self._report(Outcome(line, "unknown", error=error))
 
     def _taken(self, line: Line, claim: Claim) -> _Active | _Held | None:
@@ -584,24 +619,21 @@ class BatchRun:
         written) propagates: the run stops creating."""
         try:
             request, uploaded = self._upload(line)
-            task = create(
-                self.client,
-                self.ledger,
+            made = self.session.try_create(
                 request,
                 idempotency_key=self.manifest.idempotency_key(line),
-                profile=self.profile,
                 local_images=uploaded,
                 batch_key=self.manifest.key(line),
-                wait_for_holder=False,
             )
-        except Taken as taken:
-            return self._taken(line, taken.claim)
         except HistoryUnavailable:
             raise
         except SeedanceError as exc:
             state = "unknown" if isinstance(exc, OutcomeUnknown) else "error"
             self._report(Outcome(line, state, error=exc))
             return None
+        if isinstance(made, Claim):
+            return self._taken(line, made)
+        task = made
         self.reserved += task.credits_reserved or 0.0
         self.on_event(line, f"created {task.id}")
         return _Active(line, task.id, self.clock() + self.interval, task)
@@ -610,26 +642,25 @@ class BatchRun:
         """The line's request with its local images uploaded (files API; 72 hours)."""
         if not line.local_images:
             return line.request, []
-        urls = list(line.request.image_urls)
-        uploaded = []
+        sources: list[str | ImageInfo] = list(line.request.image_urls)
         for index, image in line.local_images:
-            file = self.client.upload_file(image.path, mime=image.mime)
-            urls[index] = file.file_url
-            uploaded.append({"path": str(image.path.resolve()), "url": file.file_url})
-            self.on_event(line, f"uploaded {image.path.name}")
+            sources[index] = image
+        urls, uploaded = self.session.upload_images(
+            sources,
+            on_uploaded=lambda image, file: self.on_event(line, f"uploaded {image.path.name}"),
+        )
         return dataclasses.replace(line.request, image_urls=tuple(urls)), uploaded
 
     def _poll(self, item: _Active) -> Task | None:
         """Fetch the task; ``None`` when nothing new is known. A permanent error ends the line."""
         item.next_poll = self.clock() + self.interval
         try:
-            task: Task = self.client.get_task(item.task_id, deadline=self._deadline)
+            task: Task = self.session.get_task(item.task_id, deadline=self._deadline)
         except SeedanceError as exc:
             if not is_transient(exc):
                 self._report(Outcome(item.line, "error", item.task_id, item.last, error=exc))
                 item.done = True
             return None
-        self.ledger.observe(task, base_url=self.client.base_url)
         if item.last is None or item.last.status != task.status:
             self.on_event(item.line, f"{task.status} {task.progress}%")
         item.last = task
@@ -638,7 +669,7 @@ class BatchRun:
     def _save(self, line: Line, task: Task) -> list[Path]:
         assert self.output is not None
         # the output is always a folder: each line's file is named by Manifest.stem, as checked
-        destination = Destination(self.output.path / f"{self.manifest.stem(line)}.mp4", False)
+        destination = Destination(self.manifest.target(line, self.output.path), False)
         # Another run of the same manifest may be saving this very task to the same file:
         # one at a time, and a file already saved intact is not fetched again.
         with self._target_lock(destination.target(task.id, 0)):
@@ -651,13 +682,10 @@ class BatchRun:
                 and all(intact(f) for f in entry.files)  # the costly check last
             ):
                 return targets
-            saved = save_results(
-                self.client,
-                self.ledger,
+            saved = self.session.save(
                 task,
                 destination,
                 force=self.force,
-                sleep=self.sleep,
                 deadline=self._deadline,  # --timeout bounds the downloads too
             )
         return [item.path for item in saved]

@@ -292,8 +292,7 @@ def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
         error = _files_error(
             status, body["msg"], files_code if isinstance(files_code, int) else None
         )
-        error.retry_after = retry_after
-        return error
+        return error.replace(retry_after=retry_after)
     code: str | int | None = None
     err_type = param = hint = None
     message = ""
@@ -431,12 +430,16 @@ class Client:
         try:
             yield
         except SeedanceError as exc:
-            for name in ("message", "hint", "cause", "param", "api_type", "api_code"):
-                value = getattr(exc, name, None)
-                if isinstance(value, str):
-                    setattr(exc, name, self.redact(value))
-            exc.args = (exc.message,)
-            raise
+            texts = {
+                name: value
+                for name in ("message", "hint", "cause", "param", "api_type", "api_code")
+                if isinstance(value := exc.__dict__.get(name), str)
+            }
+            masked = {name: self.redact(value) for name, value in texts.items()}
+            if masked == texts:
+                raise
+            # A masked copy (errors are immutable); the unmasked one is not chained to it.
+            raise exc.replace(**masked).with_traceback(exc.__traceback__) from exc.__cause__
 
     def _emit(self, line: str) -> None:
         """One ``--verbose`` trace line: redacted and bounded."""

@@ -42,6 +42,18 @@ it, so the mapping lives here and only here::
     │                                       SIGHUP or SIGTERM stopped the CLI (``cli.app.run``)
     └── AlreadyShown                    *   an error already printed where it happened; its code
 
+Four exceptions stand outside the tree on purpose, so that no ``except SeedanceError`` (a per-task
+handler, say) ever takes them for one task's failure::
+
+    OutputClosed (Exception)            0   stdout's reader went away (``| head -1``): stop quietly
+    OutputFailed (Exception)            7   stdout could not be written (``>/dev/full``)
+    ImageError (Exception)              -   bytes that are no readable image (becomes a ValidationError)
+    Signalled (KeyboardInterrupt)       129/143 SIGHUP or SIGTERM, taking Ctrl-C's path
+
+Errors are immutable once made: what a caller wants to add (the task an error is about, a hint on
+how to resume) makes a new error with ``replace``, so an error shown in two places never changes
+under one of them.
+
 "The API refused" (``APIError``) means the service answered and nothing was done. "The task failed"
 (``TaskFailed``) means the task was created, paid for and ended badly. "The network failed"
 (``ServiceError``) means there was no usable answer at all. ``OutcomeUnknown`` is the one that costs
@@ -53,7 +65,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -108,8 +120,29 @@ def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-class SeedanceError(Exception):
-    """Base of every error seedance raises. ``hint`` says what the user can do about it."""
+class _Sealed(type):
+    """Seals each error once its ``__init__`` (and every ``super().__init__``) has run."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        error = super().__call__(*args, **kwargs)
+        error.__dict__["_sealed"] = True
+        return error
+
+
+def _rebuild(cls: type[SeedanceError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An error of ``cls`` with ``state`` as its attributes, without running its ``__init__``
+    (whose parameters differ from class to class): ``copy``, ``pickle`` and ``replace`` use it."""
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class SeedanceError(Exception, metaclass=_Sealed):
+    """Base of every error seedance raises. ``hint`` says what the user can do about it.
+
+    Immutable once made (``AttributeError`` otherwise): ``replace`` makes a changed copy. Python's
+    own bookkeeping (``__traceback__``, ``__cause__``, ``__notes__``) is untouched.
+    """
 
     exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
     #: A stable, machine-readable name for ``--json`` output.
@@ -122,6 +155,38 @@ class SeedanceError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_sealed") and not (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(
+                f"{type(self).__name__} is immutable once made; use .replace({name}=...)"
+            )
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if self.__dict__.get("_sealed") and not (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(f"{type(self).__name__} is immutable once made")
+        super().__delattr__(name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy of this error with ``changes`` (``message=``, ``hint=``...) applied; the same
+        class, exit code and every other attribute. Unknown names are refused."""
+        unknown = [name for name in changes if name not in self.__dict__]
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no attribute {unknown[0]!r}")
+        args = (changes["message"],) if "message" in changes else self.args
+        error: Self = _rebuild(type(self), args, {**self.__dict__, **changes})
+        return error
+
+    def about(self, subject: str) -> Self:
+        """This error with ``subject`` (a task id, ``line 3``) in front of its message, for output
+        about several things at once; unchanged when the message names it already."""
+        if subject in self.message:
+            return self
+        return self.replace(message=f"{subject}: {self.message}")
 
 
 class UsageError(SeedanceError):
@@ -453,6 +518,7 @@ class WaitTimeoutAll(WaitTimeout):
         self.message = f"still running after {timeout:g}s: {', '.join(task_ids)}"
         self.hint = hint
         self.task_ids = list(task_ids)
+        self.args = (self.message,)
 
 
 class NotFinished(SeedanceError):
@@ -469,6 +535,32 @@ class AlreadyShown(SeedanceError):
         super().__init__(error.message, hint=error.hint)
         self.error = error
         self.exit_code = error.exit_code  # type: ignore[misc]
+
+
+class OutputClosed(Exception):
+    """stdout was closed by its reader (``| head -1``): stop quietly. Not an ``OSError`` on purpose."""
+
+
+class OutputFailed(Exception):
+    """stdout could not be written (``>/dev/full``, a full disk, EIO): the data did not get out.
+    Exit 7, like any other failed write on this machine, never exit 1. Like ``OutputClosed`` it is
+    no ``SeedanceError``, so that no per-task handler takes it for that task's failure."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(f"cannot write to stdout: {exc.strerror or exc}")
+
+
+class ImageError(Exception):
+    """The bytes are not an image this module can read; the message says what they are."""
+
+
+class Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C would be, so that every Ctrl-C path (ledger marks,
+    ``.part`` files kept, resume hints) runs for them too; ``run()`` exits 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def describe(exc: BaseException) -> dict[str, Any]:

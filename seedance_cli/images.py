@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 from urllib.parse import urlsplit
 
-from .errors import ValidationError
+from .errors import ImageError, ValidationError
 from .models import MAX_IMAGES, check_http_url
 
 #: API.md: 10 MB at most. Counted in decimal megabytes, the stricter reading: a file the API might
@@ -35,10 +35,6 @@ IMAGE_EXTENSIONS: Final = (".jpg", ".jpeg", ".png", ".webp")
 MAX_JPEG_SEGMENTS: Final = 512
 #: How many stray bytes between JPEG segments to skip before giving up: the walk stays bounded.
 MAX_JPEG_GARBAGE: Final = 64 * 1024
-
-
-class ImageError(Exception):
-    """The bytes are not an image this module can read; the message says what they are."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import IO, Any, Protocol
 
-from .errors import SeedanceError, describe
+from .errors import OutputClosed, OutputFailed, SeedanceError, describe
 from .models import Task
 from .redact import redact
 
@@ -28,19 +28,6 @@ from .redact import redact
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _C1 = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-class OutputClosed(Exception):
-    """stdout was closed by its reader (``| head -1``): stop quietly. Not an ``OSError`` on purpose."""
-
-
-class OutputFailed(Exception):
-    """stdout could not be written (``>/dev/full``, a full disk, EIO): the data did not get out.
-    Exit 7, like any other failed write on this machine, never exit 1. Like ``OutputClosed`` it is
-    no ``SeedanceError``, so that no per-task handler takes it for that task's failure."""
-
-    def __init__(self, exc: OSError) -> None:
-        super().__init__(f"cannot write to stdout: {exc.strerror or exc}")
 
 
 def clean(text: object, *, one_line: bool = True) -> str:
@@ -483,3 +470,15 @@ class LiveDisplay:
             elapsed=fmt_duration(elapsed) if elapsed is not None else "",
             left=f"~{fmt_duration(left)} left" if left is not None else "",
         )
+
+
+def local_time(epoch: object) -> str:
+    """A timestamp as local ``YYYY-MM-DD HH:MM``; ``-`` for anything that is not a usable one."""
+    import datetime
+
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
+        return "-"
+    try:
+        return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):  # inf, NaN, beyond the year 9999
+        return "-"

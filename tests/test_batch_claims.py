@@ -18,9 +18,9 @@ from seedance_cli.batch import Manifest, parse_manifest
 from seedance_cli.cli import World, run
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
 from seedance_cli.errors import HistoryUnavailable, OutcomeUnknown, ValidationError
-from seedance_cli.jobs import Taken, create
-from seedance_cli.ledger import FILE_NAME, Ledger
+from seedance_cli.ledger import FILE_NAME, Claim, Ledger
 from seedance_cli.models import Task, api_origin
+from seedance_cli.session import Session
 
 from .clirunner import CliRunner
 from .conftest import SENTINEL_KEY
@@ -104,12 +104,11 @@ def test_a_task_id_is_never_overwritten_nor_lost(ledger: Ledger) -> None:
 def test_a_second_create_with_a_claimed_key_sends_nothing(
     client: Client, emulator: Emulator, ledger: Ledger
 ) -> None:
-    task = create(client, ledger, REQUEST, idempotency_key="k", profile=None)
-    again = create(client, ledger, REQUEST, idempotency_key="k", profile=None)
+    task = Session(ledger, client).create(REQUEST, idempotency_key="k")
+    again = Session(ledger, client).create(REQUEST, idempotency_key="k")
     assert again.id == task.id
-    with pytest.raises(Taken) as taken:
-        create(client, ledger, REQUEST, idempotency_key="k", profile=None, wait_for_holder=False)
-    assert taken.value.claim.task_id == task.id
+    taken = Session(ledger, client).try_create(REQUEST, idempotency_key="k")
+    assert isinstance(taken, Claim) and taken.task_id == task.id
     assert len(emulator.requests("create")) == 1
 
 
@@ -126,15 +125,8 @@ def test_a_create_a_live_process_is_sending_is_waited_for_not_sent(
             ledger.created("k", theirs)
         clock.sleep(seconds)
 
-    task = create(
-        client,
-        ledger,
-        REQUEST,
-        idempotency_key="k",
-        profile=None,
-        sleep=sleep,
-        clock=clock.monotonic,
-    )
+    session = Session(ledger, client, sleep=sleep, clock=clock.monotonic)
+    task = session.create(REQUEST, idempotency_key="k")
     assert task.id == theirs.id and len(naps) == 3
     assert len(emulator.requests("create")) == 1
 
@@ -148,15 +140,8 @@ def test_a_create_another_process_had_refused_is_claimed_again(
         ledger.not_created("k")  # the other process's create was refused: its row goes
         clock.sleep(seconds)
 
-    task = create(
-        client,
-        ledger,
-        REQUEST,
-        idempotency_key="k",
-        profile=None,
-        sleep=sleep,
-        clock=clock.monotonic,
-    )
+    session = Session(ledger, client, sleep=sleep, clock=clock.monotonic)
+    task = session.create(REQUEST, idempotency_key="k")
     assert [r.idempotency_key for r in emulator.requests("create")] == ["k"]
     entry = ledger.entry(task.id)
     assert entry is not None and entry.idempotency_key == "k"
@@ -177,7 +162,7 @@ def test_a_create_claimed_by_a_dead_process_is_never_sent(
     dead_claim(tmp_path / "data", "k")
     ledger = Ledger(tmp_path / "data")
     with pytest.raises(OutcomeUnknown) as error:
-        create(client, ledger, REQUEST, idempotency_key="k", profile=None)
+        Session(ledger, client).create(REQUEST, idempotency_key="k")
     assert error.value.idempotency_key == "k"
     assert emulator.requests("create") == []
 
@@ -189,7 +174,7 @@ def test_a_claim_that_cannot_be_written_stops_the_create(
     blocker.write_text("")
     ledger = Ledger(blocker / "data")
     with pytest.raises(HistoryUnavailable, match="cannot record the create"):
-        create(client, ledger, REQUEST, idempotency_key="k", profile=None)
+        Session(ledger, client).create(REQUEST, idempotency_key="k")
     assert emulator.requests() == []
 
 
@@ -227,11 +212,11 @@ def test_a_claim_never_stays_creating_after_its_create_ends(
 
     monkeypatch.setattr(client, "create_generation", refused)
     with pytest.raises(ValidationError):
-        create(client, ledger, REQUEST, idempotency_key="k1", profile=None)
+        Session(ledger, client).create(REQUEST, idempotency_key="k1")
     assert ledger.entries() == []
     monkeypatch.setattr(client, "create_generation", broken)
     with pytest.raises(RuntimeError):
-        create(client, ledger, REQUEST, idempotency_key="k2", profile=None)
+        Session(ledger, client).create(REQUEST, idempotency_key="k2")
     (entry,) = ledger.entries() or []
     assert (entry.idempotency_key, entry.state) == ("k2", "outcome_unknown")
     assert entry.note == "RuntimeError while it was under way"
@@ -240,7 +225,7 @@ def test_a_claim_never_stays_creating_after_its_create_ends(
 def test_a_sandbox_ledger_lets_creates_through(client: Client, emulator: Emulator) -> None:
     ledger = Ledger(Path("/nonexistent/never"))
     ledger.disabled = True  # as --sandbox makes it
-    create(client, ledger, REQUEST, idempotency_key="k", profile=None)
+    Session(ledger, client).create(REQUEST, idempotency_key="k")
     assert len(emulator.requests("create")) == 1
 
 

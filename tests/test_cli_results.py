@@ -381,7 +381,7 @@ def test_history_reads_odd_values_in_every_column(
 
 
 def local_time(epoch: float) -> str:
-    from seedance_cli.cli.results import local_time
+    from seedance_cli.render import local_time
 
     return local_time(epoch)
 

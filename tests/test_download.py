@@ -19,8 +19,8 @@ from seedance_cli.errors import (
     ServiceError,
     TargetExists,
 )
-from seedance_cli.jobs import Destination, save_results
 from seedance_cli.ledger import Ledger
+from seedance_cli.session import Destination, Session
 
 from .conftest import MakeClient
 
@@ -224,13 +224,8 @@ def test_expired_url_gets_one_fresh_try(
     task = completed(client, clock)
     ledger = Ledger(out / "data", clock=clock.time)
     emulator.add_fault("download:403")
-    saved = save_results(
-        client,
-        ledger,
-        task,
-        Destination(out / "out", True),
-        force=False,
-        sleep=clock.sleep,
+    saved = Session(ledger, client, sleep=clock.sleep).save(
+        task, Destination(out / "out", True), force=False
     )
     assert saved[0].path.read_bytes() == VIDEO
     kinds = [r.kind for r in emulator.requests()][-3:]
@@ -246,14 +241,7 @@ def test_result_expired_for_good_says_results_live_24_hours(
     clock.advance(24 * 3600)
     ledger = Ledger(out / "data", clock=clock.time)
     with pytest.raises(ResultExpired) as info:
-        save_results(
-            client,
-            ledger,
-            task,
-            Destination(out, True),
-            force=False,
-            sleep=clock.sleep,
-        )
+        Session(ledger, client, sleep=clock.sleep).save(task, Destination(out, True), force=False)
     assert info.value.exit_code == ExitCode.UNAVAILABLE
     assert "24 hours" in (info.value.hint or "")
     assert [p.name for p in out.iterdir()] == ["data"]  # the ledger's folder, and no video

@@ -30,6 +30,7 @@ from seedance_cli.download import download, part_path, result_name, safe_stem
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
 from seedance_cli.errors import (
     ExitCode,
+    ImageError,
     NoResult,
     NotAVideo,
     OutputUnusable,
@@ -37,9 +38,9 @@ from seedance_cli.errors import (
     UnsafeFile,
     ValidationError,
 )
-from seedance_cli.images import MAX_JPEG_GARBAGE, ImageError, dimensions, inspect_image
-from seedance_cli.jobs import Destination, save_results
+from seedance_cli.images import MAX_JPEG_GARBAGE, dimensions, inspect_image
 from seedance_cli.ledger import Ledger
+from seedance_cli.session import Destination, Session
 
 from .clirunner import CliRunner
 
@@ -128,8 +129,8 @@ def test_a_hostile_task_id_saves_inside_the_folder(
     # Task.from_api refuses such an id since the hostile-server work; the file names must not rely
     # on that alone, so the task is made here as an older or looser parser would have made it.
     task = dataclasses.replace(done, id="../../escape", raw=dict(done.raw, id="../../escape"))
-    (saved,) = save_results(
-        client, Ledger(tmp_path / "h.sqlite3"), task, Destination(out, True), force=False
+    (saved,) = Session(Ledger(tmp_path / "h.sqlite3"), client).save(
+        task, Destination(out, True), force=False
     )
     assert saved.path.parent == out and saved.path.read_bytes() == VIDEO
     assert not (tmp_path / "escape.mp4").exists() and not (out.parent / "escape.mp4").exists()
@@ -612,13 +613,13 @@ def test_batch_line_without_a_usable_result_fails(
     assert "completed without a usable result" in result.err
 
 
-def test_save_results_refuses_a_task_without_usable_results(
+def test_saving_refuses_a_task_without_usable_results(
     client: Client, done: Task, tmp_path: Path, out: Path
 ) -> None:
     task = Task.from_api(dict(done.raw, results=[]))
     with pytest.raises(NoResult) as info:
-        save_results(
-            client, Ledger(tmp_path / "h.sqlite3"), task, Destination(out, True), force=False
+        Session(Ledger(tmp_path / "h.sqlite3"), client).save(
+            task, Destination(out, True), force=False
         )
     assert info.value.exit_code == ExitCode.TASK_FAILED and list(out.iterdir()) == []
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seedance_cli.errors import ExitCode, ValidationError
-from seedance_cli.images import ImageError, dimensions, image_sources, inspect_image, sniff
+from seedance_cli.errors import ExitCode, ImageError, ValidationError
+from seedance_cli.images import dimensions, image_sources, inspect_image, sniff
 
 from .images import AVIF_HEAD, GIF_1X1, HEIC_HEAD, jpeg_bytes, png_bytes, webp_bytes
 

@@ -12,9 +12,9 @@ import pytest
 from seedance_cli import Client, GenerationRequest
 from seedance_cli.emulator import Emulator, FakeClock
 from seedance_cli.errors import HistoryUnavailable
-from seedance_cli.jobs import create
 from seedance_cli.ledger import FILE_NAME, MIGRATIONS, SCHEMA_VERSION, Ledger
 from seedance_cli.models import Task
+from seedance_cli.session import Session
 
 REQUEST = GenerationRequest("A cat playing piano", duration=8)
 
@@ -39,7 +39,7 @@ def test_row_is_written_before_the_create_is_sent(
         return original(request, idempotency_key=idempotency_key)
 
     client.create_generation = spy  # type: ignore[method-assign]
-    task = create(client, ledger, REQUEST, idempotency_key="k-1", profile="default")
+    task = Session(ledger, client, profile="default").create(REQUEST, idempotency_key="k-1")
     assert seen_rows == [1]
     (entry,) = ledger.entries() or []
     assert (entry.task_id, entry.state, entry.status) == (task.id, "created", "pending")
@@ -52,7 +52,7 @@ def test_outcome_unknown_leaves_a_row_with_its_key(
 ) -> None:
     emulator.add_fault("create:drop")
     with pytest.raises(Exception, match="not resent"):
-        create(client, ledger, REQUEST, idempotency_key="k-unknown", profile=None)
+        Session(ledger, client).create(REQUEST, idempotency_key="k-unknown")
     (entry,) = ledger.entries() or []
     assert (entry.state, entry.idempotency_key, entry.task_id) == (
         "outcome_unknown",
@@ -65,14 +65,14 @@ def test_outcome_unknown_leaves_a_row_with_its_key(
 def test_a_refused_create_leaves_no_row(client: Client, emulator: Emulator, ledger: Ledger) -> None:
     emulator.add_fault("create:402")
     with pytest.raises(Exception, match="Insufficient"):
-        create(client, ledger, REQUEST, idempotency_key="k-402", profile=None)
+        Session(ledger, client).create(REQUEST, idempotency_key="k-402")
     assert ledger.entries() == []
 
 
 def test_observations_update_status_results_and_expiry(
     client: Client, emulator: Emulator, ledger: Ledger, clock: FakeClock
 ) -> None:
-    task = create(client, ledger, REQUEST, idempotency_key="k", profile=None)
+    task = Session(ledger, client).create(REQUEST, idempotency_key="k")
     clock.advance(30)
     ledger.observe(client.get_task(task.id))
     running = ledger.entry(task.id)

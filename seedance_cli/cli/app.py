@@ -17,8 +17,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -28,24 +27,19 @@ from .. import __version__
 from ..errors import (
     EXIT_CODE_MEANINGS,
     AlreadyShown,
-    ConfigError,
     ExitCode,
     Interrupted,
     SeedanceError,
     ServiceError,
-    TaskFailed,
+    Signalled,
     UsageError,
     ValidationError,
-    WaitTimeout,
 )
 
 if TYPE_CHECKING:
-    from ..client import Client
     from ..config import Settings
-    from ..jobs import Destination
-    from ..ledger import Ledger
-    from ..models import Task
     from ..render import Output
+    from ..session import Destination, Session
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -263,7 +257,6 @@ class Runtime:
             no_color=options.no_color,
         )
         self._settings: Settings | None = None
-        self._ledger: Ledger | None = None
 
     @property
     def settings(self) -> Settings:
@@ -278,20 +271,31 @@ class Runtime:
             )
         return self._settings
 
-    @property
-    def ledger(self) -> Ledger:
-        """The task history; with --sandbox none is kept (its tasks vanish with the process)."""
-        if self._ledger is None:
-            from ..config import data_dir
-            from ..ledger import Ledger
+    def session(self) -> Session:
+        """The session a command runs in: the history (none is kept with --sandbox: its tasks
+        vanish with the process), and a client connected on first use (to an in-process
+        emulator with --sandbox)."""
+        from ..config import data_dir
+        from ..session import open_session
 
-            self._ledger = Ledger(data_dir(), clock=self.world.wall_clock, on_warning=self.out.warn)
-            if self.options.sandbox:
-                self._ledger.disabled = True
-        return self._ledger
+        settings = self.settings
+        if settings.api_key is not None and not self.options.sandbox:
+            self.out.secrets = (settings.api_key,)
+        return open_session(
+            settings,
+            data_dir=data_dir(),
+            sandbox=self.options.sandbox,
+            sandbox_task_seconds=SANDBOX_TASK_SECONDS,
+            trace=self.out.trace,
+            on_info=self.out.info,
+            on_warning=self.out.warn,
+            sleep=self.world.sleep,
+            clock=self.world.clock,
+            wall_clock=self.world.wall_clock,
+        )
 
     def destination(self, value: str | None, *, several: bool) -> Destination:
-        from ..jobs import Destination
+        from ..session import Destination
 
         if value == "-":  # curl's and wget's stdout; here it would be a file named '-'
             raise UsageError(
@@ -308,54 +312,6 @@ class Runtime:
         if self.settings.poll_interval is not None:
             return self.settings.poll_interval
         return SANDBOX_POLL_INTERVAL if self.options.sandbox else DEFAULT_POLL_INTERVAL
-
-    @contextmanager
-    def client(self) -> Iterator[Client]:
-        """A client for the configured API, or for an in-process emulator with ``--sandbox``."""
-        from ..client import Client
-
-        settings = self.settings
-        if self.options.sandbox:
-            from ..emulator import Emulator
-
-            with Emulator(
-                task_seconds=SANDBOX_TASK_SECONDS, clock=self.world.wall_clock
-            ) as emulator:
-                self.out.info(
-                    f"sandbox: a local emulator at {emulator.url} stands in for EvoLink "
-                    "(no key, no network, no cost)"
-                )
-                with Client(
-                    "sandbox-key",
-                    base_url=emulator.url,
-                    files_url=emulator.url,
-                    trace=self.out.trace,
-                    **self.timekeeping(),
-                ) as client:
-                    yield client
-            return
-        if settings.api_key is None:
-            raise ConfigError(
-                "no API key",
-                hint="run `seedance config set api-key` (it asks for the key without echoing it), "
-                "or export SEEDANCE_API_KEY; keys are at https://evolink.ai/dashboard/keys",
-            )
-        self.out.secrets = (settings.api_key,)
-        with Client(
-            settings.api_key,
-            base_url=settings.base_url,
-            files_url=settings.files_url,
-            trace=self.out.trace,
-            **self.timekeeping(),
-        ) as client:
-            yield client
-
-    def timekeeping(self) -> dict[str, Any]:
-        return {
-            "sleep": self.world.sleep,
-            "clock": self.world.clock,
-            "wall_clock": self.world.wall_clock,
-        }
 
     def resume_command(self, verb: str, task_ids: Sequence[str], *extra: str) -> str:
         """The command that picks up where this one stopped, with the options that matter."""
@@ -388,50 +344,7 @@ def check_seconds(
         raise UsageError(f"{flag}: must be at most {maximum:g} seconds, got {value:g}")
 
 
-def about(task_id: str, exc: SeedanceError) -> SeedanceError:
-    """``exc`` with the task id in front of its message, for output about several tasks."""
-    if task_id not in exc.message:
-        exc.message = f"{task_id}: {exc.message}"
-    return exc
-
-
-def report(rt: Runtime, failures: Sequence[SeedanceError], *, json_shown: bool = False) -> None:
-    """Show every failure, then end with the exit code of the most serious one.
-
-    Not reaching the API or being refused (its own code) beats a failed task (8), which beats a
-    deadline (9). ``json_shown``: the command already printed each failure's JSON object on
-    stdout (``status`` does, in the order of the ids), so only stderr gets them here.
-    """
-    if not failures:
-        return
-    for failure in failures:
-        rt.out.error(failure, json_shown=json_shown)
-
-    def rank(exc: SeedanceError) -> int:
-        return 0 if isinstance(exc, WaitTimeout) else 1 if isinstance(exc, TaskFailed) else 2
-
-    raise AlreadyShown(max(failures, key=rank))
-
-
-def retry_hint(task: Task) -> str | None:
-    if task.error is None:
-        return "the API gave no reason"
-    if task.error.retryable:
-        return "a service-side failure: the same request may succeed later"
-    return "this request will fail again as it is; change it before retrying"
-
-
 TaskIdsArg = Annotated[list[str], typer.Argument(metavar="TASK_ID...", show_default=False)]
-
-
-def as_error(exc: BaseException) -> SeedanceError:
-    """A download that failed on this machine's side (disk full, no permission) is a failed
-    download too: exit 7."""
-    if isinstance(exc, SeedanceError):
-        return exc
-    from ..errors import ServiceError
-
-    return ServiceError(f"cannot write the file: {exc}")
 
 
 def fmt_size(size: int) -> str:
@@ -457,15 +370,6 @@ def read_bounded(stream: Any, limit: int, what: str) -> bytes:
 
 
 # -- the one place errors become exit codes --------------------------------------------------------
-
-
-class Signalled(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where Ctrl-C would be, so that every Ctrl-C path (ledger marks,
-    ``.part`` files kept, resume hints) runs for them too; ``run()`` exits 128 + ``signum``."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 #: The signals treated like Ctrl-C: CI cancels and ``timeout`` send SIGTERM, a closed terminal SIGHUP.
@@ -597,7 +501,7 @@ def _run(args: list[str], world: World) -> int:
         output().error(_naming_the_signal(Interrupted("interrupted")))
         return int(ExitCode.INTERRUPTED)
     except Exception as exc:  # a bug: say so plainly, without leaking anything
-        from ..render import OutputClosed, OutputFailed
+        from ..errors import OutputClosed, OutputFailed
 
         if isinstance(exc, OutputClosed):
             _silence_stdout()
@@ -637,7 +541,9 @@ def _naming_the_signal(exc: SeedanceError) -> SeedanceError:
         and exc.message.startswith("interrupted")
     ):
         name = _signal_name(_Received.signum)
-        exc.message = f"interrupted by {name}" + exc.message.removeprefix("interrupted")
+        return exc.replace(
+            message=f"interrupted by {name}" + exc.message.removeprefix("interrupted")
+        )
     return exc
 
 

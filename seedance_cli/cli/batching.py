@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import (
-    ConfigError,
     Interrupted,
     SeedanceError,
     UsageError,
@@ -21,13 +20,12 @@ from .app import (
     IntervalOpt,
     Runtime,
     TimeoutOpt,
-    about,
     app,
     check_seconds,
     read_bounded,
-    report,
     with_globals,
 )
+from .flow import report
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -67,7 +65,7 @@ def batch(
     same manifest again skips what was created (waiting on it) and what was saved: a line is never
     created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
     """
-    from ..batch import BatchRun, intact, known_entries, parse_manifest
+    from ..batch import BatchRun, check_outputs, parse_manifest
     from ..errors import ManifestError
 
     check_seconds("--timeout", timeout, allow_zero=True)
@@ -98,35 +96,22 @@ def batch(
         for number, problem in exc.problems:
             rt.out.error(UsageError(f"line {number}: {problem}") if number else UsageError(problem))
         raise
+    session = rt.session()
     destination = None
     if output_dir is not None:
-        from ..download import check_target
-        from ..jobs import Destination
+        from ..session import Destination
 
         destination = Destination(Path(output_dir).expanduser(), True)
         # a folder, or can be made, and writable: before any create (made only for a real run)
         destination.check(force=True, make=not dry_run)
-        for line in plan.lines:  # no link, folder or odd file where a result goes
-            check_target(destination.path / f"{plan.stem(line)}.mp4", force=True)
-        known = known_entries(rt.ledger, plan, settings.base_url, settings.profile)
-        scoped = plan.scoped(settings.base_url, settings.profile)  # as BatchRun keys it
-        saved = {  # a file this batch saved, still as it was saved
-            line.number
-            for line in plan.lines
-            for entry in [known.get(scoped.key(line)) or known.get(plan.legacy_key(line))]
-            if entry is not None and entry.files and all(intact(f) for f in entry.files)
-        }
-        existing = [
-            f"line {line.number}: {target} exists"
-            for line in plan.lines
-            for target in [destination.path / f"{plan.stem(line)}.mp4"]
-            if target.exists() and not force and line.number not in saved
-        ]
-        if existing:
-            raise UsageError(
-                "; ".join(existing[:5]) + ("; ..." if len(existing) > 5 else ""),
-                hint="add --force to replace them",
-            )
+        check_outputs(
+            session,
+            plan,
+            destination.path,
+            base_url=settings.base_url,
+            profile=settings.profile,
+            force=force,
+        )
     if dry_run:
         for line in plan.lines:
             if rt.options.json:
@@ -137,11 +122,7 @@ def batch(
                 rt.out.fields(line.number, line.name or "", to_json(line.preview()))
         rt.out.info(f"dry run: {len(plan.lines)} lines checked; nothing was sent")
         return
-    if rt.ledger.entries(limit=1) is None and not rt.options.sandbox:
-        raise ConfigError(
-            f"the task history ({rt.ledger.path}) cannot be used, and a batch needs it to resume "
-            "without creating a line twice"
-        )
+    session.require_history("a batch needs it to resume without creating a line twice")
     counts: dict[str, int] = {}
     failures: list[SeedanceError] = []
 
@@ -165,7 +146,7 @@ def batch(
         else:
             rt.out.fields(outcome.line.number, outcome.task_id or "", status, path)
         if outcome.error is not None:
-            failures.append(about(f"line {outcome.line.number}", outcome.error))
+            failures.append(outcome.error.about(f"line {outcome.line.number}"))
         note(f"line {outcome.line.number}: {status}", outcome.state)
 
     def on_event(line: Any, message: str) -> None:
@@ -176,12 +157,10 @@ def batch(
     command = rt.resume_command(
         "batch", [manifest], *batch_flags(concurrency, output_dir, timeout, interval, force)
     )
-    with rt.client() as client, rt.out.batch_progress(len(plan.lines)) as note:
+    with session, rt.out.batch_progress(len(plan.lines)) as note:
         run = BatchRun(
             plan,
-            client,
-            rt.ledger,
-            profile=rt.settings.profile,
+            session,
             concurrency=concurrency,
             interval=rt.poll_interval(interval),
             timeout=timeout,
@@ -189,8 +168,6 @@ def batch(
             force=force,
             on_outcome=on_outcome,
             on_event=on_event,
-            sleep=rt.world.sleep,
-            clock=rt.world.clock,
         )
         try:
             run.run()

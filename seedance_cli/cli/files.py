@@ -17,7 +17,7 @@ from .app import (
     app,
     with_globals,
 )
-from .tasks import upload_one
+from .flow import upload_images
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -40,9 +40,11 @@ def upload(
             infos.append(inspect_image(path.expanduser(), field="FILE"))
         except ValidationError as exc:
             raise UsageError(f"FILE: {exc.reason}", hint=exc.hint) from None
-    with rt.client() as client:
+    with rt.session() as session:
         for info in infos:
-            file = upload_one(rt, client, info, "files before it are uploaded")
+            _, _, [(_, file)] = upload_images(
+                rt, session, [info], interrupted="files before it are uploaded"
+            )
             expiry = f"; it expires at {file.expires_at}" if file.expires_at else ""
             rt.out.info(
                 f"uploaded {info.path} ({info.format}, {info.width}x{info.height} px)"
@@ -61,8 +63,8 @@ def credits(rt: Runtime) -> None:
 
     Piped: `key<TAB>remaining<TAB>used` and `account<TAB>remaining<TAB>used` lines.
     """
-    with rt.client() as client:
-        balance = client.get_credits()
+    with rt.session() as session:
+        balance = session.credits()
     if rt.options.json:
         rt.out.json(dict(balance.raw))
         return

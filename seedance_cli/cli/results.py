@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import (
-    ConfigError,
     Interrupted,
     NotFinished,
     SeedanceError,
@@ -21,14 +20,10 @@ from .app import (
     ForceOpt,
     OutputOpt,
     Runtime,
-    about,
     app,
-    as_error,
-    report,
-    retry_hint,
     with_globals,
 )
-from .tasks import save
+from .flow import as_error, report, retry_hint, save
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -63,9 +58,9 @@ def download(
     if not missing and not ids:
         raise UsageError("Missing argument 'TASK_ID...'", hint="see `seedance download --help`")
     failures: list[SeedanceError] = []
-    with rt.client() as client:
+    with rt.session() as session:
         if missing:
-            ids = missing_results(rt, client.base_url)
+            ids = session.missing_results()
             if not ids:
                 rt.out.info("nothing to download: every completed result is saved or expired")
                 return
@@ -73,8 +68,7 @@ def download(
         destination.check(force=force, task_ids=ids)
         for task_id in ids:
             try:
-                task = client.get_task(task_id)
-                rt.ledger.observe(task, base_url=client.base_url)
+                task = session.get_task(task_id)
                 if missing and not task.succeeded:
                     # Re-checked because the history last saw it unfinished: nothing is missing
                     # until it completes, and a task that failed has nothing to download.
@@ -89,7 +83,7 @@ def download(
                         hint="wait and download with: "
                         + rt.resume_command("wait", [task_id], "-o", destination.option()),
                     )
-                save(rt, client, task, destination, force=force)
+                save(rt, session, task, destination, force=force)
             except KeyboardInterrupt:
                 raise Interrupted(
                     f"interrupted during {task_id}", hint=rt.resume_hint("download", [task_id])
@@ -97,40 +91,8 @@ def download(
             except Interrupted:
                 raise
             except (SeedanceError, OSError) as exc:
-                failures.append(about(task_id, as_error(exc)))
+                failures.append(as_error(exc).about(task_id))
     report(rt, failures)
-
-
-#: How long after its creation ``download --missing`` still asks about a task last seen
-#: unfinished: tasks take minutes, results live 24 hours after completion, so after two days
-#: there is nothing left to download (and old task records end up 404).
-RECHECK_WINDOW = 2 * 24 * 3600
-
-
-def missing_results(rt: Runtime, base_url: str) -> list[str]:
-    """Task ids, oldest first, made with this API, whose result is missing: completed, never
-    saved and not expired, or last seen unfinished (pending, processing, or a status this version
-    does not know) in the last two days, which may have completed since and are checked again."""
-    from ..models import TaskStatus, same_api
-
-    entries = rt.ledger.entries()
-    if entries is None:
-        raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
-    now = rt.world.wall_clock()
-    return [
-        e.task_id
-        for e in reversed(entries)
-        if e.task_id
-        and same_api(e.base_url, base_url)
-        and (
-            e.result_state(now) == "downloadable"
-            or (
-                not e.files
-                and e.status not in TaskStatus.TERMINAL
-                and (e.created_at is None or now - e.created_at < RECHECK_WINDOW)
-            )
-        )
-    ]
 
 
 def unfinished_note(task: Any) -> str:
@@ -164,7 +126,7 @@ def history(
     Shows each task's id, when it was created, its status, the start of its prompt and its
     result: saved at PATH, downloadable until TIME, or expired.
     """
-    from ..render import clean
+    from ..render import clean, local_time
 
     if status_filter is not None:
         status_filter = status_filter.strip().lower()
@@ -174,9 +136,8 @@ def history(
             )
     if rt.options.sandbox:
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
-    entries = rt.ledger.entries(limit=limit, status=status_filter, search=search)
-    if entries is None:
-        raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
+    session = rt.session()
+    entries = session.history(limit=limit, status=status_filter, search=search)
     now = rt.world.wall_clock()
     if rt.options.json:
         for entry in entries:
@@ -197,19 +158,7 @@ def history(
         )
     rt.out.table(("ID", "CREATED", "STATUS", "PROMPT", "RESULT"), rows)
     if not entries:
-        rt.out.info(f"no tasks in the history ({rt.ledger.path})")
-
-
-def local_time(epoch: object) -> str:
-    """A timestamp as local ``YYYY-MM-DD HH:MM``; ``-`` for anything that is not a usable one."""
-    import datetime
-
-    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
-        return "-"
-    try:
-        return datetime.datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M")
-    except (OverflowError, OSError, ValueError):  # inf, NaN, beyond the year 9999
-        return "-"
+        rt.out.info(f"no tasks in the history ({session.ledger.path})")
 
 
 def excerpt(text: str, width: int) -> str:
@@ -217,6 +166,8 @@ def excerpt(text: str, width: int) -> str:
 
 
 def result_text(entry: Any, now: float) -> str:
+    from ..render import local_time
+
     state = entry.result_state(now)
     if state == "saved":
         return "saved at " + ", ".join(f.path for f in entry.files)

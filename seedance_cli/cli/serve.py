@@ -160,14 +160,13 @@ def complete(
 ) -> None:
     """Candidates for the shell completions: task ids from the history, or profile names."""
     from ..config import FILE_NAME, ConfigFile, config_dir, data_dir
-    from ..ledger import Ledger
+    from ..session import recent_task_ids
 
     try:
         if what in ("task-ids", "completed-task-ids"):
             status = "completed" if what == "completed-task-ids" else None
-            for entry in Ledger(data_dir()).entries(limit=100, status=status) or []:
-                if entry.task_id:
-                    print(entry.task_id)
+            for task_id in recent_task_ids(data_dir(), status=status):
+                print(task_id)
         elif what == "profiles":
             for name in sorted(ConfigFile.load(config_dir() / FILE_NAME).profiles):
                 print(name)

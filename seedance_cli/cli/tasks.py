@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import (
-    ConfigError,
     Interrupted,
     SeedanceError,
-    TaskFailed,
-    UnreachableAtDeadline,
     UsageError,
     ValidationError,
-    WaitTimeout,
 )
 
 if TYPE_CHECKING:
-    from ..client import Client
     from ..images import ImageInfo
-    from ..jobs import Destination
-    from ..models import GenerationRequest, Task, UploadedFile
+    from ..models import GenerationRequest, Task
+    from ..session import PriorTask
 
-from ..errors import WaitTimeoutAll
 from ..waiting import MAX_POLL_INTERVAL
 from .app import (
     EXIT_CODES_HELP,
@@ -37,17 +31,14 @@ from .app import (
     Runtime,
     TaskIdsArg,
     TimeoutOpt,
-    about,
     app,
-    as_error,
     check_seconds,
     flag_error,
     fmt_size,
     read_bounded,
-    report,
-    retry_hint,
     with_globals,
 )
+from .flow import finish_wait, report, upload_images
 
 # -- generate --------------------------------------------------------------------------------------
 
@@ -220,36 +211,28 @@ def generate(
         show_dry_run(rt, request, idempotency_key, sources)
         return
     from ..client import new_idempotency_key
-    from ..jobs import create
 
     key = idempotency_key or new_idempotency_key()
-    with rt.client() as client:
-        earlier = (
+    with rt.session() as session:
+        prior = (
             None
             if idempotency_key is None
-            else task_of_key(
-                rt,
-                client,
-                key,
-                request,
-                has_local_images=any(not isinstance(s, str) for s in sources),
+            else session.prior_task(
+                key, request, has_local_images=any(not isinstance(s, str) for s in sources)
             )
         )
         shown: Task | None = None
-        if earlier is None:
-            urls, uploaded = upload_sources(rt, client, sources)
+        if prior is not None:
+            show_prior(rt, key, prior)
+        else:
+            urls, uploaded, files = upload_images(
+                rt, session, sources, interrupted="nothing was created"
+            )
+            for local, file in files:
+                rt.out.info(f"uploaded {local.path} -> {file.file_url}")
             request = dataclasses.replace(request, image_urls=tuple(urls))
             try:
-                shown = create(
-                    client,
-                    rt.ledger,
-                    request,
-                    idempotency_key=key,
-                    profile=rt.settings.profile,
-                    local_images=uploaded,
-                    sleep=rt.world.sleep,
-                    clock=rt.world.clock,
-                )
+                shown = session.create(request, idempotency_key=key, local_images=uploaded)
             except KeyboardInterrupt:
                 raise Interrupted(
                     "interrupted while the create was under way; it may have reached the server",
@@ -259,13 +242,12 @@ def generate(
                 f" ({shown.credits_reserved:g} credits reserved)" if shown.credits_reserved else ""
             )
             rt.out.info(f"created {shown.id}{reserved}")
-        task_id = shown.id if shown is not None else earlier
+        task_id = shown.id if shown is not None else prior.task_id if prior is not None else None
         assert task_id is not None
         if not wait and destination is None:
             if rt.options.json or rt.out.out_fancy:
                 if shown is None:  # this key's earlier task, as it is now
-                    shown = client.get_task(task_id)
-                    rt.ledger.observe(shown, base_url=client.base_url)
+                    shown = session.get_task(task_id)
                 rt.out.task(shown)
             else:
                 rt.out.line(task_id)
@@ -274,7 +256,7 @@ def generate(
             return
         finish_wait(
             rt,
-            client,
+            session,
             [task_id],
             timeout=timeout,
             interval=rt.poll_interval(interval),
@@ -283,66 +265,21 @@ def generate(
         )
 
 
-def task_of_key(
-    rt: Runtime, client: Client, key: str, request: GenerationRequest, *, has_local_images: bool
-) -> str | None:
-    """The task this idempotency key already made with this API, from the history; ``None`` for
-    a key the history does not hold for this API. Nothing is sent either way.
+def show_prior(rt: Runtime, key: str, prior: PriorTask) -> None:
+    """Say that an idempotency key's task is reused, and whether this request differs."""
+    from ..render import local_time
 
-    A create with this key whose outcome is unknown (or still under way) is not sent again:
-    ``OutcomeUnknown`` (exit 10). Keys are per API origin: a row made against another base URL
-    (an emulator) is not this API's task; as the history holds one row per key, such a key is
-    refused (exit 2) rather than let a second task overwrite the first one's row.
-    """
-    from ..errors import OutcomeUnknown
-
-    if rt.options.sandbox:  # no history: its tasks vanish with the process
-        return None
-    entries = rt.ledger.by_idempotency_key(key)
-    if entries is None:
-        raise ConfigError(
-            f"cannot read the task history in {rt.ledger.path}, so cannot tell whether "
-            f"idempotency key {key} already made a task; nothing was sent",
-            hint="fix the history (see the warning above), or use a new key",
-        )
-    from ..models import same_api
-
-    here = [e for e in entries if same_api(e.base_url, client.base_url)]
-    if not here:
-        if entries:
-            raise UsageError(
-                f"--idempotency-key: {key} already made a task with another API "
-                f"({entries[0].base_url}); the history keeps one task per key",
-                hint="use a key of its own for each API (e.g. add the API's name to it)",
-            )
-        return None
-    entry = here[0]
-    if entry.task_id is None:
-        from ..ledger import CREATING
-
-        if entry.state == CREATING:
-            # Claimed by a process still sending it (rows of dead owners were marked unknown when
-            # the history opened): the create's claim waits for that answer, and never resends.
-            return None
-        raise OutcomeUnknown(key, "an earlier create with this key had an unknown outcome")
-    from .results import local_time
-
-    when = local_time(entry.created_at)
+    when = local_time(prior.created_at)
     rt.out.info(
-        f"idempotency key {key} already made task {entry.task_id}"
+        f"idempotency key {key} already made task {prior.task_id}"
         + (f" on {when}" if when != "-" else "")
         + "; nothing was created"
     )
-    body = request.to_body()
-    # Local images are known by their uploaded URLs only once uploaded: not compared.
-    fields = (set(body) | set(entry.params)) - ({"image_urls"} if has_local_images else set())
-    differs = sorted(k for k in fields if body.get(k) != entry.params.get(k))
-    if differs:
+    if prior.differs:
         rt.out.warn(
-            f"that task was made from a different request (differs in: {', '.join(differs)}); "
+            f"that task was made from a different request (differs in: {', '.join(prior.differs)}); "
             "use a new --idempotency-key for a new task"
         )
-    return entry.task_id
 
 
 def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
@@ -361,34 +298,6 @@ def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
                 "must be able to fetch it as an image"
             )
     return sources
-
-
-def upload_sources(
-    rt: Runtime, client: Client, sources: Sequence[str | ImageInfo]
-) -> tuple[list[str], list[dict[str, str]]]:
-    """Upload the local images; return every image URL in order, and (path, url) of uploads."""
-    urls: list[str] = []
-    uploaded: list[dict[str, str]] = []
-    for source in sources:
-        if isinstance(source, str):
-            urls.append(source)
-            continue
-        file = upload_one(rt, client, source, "nothing was created")
-        rt.out.info(f"uploaded {source.path} -> {file.file_url}")
-        urls.append(file.file_url)
-        uploaded.append({"path": str(source.path.resolve()), "url": file.file_url})
-    return urls, uploaded
-
-
-def upload_one(rt: Runtime, client: Client, image: ImageInfo, interrupted: str) -> UploadedFile:
-    """Upload one checked image with a progress display."""
-    try:
-        with rt.out.transfers() as start:
-            return client.upload_file(
-                image.path, mime=image.mime, on_progress=start(f"uploading {image.path.name}")
-            )
-    except KeyboardInterrupt:
-        raise Interrupted(f"interrupted while uploading {image.path}; {interrupted}") from None
 
 
 def show_dry_run(
@@ -446,98 +355,6 @@ def show_dry_run(
 # -- wait and status -------------------------------------------------------------------------------
 
 
-def finish_wait(
-    rt: Runtime,
-    client: Client,
-    task_ids: Sequence[str],
-    *,
-    timeout: float | None,
-    interval: float,
-    destination: Destination | None = None,
-    force: bool = False,
-) -> None:
-    """Wait for every task under one deadline, show (or save) each outcome, end with the most
-    serious error."""
-    from ..waiting import wait_for_tasks
-
-    failures: list[SeedanceError] = []
-    output_flags = [] if destination is None else ["-o", destination.option()]
-
-    def on_error(exc: SeedanceError) -> None:
-        rt.out.trace(f"* poll failed, will retry: {exc.message}")
-
-    try:
-        with rt.out.progress(task_ids, rt.world.wall_clock) as display:
-
-            def on_update(task: Task) -> None:
-                rt.ledger.observe(task, base_url=client.base_url)
-                display.update(task)
-
-            deadline = rt.world.clock() + timeout if timeout is not None else None
-            outcomes = wait_for_tasks(
-                client,
-                task_ids,
-                timeout=timeout,
-                interval=interval,
-                on_update=on_update,
-                on_error=on_error,
-                sleep=rt.world.sleep,
-                clock=rt.world.clock,
-            )
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"interrupted while waiting for {', '.join(task_ids)}; the task keeps running",
-            hint=rt.resume_hint("wait", task_ids, *output_flags),
-        ) from None
-    still_running: list[str] = []
-    for task_id, outcome in outcomes.items():
-        if isinstance(outcome, WaitTimeout):
-            still_running.append(task_id)
-            if rt.options.json and outcome.task is not None:
-                rt.out.task(outcome.task)
-        elif isinstance(outcome, UnreachableAtDeadline):
-            outcome.hint = rt.resume_hint("wait", [task_id], *output_flags)
-            failures.append(outcome)
-        elif isinstance(outcome, SeedanceError):
-            failures.append(about(task_id, outcome))
-        elif outcome.succeeded:
-            try:
-                if destination is None:
-                    show_result(rt, outcome)
-                else:
-                    save(rt, client, outcome, destination, force=force, deadline=deadline)
-            except Interrupted:
-                raise
-            except (SeedanceError, OSError) as exc:
-                error = as_error(exc)
-                if destination is not None and not isinstance(error, TaskFailed):
-                    # the task is done and paid for: say how to get its result once this is fixed
-                    then = rt.resume_command("download", [task_id], "-o", destination.option())
-                    error.hint = f"{error.hint}; then: {then}" if error.hint else f"then: {then}"
-                failures.append(about(task_id, error))
-        else:
-            if rt.options.json:
-                rt.out.task(outcome)
-            failures.append(TaskFailed(outcome, hint=retry_hint(outcome)))
-    if still_running:
-        hint = rt.resume_hint("wait", still_running, *output_flags)
-        failures.append(WaitTimeoutAll(still_running, timeout or 0.0, hint))
-    report(rt, failures)
-
-
-def show_result(rt: Runtime, task: Task) -> None:
-    """Print a completed task's result URL; one without a usable result is ``NoResult`` (exit 8)."""
-    from ..jobs import no_result
-
-    unusable = no_result(task)
-    if rt.options.json or rt.out.out_fancy:
-        rt.out.task(task)
-    elif unusable is None:
-        rt.out.line(task.video_url or "")
-    if unusable is not None:
-        raise unusable
-
-
 @app.command(epilog=EXIT_CODES_HELP)
 @with_globals
 def wait(
@@ -564,10 +381,10 @@ def wait(
     destination = rt.destination(output, several=len(ids) > 1) if output is not None else None
     if destination is not None:
         destination.check(force=force, task_ids=ids)  # before waiting
-    with rt.client() as client:
+    with rt.session() as session:
         finish_wait(
             rt,
-            client,
+            session,
             ids,
             timeout=timeout,
             interval=rt.poll_interval(interval),
@@ -592,63 +409,16 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
         raise UsageError(f"TASK_ID: {exc.reason}") from None
     rows: list[tuple[str, Task | SeedanceError]] = []
     errors: list[SeedanceError] = []
-    with rt.client() as client:
+    with rt.session() as session:
         for task_id in ids:
             try:
-                task = client.get_task(task_id)
-                rt.ledger.observe(task, base_url=client.base_url)
+                task = session.get_task(task_id)
                 rows.append((task_id, task))
             except (SeedanceError, KeyboardInterrupt) as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise Interrupted("interrupted") from None
-                rows.append((task_id, exc))
-                errors.append(about(task_id, exc))
+                error = exc.about(task_id)
+                rows.append((task_id, error))
+                errors.append(error)
     rt.out.status_lines(rows)  # with --json, each error's object is among the rows already
     report(rt, errors, json_shown=True)
-
-
-def save(
-    rt: Runtime,
-    client: Client,
-    task: Task,
-    destination: Destination,
-    *,
-    force: bool,
-    deadline: float | None = None,
-) -> None:
-    """Download a completed task's results and print where they went (``files`` with --json);
-    by ``deadline`` (a wait's) when one is given."""
-    from ..jobs import save_results, usable_results
-
-    usable_results(task)
-    targets: list[Path] = []
-    try:
-        with rt.out.transfers() as start:
-
-            def progress(index: int, target: Path) -> Callable[[int, int | None], None]:
-                targets.append(target)
-                return start(f"downloading {target.name}")
-
-            saved = save_results(
-                client,
-                rt.ledger,
-                task,
-                destination,
-                force=force,
-                on_progress=progress,
-                sleep=rt.world.sleep,
-                deadline=deadline,
-            )
-    except KeyboardInterrupt:
-        target = targets[-1] if targets else destination.target(task.id, 0)
-        raise Interrupted(
-            f"interrupted while downloading {task.id}; {target.name}.part is kept",
-            hint=rt.resume_hint("download", [task.id], "-o", str(target)),
-        ) from None
-    for item in saved:
-        rt.out.info(f"saved {item.path} ({fmt_size(item.size)}, sha256 {item.sha256[:12]}...)")
-    if rt.options.json:
-        rt.out.task(task, files=[str(item.path) for item in saved])
-    else:
-        for item in saved:
-            rt.out.line(str(item.path))

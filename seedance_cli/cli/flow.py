@@ -1,0 +1,215 @@
+"""What several commands share after parsing: waiting with progress, saving with progress,
+uploading with progress, and ending with the most serious error. Each calls one session
+operation and shows what it returned; none touches the history or the client itself.
+
+Command modules import this and ``app``, never each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import (
+    AlreadyShown,
+    Interrupted,
+    SeedanceError,
+    ServiceError,
+    TaskFailed,
+    UnreachableAtDeadline,
+    WaitTimeout,
+    WaitTimeoutAll,
+)
+
+if TYPE_CHECKING:
+    from ..images import ImageInfo
+    from ..models import Task, UploadedFile
+    from ..session import Destination, Session
+    from .app import Runtime
+
+
+def report(rt: Runtime, failures: Sequence[SeedanceError], *, json_shown: bool = False) -> None:
+    """Show every failure, then end with the exit code of the most serious one.
+
+    Not reaching the API or being refused (its own code) beats a failed task (8), which beats a
+    deadline (9). ``json_shown``: the command already printed each failure's JSON object on
+    stdout (``status`` does, in the order of the ids), so only stderr gets them here.
+    """
+    if not failures:
+        return
+    for failure in failures:
+        rt.out.error(failure, json_shown=json_shown)
+
+    def rank(exc: SeedanceError) -> int:
+        return 0 if isinstance(exc, WaitTimeout) else 1 if isinstance(exc, TaskFailed) else 2
+
+    raise AlreadyShown(max(failures, key=rank))
+
+
+def retry_hint(task: Task) -> str | None:
+    if task.error is None:
+        return "the API gave no reason"
+    if task.error.retryable:
+        return "a service-side failure: the same request may succeed later"
+    return "this request will fail again as it is; change it before retrying"
+
+
+def as_error(exc: BaseException) -> SeedanceError:
+    """A download that failed on this machine's side (disk full, no permission) is a failed
+    download too: exit 7."""
+    if isinstance(exc, SeedanceError):
+        return exc
+    return ServiceError(f"cannot write the file: {exc}")
+
+
+def finish_wait(
+    rt: Runtime,
+    session: Session,
+    task_ids: Sequence[str],
+    *,
+    timeout: float | None,
+    interval: float,
+    destination: Destination | None = None,
+    force: bool = False,
+) -> None:
+    """Wait for every task under one deadline, show (or save) each outcome, end with the most
+    serious error."""
+    failures: list[SeedanceError] = []
+    output_flags = [] if destination is None else ["-o", destination.option()]
+
+    def on_error(exc: SeedanceError) -> None:
+        rt.out.trace(f"* poll failed, will retry: {exc.message}")
+
+    try:
+        with rt.out.progress(task_ids, rt.world.wall_clock) as display:
+            deadline = session.clock() + timeout if timeout is not None else None
+            outcomes = session.wait(
+                task_ids,
+                timeout=timeout,
+                interval=interval,
+                on_update=display.update,
+                on_error=on_error,
+            )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted while waiting for {', '.join(task_ids)}; the task keeps running",
+            hint=rt.resume_hint("wait", task_ids, *output_flags),
+        ) from None
+    still_running: list[str] = []
+    for task_id, outcome in outcomes.items():
+        if isinstance(outcome, WaitTimeout):
+            still_running.append(task_id)
+            if rt.options.json and outcome.task is not None:
+                rt.out.task(outcome.task)
+        elif isinstance(outcome, UnreachableAtDeadline):
+            failures.append(outcome.replace(hint=rt.resume_hint("wait", [task_id], *output_flags)))
+        elif isinstance(outcome, SeedanceError):
+            failures.append(outcome.about(task_id))
+        elif outcome.succeeded:
+            try:
+                if destination is None:
+                    show_result(rt, outcome)
+                else:
+                    save(rt, session, outcome, destination, force=force, deadline=deadline)
+            except Interrupted:
+                raise
+            except (SeedanceError, OSError) as exc:
+                error = as_error(exc)
+                if destination is not None and not isinstance(error, TaskFailed):
+                    # the task is done and paid for: say how to get its result once this is fixed
+                    then = rt.resume_command("download", [task_id], "-o", destination.option())
+                    error = error.replace(
+                        hint=f"{error.hint}; then: {then}" if error.hint else f"then: {then}"
+                    )
+                failures.append(error.about(task_id))
+        else:
+            if rt.options.json:
+                rt.out.task(outcome)
+            failures.append(TaskFailed(outcome, hint=retry_hint(outcome)))
+    if still_running:
+        hint = rt.resume_hint("wait", still_running, *output_flags)
+        failures.append(WaitTimeoutAll(still_running, timeout or 0.0, hint))
+    report(rt, failures)
+
+
+def show_result(rt: Runtime, task: Task) -> None:
+    """Print a completed task's result URL; one without a usable result is ``NoResult`` (exit 8)."""
+    from ..session import no_result
+
+    unusable = no_result(task)
+    if rt.options.json or rt.out.out_fancy:
+        rt.out.task(task)
+    elif unusable is None:
+        rt.out.line(task.video_url or "")
+    if unusable is not None:
+        raise unusable
+
+
+def save(
+    rt: Runtime,
+    session: Session,
+    task: Task,
+    destination: Destination,
+    *,
+    force: bool,
+    deadline: float | None = None,
+) -> None:
+    """Download a completed task's results and print where they went (``files`` with --json);
+    by ``deadline`` (a wait's) when one is given."""
+    from ..render import fmt_bytes
+    from ..session import usable_results
+
+    usable_results(task)
+    targets: list[Path] = []
+    try:
+        with rt.out.transfers() as start:
+
+            def progress(index: int, target: Path) -> Callable[[int, int | None], None]:
+                targets.append(target)
+                return start(f"downloading {target.name}")
+
+            saved = session.save(
+                task, destination, force=force, on_progress=progress, deadline=deadline
+            )
+    except KeyboardInterrupt:
+        target = targets[-1] if targets else destination.target(task.id, 0)
+        raise Interrupted(
+            f"interrupted while downloading {task.id}; {target.name}.part is kept",
+            hint=rt.resume_hint("download", [task.id], "-o", str(target)),
+        ) from None
+    for item in saved:
+        rt.out.info(f"saved {item.path} ({fmt_bytes(item.size)}, sha256 {item.sha256[:12]}...)")
+    if rt.options.json:
+        rt.out.task(task, files=[str(item.path) for item in saved])
+    else:
+        for item in saved:
+            rt.out.line(str(item.path))
+
+
+def upload_images(
+    rt: Runtime,
+    session: Session,
+    sources: Sequence[str | ImageInfo],
+    *,
+    interrupted: str,
+) -> tuple[list[str], list[dict[str, str]], list[tuple[ImageInfo, UploadedFile]]]:
+    """Upload the local images among ``sources`` with a progress display: every image URL in
+    order, ``{"path", "url"}`` of each upload (for the history), and each upload's file.
+    Ctrl-C names the image under way and ``interrupted`` (what it means for the command)."""
+    done: list[tuple[ImageInfo, UploadedFile]] = []
+    current: list[ImageInfo] = []
+    try:
+        with rt.out.transfers() as start:
+
+            def progress(image: ImageInfo) -> Callable[[int, int | None], None]:
+                current[:] = [image]
+                return start(f"uploading {image.path.name}")
+
+            urls, uploaded = session.upload_images(
+                sources, on_progress=progress, on_uploaded=lambda i, f: done.append((i, f))
+            )
+    except KeyboardInterrupt:
+        what = f" {current[0].path}" if current else ""
+        raise Interrupted(f"interrupted while uploading{what}; {interrupted}") from None
+    return urls, uploaded, done
