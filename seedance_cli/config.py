@@ -334,7 +334,11 @@ class Settings:
     api_key: str | None
     api_key_source: str | None
     base_url: str
+    #: Where ``base_url`` and ``files_url`` come from: ``flag``, the variable's name, ``default`` or
+    #: ``profile 'NAME'``.
+    base_url_source: str
     files_url: str
+    files_url_source: str
     duration: int | None
     quality: str | None
     aspect_ratio: str | None
@@ -409,18 +413,33 @@ def resolve(
                 f"at most {MAX_POLL_INTERVAL:g}"
             )
 
+    def source_of(value: str, default: str, var: str, flag: bool = False) -> str:
+        if flag:
+            return "flag"
+        if env.get(var):
+            return var
+        return "default" if value == default else f"profile {name!r}"
+
+    base = (
+        flag_base
+        or env_value("SEEDANCE_BASE_URL", "base-url")
+        or values.get("base-url")
+        or DEFAULT_BASE_URL
+    )
+    files = (
+        env_value("SEEDANCE_FILES_URL", "files-url") or values.get("files-url") or DEFAULT_FILES_URL
+    )
     return Settings(
         profile=name,
         config_path=cfg.path,
         api_key=key,
         api_key_source=source,
-        base_url=flag_base
-        or env_value("SEEDANCE_BASE_URL", "base-url")
-        or values.get("base-url")
-        or DEFAULT_BASE_URL,
-        files_url=env_value("SEEDANCE_FILES_URL", "files-url")
-        or values.get("files-url")
-        or DEFAULT_FILES_URL,
+        base_url=base,
+        base_url_source=source_of(
+            base, DEFAULT_BASE_URL, "SEEDANCE_BASE_URL", base_url is not None
+        ),
+        files_url=files,
+        files_url_source=source_of(files, DEFAULT_FILES_URL, "SEEDANCE_FILES_URL"),
         duration=values.get("duration"),
         quality=values.get("quality"),
         aspect_ratio=values.get("aspect-ratio"),
@@ -430,8 +449,9 @@ def resolve(
     )
 
 
-def effective_settings(settings: Settings, base_url_flag: str | None) -> list[tuple[str, Any, str]]:
-    """(key, value, source) for every config key as it applies now; keys masked."""
+def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
+    """(key, value, source) for every config key as it applies now, as ``resolve`` decided it;
+    keys masked."""
     profile_source = f"profile {settings.profile!r}"
     rows: list[tuple[str, Any, str]] = []
     key = settings.api_key
@@ -443,29 +463,8 @@ def effective_settings(settings: Settings, base_url_flag: str | None) -> list[tu
         )
     )
 
-    def source_of(value: Any, default: Any, env_var: str | None, flag: bool = False) -> str:
-        if flag:
-            return "flag"
-        if env_var and os.environ.get(env_var):
-            return env_var
-        return "default" if value == default else profile_source
-
-    rows.append(
-        (
-            "base-url",
-            settings.base_url,
-            source_of(
-                settings.base_url, DEFAULT_BASE_URL, "SEEDANCE_BASE_URL", base_url_flag is not None
-            ),
-        )
-    )
-    rows.append(
-        (
-            "files-url",
-            settings.files_url,
-            source_of(settings.files_url, DEFAULT_FILES_URL, "SEEDANCE_FILES_URL"),
-        )
-    )
+    rows.append(("base-url", settings.base_url, settings.base_url_source))
+    rows.append(("files-url", settings.files_url, settings.files_url_source))
     for name, value in (
         ("duration", settings.duration),
         ("quality", settings.quality),

@@ -146,7 +146,7 @@ def config_list(rt: Runtime) -> None:
     """Show every setting in effect, its value (keys masked) and where it comes from."""
     from ..config import effective_settings
 
-    rows = effective_settings(rt.settings, rt.options.base_url)
+    rows = effective_settings(rt.settings)
     if rt.options.json:
         rt.out.json({key: {"value": value, "source": source} for key, value, source in rows})
         return
