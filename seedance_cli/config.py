@@ -152,9 +152,9 @@ def mask(secret: str) -> str:
     return f"{secret[:3]}...{secret[-4:]}"
 
 
-def config_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    override = env.get("SEEDANCE_CONFIG_DIR")
+def config_dir(environ: Mapping[str, str]) -> Path:
+    """The config folder: ``SEEDANCE_CONFIG_DIR`` in ``environ``, else the platform's."""
+    override = environ.get("SEEDANCE_CONFIG_DIR")
     if override:
         return Path(override).expanduser()
     import platformdirs
@@ -162,9 +162,10 @@ def config_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_config_dir("seedance"))
 
 
-def data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    override = env.get("SEEDANCE_DATA_DIR")
+def data_dir(environ: Mapping[str, str]) -> Path:
+    """The data folder (the task history): ``SEEDANCE_DATA_DIR`` in ``environ``, else the
+    platform's."""
+    override = environ.get("SEEDANCE_DATA_DIR")
     if override:
         return Path(override).expanduser()
     import platformdirs
@@ -347,20 +348,26 @@ class Settings:
     poll_interval: float | None
 
 
+def profile_name(flag: str | None, environ: Mapping[str, str]) -> str:
+    """The profile in use: the ``--profile`` flag, else ``SEEDANCE_PROFILE``, else ``default``."""
+    return check_profile_name(flag or environ.get("SEEDANCE_PROFILE") or DEFAULT_PROFILE)
+
+
 def resolve(
     *,
     profile: str | None = None,
     base_url: str | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     config: ConfigFile | None = None,
 ) -> Settings:
     """Resolve settings: flag > environment > profile in the config file > built-in default.
 
-    ``profile`` and ``base_url`` are the flags. Raises ``ConfigError`` for an invalid config file,
-    an unknown profile asked for by name, or an invalid value in the environment.
+    ``profile`` and ``base_url`` are the flags; ``environ`` is the environment, the only one read.
+    Raises ``ConfigError`` for an invalid config file, an unknown profile asked for by name, or an
+    invalid value in the environment.
     """
-    env = os.environ if environ is None else environ
-    name = check_profile_name(profile or env.get("SEEDANCE_PROFILE") or DEFAULT_PROFILE)
+    env = environ
+    name = profile_name(profile, env)
     cfg = config if config is not None else ConfigFile.load(config_dir(env) / FILE_NAME)
     if (
         (profile or env.get("SEEDANCE_PROFILE"))

@@ -116,7 +116,7 @@ def missing_results(rt: Runtime, base_url: str) -> list[str]:
     entries = rt.ledger.entries()
     if entries is None:
         raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
-    now = rt.world.wall_clock()
+    now = rt.env.wall_clock()
     return [
         e.task_id
         for e in reversed(entries)
@@ -177,7 +177,7 @@ def history(
     entries = rt.ledger.entries(limit=limit, status=status_filter, search=search)
     if entries is None:
         raise ConfigError(f"cannot read the task history in {rt.ledger.path}")
-    now = rt.world.wall_clock()
+    now = rt.env.wall_clock()
     if rt.options.json:
         for entry in entries:
             rt.out.json(history_json(entry, now))

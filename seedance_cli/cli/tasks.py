@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -56,13 +55,14 @@ from .app import (
 PROMPT_READ_LIMIT = 1_000_000
 
 
-def read_prompt(value: str) -> str:
-    """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped.
-    Either is read up to ``PROMPT_READ_LIMIT`` bytes: ``@/dev/zero`` is refused, not read forever."""
+def read_prompt(value: str, stdin: TextIO | None) -> str:
+    """PROMPT as given: ``-`` reads ``stdin``, ``@FILE`` reads a UTF-8 file; trailing whitespace
+    dropped. Either is read up to ``PROMPT_READ_LIMIT`` bytes: ``@/dev/zero`` is refused, not read
+    forever."""
     if value == "-":
-        if sys.stdin is None or sys.stdin.isatty():
+        if stdin is None or stdin.isatty():
             raise UsageError("PROMPT is '-' but stdin is a terminal", hint="pipe the prompt in")
-        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        stream = getattr(stdin, "buffer", stdin)
         data = read_bounded(stream, PROMPT_READ_LIMIT, "PROMPT from stdin")
         shown = "stdin"
     elif value == "@":  # `@$FILE` with FILE unset: never send a lone "@" and pay for it
@@ -108,7 +108,7 @@ def build_request(
     settings = rt.settings
     try:
         return GenerationRequest(
-            prompt=read_prompt(prompt),
+            prompt=read_prompt(prompt, rt.env.stdin),
             image_urls=tuple(images),
             duration=duration if duration is not None else settings.duration,
             quality=quality if quality is not None else settings.quality,
@@ -247,8 +247,8 @@ def generate(
                     idempotency_key=key,
                     profile=rt.settings.profile,
                     local_images=uploaded,
-                    sleep=rt.world.sleep,
-                    clock=rt.world.clock,
+                    sleep=rt.env.sleep,
+                    clock=rt.env.clock,
                 )
             except KeyboardInterrupt:
                 raise Interrupted(
@@ -467,13 +467,13 @@ def finish_wait(
         rt.out.trace(f"* poll failed, will retry: {exc.message}")
 
     try:
-        with rt.out.progress(task_ids, rt.world.wall_clock) as display:
+        with rt.out.progress(task_ids, rt.env.wall_clock) as display:
 
             def on_update(task: Task) -> None:
                 rt.ledger.observe(task, base_url=client.base_url)
                 display.update(task)
 
-            deadline = rt.world.clock() + timeout if timeout is not None else None
+            deadline = rt.env.clock() + timeout if timeout is not None else None
             outcomes = wait_for_tasks(
                 client,
                 task_ids,
@@ -481,8 +481,8 @@ def finish_wait(
                 interval=interval,
                 on_update=on_update,
                 on_error=on_error,
-                sleep=rt.world.sleep,
-                clock=rt.world.clock,
+                sleep=rt.env.sleep,
+                clock=rt.env.clock,
             )
     except KeyboardInterrupt:
         raise Interrupted(
@@ -636,7 +636,7 @@ def save(
                 destination,
                 force=force,
                 on_progress=progress,
-                sleep=rt.world.sleep,
+                sleep=rt.env.sleep,
                 deadline=deadline,
             )
     except KeyboardInterrupt:
