@@ -152,9 +152,9 @@ def mask(secret: str) -> str:
     return f"{secret[:3]}...{secret[-4:]}"
 
 
-def config_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    override = env.get("SEEDANCE_CONFIG_DIR")
+def config_dir(environ: Mapping[str, str]) -> Path:
+    """The config folder: ``SEEDANCE_CONFIG_DIR`` in ``environ``, else the platform's."""
+    override = environ.get("SEEDANCE_CONFIG_DIR")
     if override:
         return Path(override).expanduser()
     import platformdirs
@@ -162,9 +162,10 @@ def config_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_config_dir("seedance"))
 
 
-def data_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    override = env.get("SEEDANCE_DATA_DIR")
+def data_dir(environ: Mapping[str, str]) -> Path:
+    """The data folder (the task history): ``SEEDANCE_DATA_DIR`` in ``environ``, else the
+    platform's."""
+    override = environ.get("SEEDANCE_DATA_DIR")
     if override:
         return Path(override).expanduser()
     import platformdirs
@@ -334,7 +335,11 @@ class Settings:
     api_key: str | None
     api_key_source: str | None
     base_url: str
+    #: Where ``base_url`` and ``files_url`` come from: ``flag``, the variable's name, ``default`` or
+    #: ``profile 'NAME'``.
+    base_url_source: str
     files_url: str
+    files_url_source: str
     duration: int | None
     quality: str | None
     aspect_ratio: str | None
@@ -343,20 +348,26 @@ class Settings:
     poll_interval: float | None
 
 
+def profile_name(flag: str | None, environ: Mapping[str, str]) -> str:
+    """The profile in use: the ``--profile`` flag, else ``SEEDANCE_PROFILE``, else ``default``."""
+    return check_profile_name(flag or environ.get("SEEDANCE_PROFILE") or DEFAULT_PROFILE)
+
+
 def resolve(
     *,
     profile: str | None = None,
     base_url: str | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     config: ConfigFile | None = None,
 ) -> Settings:
     """Resolve settings: flag > environment > profile in the config file > built-in default.
 
-    ``profile`` and ``base_url`` are the flags. Raises ``ConfigError`` for an invalid config file,
-    an unknown profile asked for by name, or an invalid value in the environment.
+    ``profile`` and ``base_url`` are the flags; ``environ`` is the environment, the only one read.
+    Raises ``ConfigError`` for an invalid config file, an unknown profile asked for by name, or an
+    invalid value in the environment.
     """
-    env = os.environ if environ is None else environ
-    name = check_profile_name(profile or env.get("SEEDANCE_PROFILE") or DEFAULT_PROFILE)
+    env = environ
+    name = profile_name(profile, env)
     cfg = config if config is not None else ConfigFile.load(config_dir(env) / FILE_NAME)
     if (
         (profile or env.get("SEEDANCE_PROFILE"))
@@ -409,18 +420,33 @@ def resolve(
                 f"at most {MAX_POLL_INTERVAL:g}"
             )
 
+    def source_of(value: str, default: str, var: str, flag: bool = False) -> str:
+        if flag:
+            return "flag"
+        if env.get(var):
+            return var
+        return "default" if value == default else f"profile {name!r}"
+
+    base = (
+        flag_base
+        or env_value("SEEDANCE_BASE_URL", "base-url")
+        or values.get("base-url")
+        or DEFAULT_BASE_URL
+    )
+    files = (
+        env_value("SEEDANCE_FILES_URL", "files-url") or values.get("files-url") or DEFAULT_FILES_URL
+    )
     return Settings(
         profile=name,
         config_path=cfg.path,
         api_key=key,
         api_key_source=source,
-        base_url=flag_base
-        or env_value("SEEDANCE_BASE_URL", "base-url")
-        or values.get("base-url")
-        or DEFAULT_BASE_URL,
-        files_url=env_value("SEEDANCE_FILES_URL", "files-url")
-        or values.get("files-url")
-        or DEFAULT_FILES_URL,
+        base_url=base,
+        base_url_source=source_of(
+            base, DEFAULT_BASE_URL, "SEEDANCE_BASE_URL", base_url is not None
+        ),
+        files_url=files,
+        files_url_source=source_of(files, DEFAULT_FILES_URL, "SEEDANCE_FILES_URL"),
         duration=values.get("duration"),
         quality=values.get("quality"),
         aspect_ratio=values.get("aspect-ratio"),
@@ -430,8 +456,9 @@ def resolve(
     )
 
 
-def effective_settings(settings: Settings, base_url_flag: str | None) -> list[tuple[str, Any, str]]:
-    """(key, value, source) for every config key as it applies now; keys masked."""
+def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
+    """(key, value, source) for every config key as it applies now, as ``resolve`` decided it;
+    keys masked."""
     profile_source = f"profile {settings.profile!r}"
     rows: list[tuple[str, Any, str]] = []
     key = settings.api_key
@@ -443,29 +470,8 @@ def effective_settings(settings: Settings, base_url_flag: str | None) -> list[tu
         )
     )
 
-    def source_of(value: Any, default: Any, env_var: str | None, flag: bool = False) -> str:
-        if flag:
-            return "flag"
-        if env_var and os.environ.get(env_var):
-            return env_var
-        return "default" if value == default else profile_source
-
-    rows.append(
-        (
-            "base-url",
-            settings.base_url,
-            source_of(
-                settings.base_url, DEFAULT_BASE_URL, "SEEDANCE_BASE_URL", base_url_flag is not None
-            ),
-        )
-    )
-    rows.append(
-        (
-            "files-url",
-            settings.files_url,
-            source_of(settings.files_url, DEFAULT_FILES_URL, "SEEDANCE_FILES_URL"),
-        )
-    )
+    rows.append(("base-url", settings.base_url, settings.base_url_source))
+    rows.append(("files-url", settings.files_url, settings.files_url_source))
     for name, value in (
         ("duration", settings.duration),
         ("quality", settings.quality),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -63,6 +62,14 @@ def fmt_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _through_live_display(current: IO[str] | None, stream: IO[str]) -> IO[str]:
+    """``stream``, or the proxy a rich live display put in its place in ``sys`` (``current``)."""
+    if current is not stream and getattr(current, "rich_proxied_file", None) is stream:
+        assert current is not None
+        return current
+    return stream
+
+
 @dataclasses.dataclass
 class Output:
     """The CLI's voice. ``json_mode``: JSON on stdout; ``quiet``: no chatter on stderr."""
@@ -71,26 +78,37 @@ class Output:
     quiet: bool = False
     verbose: bool = False
     no_color: bool = False
-    stdout: IO[str] | None = None
-    stderr: IO[str] | None = None
-    environ: Mapping[str, str] | None = None
+    #: The run's streams and environment variables (``Environment.stdout``, ``stderr``, ``environ``).
+    stdout: IO[str] = dataclasses.field(kw_only=True)
+    stderr: IO[str] = dataclasses.field(kw_only=True)
+    environ: Mapping[str, str] = dataclasses.field(kw_only=True)
     #: Secrets never to be shown (the API key): set once the key is known.
     secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        env = os.environ if self.environ is None else self.environ
-        self.out_fancy = wants_color(self.out, no_color=self.no_color, environ=env)
-        self.err_fancy = wants_color(self.err, no_color=self.no_color, environ=env)
+        self.out_fancy = wants_color(self.out, no_color=self.no_color, environ=self.environ)
+        self.err_fancy = wants_color(self.err, no_color=self.no_color, environ=self.environ)
 
     @property
     def out(self) -> IO[str]:
-        """stdout, looked up at each write: a live progress display swaps it for a proxy that
-        prints above its bars."""
-        return self.stdout or sys.stdout
+        """stdout, looked up at each write: a live progress display swaps ``sys.stdout`` for a
+        proxy that prints above its bars, and while that proxy wraps this stream, writes go
+        through it."""
+        return _through_live_display(sys.stdout, self.stdout)
 
     @property
     def err(self) -> IO[str]:
-        return self.stderr or sys.stderr
+        """stderr, looked up at each write like ``out`` (the display swaps ``sys.stderr`` too)."""
+        return _through_live_display(sys.stderr, self.stderr)
+
+    def rich_console(self, file: IO[str], **options: Any) -> Any:
+        """A rich console on ``file`` that reads this output's environment variables (terminal
+        size, ``TERM``, ``NO_COLOR``...) rather than the process's."""
+        from rich.console import Console
+
+        return Console(
+            file=file, highlight=False, markup=False, emoji=False, _environ=self.environ, **options
+        )
 
     # -- stdout: data ------------------------------------------------------------------------------
 
@@ -189,9 +207,7 @@ class Output:
         self._rich_out(lambda console: console.print(grid))
 
     def _rich_out(self, draw: Any) -> None:
-        from rich.console import Console
-
-        console = Console(file=self.out, highlight=False, markup=False, emoji=False, soft_wrap=True)
+        console = self.rich_console(self.out, soft_wrap=True)
         try:
             draw(console)
             self.out.flush()
@@ -206,12 +222,9 @@ class Output:
         text = redact(text, self.secrets)
         try:
             if self.err_fancy and style:
-                from rich.console import Console
                 from rich.text import Text
 
-                console = Console(
-                    file=self.err, highlight=False, markup=False, emoji=False, soft_wrap=True
-                )
+                console = self.rich_console(self.err, soft_wrap=True)
                 console.print(Text(text, style=style))
             else:
                 self.err.write(text + "\n")
@@ -266,7 +279,6 @@ class Output:
         if self.quiet:
             yield lambda label: lambda done, total: None
         elif self.err_fancy:
-            from rich.console import Console
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
@@ -276,7 +288,7 @@ class Output:
                 TransferSpeedColumn,
             )
 
-            console = Console(file=self.err, highlight=False, markup=False, emoji=False)
+            console = self.rich_console(self.err)
             with Progress(
                 TextColumn("{task.description}", markup=False),
                 BarColumn(),
@@ -322,10 +334,9 @@ class Output:
 
             yield plain
             return
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        console = Console(file=self.err, highlight=False, markup=False, emoji=False)
+        console = self.rich_console(self.err)
         counts: dict[str, int] = {}
         with Progress(
             TextColumn("batch", markup=False),
@@ -353,7 +364,7 @@ class Output:
         if self.quiet:
             yield NullDisplay()
         elif self.err_fancy:
-            with LiveDisplay(self.err, task_ids, wall_clock) as display:
+            with LiveDisplay(self, task_ids, wall_clock) as display:
                 yield display
         else:
             yield LineDisplay(self, wall_clock)
@@ -424,12 +435,11 @@ class LiveDisplay:
     """Rich progress bars, one per task: status, percent, elapsed, estimate."""
 
     def __init__(
-        self, stream: IO[str], task_ids: Sequence[str], wall_clock: Callable[[], float]
+        self, output: Output, task_ids: Sequence[str], wall_clock: Callable[[], float]
     ) -> None:
-        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn
 
-        self.console = Console(file=stream, highlight=False, markup=False, emoji=False)
+        self.console = output.rich_console(output.err)
         self.bars = Progress(
             TextColumn("{task.description}", markup=False),
             TextColumn("{task.fields[status]}", markup=False, style="cyan"),

@@ -20,27 +20,46 @@ from .clirunner import CliRunner
 TEST_KEY = "sk-test-0123456789abcdef"
 
 
+def hermetic_environ(home: Path) -> dict[str, str]:
+    """The environment variables of a test: its own home, config and data folders, no colour."""
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "SEEDANCE_CONFIG_DIR": str(home / "config" / "seedance"),
+        "SEEDANCE_DATA_DIR": str(home / "data" / "seedance"),
+        "NO_COLOR": "1",
+        "COLUMNS": "100",
+        "TERM": "dumb",
+    }
+
+
 @pytest.fixture(autouse=True)
 def isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No test sees the user's config, data, keys or terminal settings."""
+    """No test sees the user's config, data, keys or terminal settings.
+
+    In-process CLI runs get their variables from ``environ`` (through the ``Environment``); the
+    process gets the same ones too, for subprocesses and as a safety net.
+    """
     for name in list(os.environ):
         if name.startswith(("SEEDANCE_", "EVOLINK_")):
             monkeypatch.delenv(name)
     home = tmp_path / "home"
     for sub in ("config", "data", "cache"):
         (home / sub).mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
-    monkeypatch.setenv("SEEDANCE_CONFIG_DIR", str(home / "config" / "seedance"))
-    monkeypatch.setenv("SEEDANCE_DATA_DIR", str(home / "data" / "seedance"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setenv("TERM", "dumb")
+    for name, value in hermetic_environ(home).items():
+        monkeypatch.setenv(name, value)
     for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(proxy, raising=False)
     return home
+
+
+@pytest.fixture
+def environ(isolation: Path) -> dict[str, str]:
+    """The environment variables in-process CLI runs see, and only these: fixtures and tests add
+    to it (``api`` does) instead of setting the process's."""
+    return hermetic_environ(isolation)
 
 
 _real_connect = socket.socket.connect
@@ -120,17 +139,18 @@ SENTINEL_KEY = "sk-SENTINEL-5f3a9c1e7b2d4068a1"
 
 
 @pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, clock: FakeClock
-) -> CliRunner:
+def cli(environ: dict[str, str], clock: FakeClock) -> CliRunner:
     """The CLI in-process, with no API configured (see ``api`` for one)."""
-    return CliRunner(capsys, monkeypatch, clock)
+    return CliRunner(environ, clock)
+
+
+def api_environ(url: str) -> dict[str, str]:
+    """The variables that point the CLI at an API (an emulator's ``url``), with the sentinel key."""
+    return {"SEEDANCE_BASE_URL": url, "SEEDANCE_FILES_URL": url, "SEEDANCE_API_KEY": SENTINEL_KEY}
 
 
 @pytest.fixture
-def api(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
-    """Point the CLI at the emulator through the environment, with the sentinel key."""
-    monkeypatch.setenv("SEEDANCE_BASE_URL", emulator.url)
-    monkeypatch.setenv("SEEDANCE_FILES_URL", emulator.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+def api(emulator: Emulator, environ: dict[str, str]) -> Emulator:
+    """Point the CLI at the emulator through its environment, with the sentinel key."""
+    environ.update(api_environ(emulator.url))
     return emulator

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from seedance_cli.cli import World, run
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
 
 from .clirunner import CliRunner, Result
@@ -144,9 +143,7 @@ def test_dry_run_checks_and_prints_without_sending(
 # -- resumable: one create per line ----------------------------------------------------------------
 
 
-def run_until_interrupted(
-    capsys: pytest.CaptureFixture[str], clock: FakeClock, args: list[str], sleeps: int
-) -> Result:
+def run_until_interrupted(cli: CliRunner, clock: FakeClock, args: list[str], sleeps: int) -> Result:
     """Run the CLI and press Ctrl-C at its ``sleeps``-th pause."""
     count = [0]
 
@@ -156,10 +153,7 @@ def run_until_interrupted(
             raise KeyboardInterrupt
         clock.sleep(seconds)
 
-    capsys.readouterr()
-    code = run(args, World(sleep=sleep, clock=clock.monotonic, wall_clock=clock.time))
-    out, err = capsys.readouterr()
-    return Result(code, out, err)
+    return cli(*args, sleep=sleep)
 
 
 def test_interrupted_batch_reruns_with_exactly_one_create_per_line(
@@ -167,10 +161,9 @@ def test_interrupted_batch_reruns_with_exactly_one_create_per_line(
     api: Emulator,
     work: Path,
     clock: FakeClock,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     first = run_until_interrupted(
-        capsys, clock, ["batch", "m.jsonl", "--concurrency", "2", "--output-dir", "out"], 3
+        cli, clock, ["batch", "m.jsonl", "--concurrency", "2", "--output-dir", "out"], 3
     )
     assert first.code == 130
     assert "batch interrupted" in first.err

@@ -15,7 +15,6 @@ import pytest
 
 from seedance_cli import Client, GenerationRequest
 from seedance_cli.batch import Manifest, parse_manifest
-from seedance_cli.cli import World, run
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
 from seedance_cli.errors import HistoryUnavailable, OutcomeUnknown, ValidationError
 from seedance_cli.ledger import FILE_NAME, Claim, Ledger
@@ -245,11 +244,7 @@ def test_a_creating_row_of_a_dead_process_shows_as_outcome_unknown(
 
 
 def test_a_line_held_by_a_live_process_is_waited_on_not_created(
-    api: Emulator,
-    work: Path,
-    clock: FakeClock,
-    make_client: Any,
-    capsys: pytest.CaptureFixture[str],
+    cli: CliRunner, api: Emulator, work: Path, clock: FakeClock, make_client: Any
 ) -> None:
     manifest = plan(api)
     line = manifest.lines[0]
@@ -276,12 +271,8 @@ def test_a_line_held_by_a_live_process_is_waited_on_not_created(
             )
         clock.sleep(seconds)
 
-    capsys.readouterr()
-    code = run(
-        ["batch", "m.jsonl", "--output-dir", "out"],
-        World(sleep=sleep, clock=clock.monotonic, wall_clock=clock.time),
-    )
-    out, err = capsys.readouterr()
+    result = cli("batch", "m.jsonl", "--output-dir", "out", sleep=sleep)
+    code, out, err = result.code, result.out, result.err
     assert code == 0, err
     creates = api.requests("create")
     assert len(creates) == 4 and len({r.idempotency_key for r in creates}) == 4

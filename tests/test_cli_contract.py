@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 
 import pytest
 
-from seedance_cli.cli import World, run
 from seedance_cli.emulator import Emulator, FakeClock
 
-from .clirunner import CliRunner, Result
+from .clirunner import CliRunner
 from .conftest import SENTINEL_KEY
 
 PROMPT = "A cat playing piano"
@@ -29,29 +27,15 @@ def test_exit_0_success(cli: CliRunner, api: Emulator) -> None:
     assert cli("generate", PROMPT, "--wait").code == 0
 
 
-def run_with_world(
-    capsys: pytest.CaptureFixture[str],
-    args: list[str],
-    sleep: Callable[[float], None],
-    clock: FakeClock,
-) -> Result:
-    capsys.readouterr()
-    code = run(args, World(sleep=sleep, clock=clock.monotonic, wall_clock=clock.time))
-    out, err = capsys.readouterr()
-    return Result(code, out, err)
-
-
-def test_exit_1_internal_error_says_so_without_a_traceback(
-    capsys: pytest.CaptureFixture[str], api: Emulator, clock: FakeClock
-) -> None:
+def test_exit_1_internal_error_says_so_without_a_traceback(cli: CliRunner, api: Emulator) -> None:
     def broken_sleep(seconds: float) -> None:
         raise RuntimeError("a bug")
 
-    result = run_with_world(capsys, ["generate", PROMPT, "--wait"], broken_sleep, clock)
+    result = cli("generate", PROMPT, "--wait", sleep=broken_sleep)
     assert result.code == 1
     assert "error: internal error: RuntimeError" in result.err
     assert "rerun with --verbose" in result.err and "Traceback" not in result.err
-    verbose = run_with_world(capsys, ["generate", PROMPT, "--wait", "-v"], broken_sleep, clock)
+    verbose = cli("generate", PROMPT, "--wait", "-v", sleep=broken_sleep)
     assert verbose.code == 1 and "Traceback" in verbose.err
 
 
@@ -106,13 +90,12 @@ def test_exit_7_service_unavailable_after_retries(
     assert len(api.requests("query")) == 6 and len(clock.sleeps) == 5
 
 
-def test_exit_7_when_nothing_listens(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exit_7_when_nothing_listens(cli: CliRunner) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    monkeypatch.setenv("SEEDANCE_BASE_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli("generate", PROMPT)
+    env = {"SEEDANCE_BASE_URL": f"http://127.0.0.1:{port}", "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli("generate", PROMPT, env=env)
     assert result.code == 7 and "could not connect" in result.err
 
 
@@ -134,15 +117,13 @@ def test_exit_10_outcome_unknown_prints_the_key(cli: CliRunner, api: Emulator, f
     assert len(api.requests("create")) == 1
 
 
-def test_exit_130_interrupted_wait_prints_id_and_resume(
-    capsys: pytest.CaptureFixture[str], api: Emulator, clock: FakeClock, cli: CliRunner
-) -> None:
+def test_exit_130_interrupted_wait_prints_id_and_resume(api: Emulator, cli: CliRunner) -> None:
     task_id = create(cli)
 
     def ctrl_c(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    result = run_with_world(capsys, ["wait", task_id], ctrl_c, clock)
+    result = cli("wait", task_id, sleep=ctrl_c)
     assert result.code == 130
     assert f"interrupted while waiting for {task_id}" in result.err
     assert f"hint: resume with: seedance wait {task_id}" in result.err

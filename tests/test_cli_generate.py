@@ -470,11 +470,8 @@ class EndlessStdin(io.StringIO):
         return "x" * size
 
 
-def test_a_prompt_from_stdin_is_read_boundedly(
-    cli: CliRunner, api: Emulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(io, "StringIO", EndlessStdin)  # what the runner hands the CLI as stdin
-    result = cli("generate", "-")
+def test_a_prompt_from_stdin_is_read_boundedly(cli: CliRunner, api: Emulator) -> None:
+    result = cli("generate", "-", input=EndlessStdin())
     assert result.code == 2 and "PROMPT from stdin is larger than" in result.err
     assert api.requests() == []
 

@@ -13,7 +13,7 @@ import pytest
 from seedance_cli.emulator import Emulator, FakeClock
 
 from .clirunner import CliRunner
-from .conftest import SENTINEL_KEY
+from .conftest import api_environ
 from .images import AVIF_HEAD, GIF_1X1, HEIC_HEAD, jpeg_bytes, png_bytes, webp_bytes
 
 
@@ -151,26 +151,20 @@ def test_dry_run_shows_what_would_be_uploaded_and_uploads_nothing(
 
 
 def test_file_quota_used_up_exits_5_and_creates_nothing(
-    cli: CliRunner, pics: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, pics: Path, clock: FakeClock
 ) -> None:
     with Emulator(clock=clock, max_files=0) as emu:
-        monkeypatch.setenv("SEEDANCE_BASE_URL", emu.url)
-        monkeypatch.setenv("SEEDANCE_FILES_URL", emu.url)
-        monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-        result = cli("generate", "x", "-i", str(pics / "first.png"))
+        result = cli("generate", "x", "-i", str(pics / "first.png"), env=api_environ(emu.url))
         assert result.code == 5
         assert "File quota exceeded" in result.err and "72 hours" in result.err
         assert emu.requests("create") == []
 
 
 def test_success_false_under_http_200_is_an_error(
-    cli: CliRunner, pics: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, pics: Path, clock: FakeClock
 ) -> None:
     with Emulator(clock=clock, max_files=0, files_errors_http_200=True) as emu:
-        monkeypatch.setenv("SEEDANCE_BASE_URL", emu.url)
-        monkeypatch.setenv("SEEDANCE_FILES_URL", emu.url)
-        monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-        result = cli("upload", str(pics / "first.png"))
+        result = cli("upload", str(pics / "first.png"), env=api_environ(emu.url))
         assert [r.status for r in emu.requests("upload")] == [200]
         assert result.code == 5 and "File quota exceeded" in result.err and result.out == ""
 

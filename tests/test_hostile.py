@@ -254,13 +254,12 @@ def test_a_wait_against_a_trickling_server_ends_at_its_deadline(
 
 
 def test_cli_wait_timeout_against_a_trickling_server_ends_at_the_deadline_with_exit_7(
-    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, serve: Callable[[Respond], Hostile]
 ) -> None:
     server = serve(trickle_body)
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
     started = time.monotonic()
-    result = cli("wait", "--timeout", "0.2", TASK_ID)
+    result = cli("wait", "--timeout", "0.2", TASK_ID, env=env)
     assert time.monotonic() - started < 3.0  # two polls, each cut at about a second
     assert result.code == ExitCode.UNAVAILABLE  # never answered: its state is unknown
     assert result.out == ""
@@ -325,7 +324,6 @@ def test_an_endless_error_body_is_cut_and_still_the_apis_refusal(
 def test_a_read_answered_with_a_status_that_is_no_answer_is_exit_7(
     cli: CliRunner,
     serve: Callable[[Respond], Hostile],
-    monkeypatch: pytest.MonkeyPatch,
     status: int,
 ) -> None:
     def respond(conn: Conn) -> None:
@@ -334,9 +332,8 @@ def test_a_read_answered_with_a_status_that_is_no_answer_is_exit_7(
         conn.answer(304 if status == 100 else status, b"")
 
     server = serve(respond)
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli("status", TASK_ID)
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli("status", TASK_ID, env=env)
     assert result.code == ExitCode.UNAVAILABLE, result.err
     assert "unexpected HTTP" in result.err
 
@@ -355,12 +352,11 @@ def test_json_nested_beyond_recursion_is_a_bad_response(
 
 
 def test_verbose_trace_lines_are_bounded(
-    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, serve: Callable[[Respond], Hostile]
 ) -> None:
     server = serve(lambda conn: conn.json(200, TASK, reason="Y" * 5000))
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli("--verbose", "status", TASK_ID)
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli("--verbose", "status", TASK_ID, env=env)
     assert result.code == 0
     assert max(len(line) for line in result.err.splitlines()) <= 300
 
@@ -393,13 +389,11 @@ def echo_key(conn: Conn) -> None:
 def test_a_server_echoing_the_key_never_gets_it_shown(
     cli: CliRunner,
     serve: Callable[[Respond], Hostile],
-    monkeypatch: pytest.MonkeyPatch,
     json_flag: list[str],
 ) -> None:
     server = serve(echo_key)
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli(*json_flag, "--verbose", "status", TASK_ID)
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli(*json_flag, "--verbose", "status", TASK_ID, env=env)
     assert result.code == ExitCode.AUTH
     assert SENTINEL_KEY not in result.out
     assert SENTINEL_KEY not in result.err
@@ -416,7 +410,7 @@ def test_the_client_masks_echoed_keys_in_errors(serve: Callable[[Respond], Hosti
 
 
 def test_a_task_error_echoing_the_key_is_masked_everywhere_even_in_the_history(
-    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, serve: Callable[[Respond], Hostile]
 ) -> None:
     failed = {
         **TASK,
@@ -427,15 +421,14 @@ def test_a_task_error_echoing_the_key_is_masked_everywhere_even_in_the_history(
         },
     }
     server = serve(lambda conn: conn.json(200, failed if "GET" in conn.request_line else TASK))
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    created = cli("generate", "a cat")
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    created = cli("generate", "a cat", env=env)
     assert created.code == 0 and created.out.strip() == TASK_ID
     for args in (["wait", TASK_ID], ["--json", "wait", TASK_ID], ["--json", "history"]):
-        result = cli(*args)
+        result = cli(*args, env=env)
         assert SENTINEL_KEY not in result.out + result.err, args
         assert "abcdefgh12345" not in result.out + result.err, args
-    waited = cli("wait", TASK_ID)
+    waited = cli("wait", TASK_ID, env=env)
     assert waited.code == ExitCode.TASK_FAILED
     assert "***" in waited.err
     dump = b"".join(p.read_bytes() for p in Path.home().rglob("*") if p.is_file())
@@ -515,17 +508,16 @@ def test_a_create_answered_with_an_odd_status_is_outcome_unknown(
     ],
 )
 def test_a_create_answer_with_odd_fields_keeps_its_id(
-    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch, odd: bytes
+    cli: CliRunner, serve: Callable[[Respond], Hostile], odd: bytes
 ) -> None:
     body = b'{"id": "' + TASK_ID.encode() + b'", ' + odd + b"}"
     server = serve(lambda conn: conn.answer(200, body))
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli("generate", "a cat")
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli("generate", "a cat", env=env)
     assert result.code == 0, result.err
     assert result.out.strip() == TASK_ID
     assert "Traceback" not in result.err
-    listed = cli("--json", "history")
+    listed = cli("--json", "history", env=env)
     assert listed.code == 0
     assert TASK_ID in listed.out
     for item in listed.json:  # what is printed is JSON: no NaN, no Infinity
@@ -544,13 +536,11 @@ def test_a_millisecond_created_is_read_as_seconds(serve: Callable[[Respond], Hos
 def test_a_create_answer_without_a_usable_id_is_outcome_unknown(
     cli: CliRunner,
     serve: Callable[[Respond], Hostile],
-    monkeypatch: pytest.MonkeyPatch,
     body: bytes,
 ) -> None:
     server = serve(lambda conn: conn.answer(200, body))
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli("generate", "a cat")
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli("generate", "a cat", env=env)
     assert result.code == ExitCode.OUTCOME_UNKNOWN
     assert result.out == ""
     assert len(server.requests) == 1
@@ -574,15 +564,13 @@ def test_a_create_answer_without_a_usable_id_is_outcome_unknown(
 def test_a_read_with_the_wrong_shape_exits_7_with_a_clear_message(
     cli: CliRunner,
     serve: Callable[[Respond], Hostile],
-    monkeypatch: pytest.MonkeyPatch,
     body: bytes,
     content_type: str,
     said: str,
 ) -> None:
     server = serve(lambda conn: conn.answer(200, body, content_type=content_type))
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli("status", TASK_ID)
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli("status", TASK_ID, env=env)
     assert result.code == ExitCode.UNAVAILABLE
     assert said in result.err
     assert result.err.count("error:") == 1 and "Traceback" not in result.err
@@ -725,7 +713,7 @@ def test_client_open_result_passes_the_deadline_down(serve: Callable[[Respond], 
 
 
 def test_batch_timeout_against_a_trickling_server_exits_9(
-    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, serve: Callable[[Respond], Hostile]
 ) -> None:
     def respond(conn: Conn) -> None:
         if conn.request_line.startswith("POST"):
@@ -734,25 +722,23 @@ def test_batch_timeout_against_a_trickling_server_exits_9(
             trickle_body(conn)
 
     server = serve(respond)
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
     started = time.monotonic()
     manifest = '{"prompt": "a cat"}\n'
-    result = cli("batch", "-", "--timeout", "0.1", "--interval", "0.05", input=manifest)
+    result = cli("batch", "-", "--timeout", "0.1", "--interval", "0.05", input=manifest, env=env)
     assert time.monotonic() - started < 6.0  # each poll is cut at about a second
     assert result.code == ExitCode.TIMEOUT, result.err
     assert "Traceback" not in result.err
 
 
 def test_any_answer_echoing_the_key_is_masked_in_json_output(
-    cli: CliRunner, serve: Callable[[Respond], Hostile], monkeypatch: pytest.MonkeyPatch
+    cli: CliRunner, serve: Callable[[Respond], Hostile]
 ) -> None:
     balance = {"remaining_credits": 10.0, "used_credits": 1.0, "unlimited_credits": False}
     credits = {"success": True, "data": {"token": balance, "user": balance, "note": SENTINEL_KEY}}
     server = serve(lambda conn: conn.json(200, credits))
-    monkeypatch.setenv("SEEDANCE_BASE_URL", server.url)
-    monkeypatch.setenv("SEEDANCE_API_KEY", SENTINEL_KEY)
-    result = cli("--json", "credits")
+    env = {"SEEDANCE_BASE_URL": server.url, "SEEDANCE_API_KEY": SENTINEL_KEY}
+    result = cli("--json", "credits", env=env)
     assert result.code == 0, result.err
     assert SENTINEL_KEY not in result.out + result.err
     assert "***" in result.out

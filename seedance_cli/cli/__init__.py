@@ -7,7 +7,8 @@ commands on import, in the order ``--help`` lists them (hence no sorting of thes
 
 from __future__ import annotations
 
-from .app import World, app, main, run
+from ..env import Environment
+from .app import app, main, run
 from . import tasks  # noqa: F401 - generate, wait, status
 from . import results  # noqa: F401 - download, history
 from . import batching  # noqa: F401 - batch
@@ -16,4 +17,4 @@ from . import serve  # noqa: F401 - emulator, _complete
 from . import config_cmds  # noqa: F401 - config ...
 from .serve import COMPLETION_VALUES
 
-__all__ = ["COMPLETION_VALUES", "World", "app", "main", "run"]
+__all__ = ["COMPLETION_VALUES", "Environment", "app", "main", "run"]

@@ -16,14 +16,15 @@ import math
 import os
 import shlex
 import sys
-import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from typer.exceptions import TyperException
 
 from .. import __version__
+from ..env import Environment
 from ..errors import (
     EXIT_CODE_MEANINGS,
     AlreadyShown,
@@ -184,10 +185,10 @@ def with_globals(func: F) -> F:
     def command(*args: Any, **kwargs: Any) -> Any:
         ctx: typer.Context = kwargs.pop("g_ctx")
         after = Globals(**{p.name[2:]: kwargs.pop(p.name) for p in _GLOBAL_PARAMS[:-1]})
-        world = ctx.obj if isinstance(ctx.obj, World) else World()
-        world.options = world.options.merged(after)  # what run() shows errors with
-        world.parsed = True
-        return func(*args, rt=Runtime(world.options, world), **kwargs)
+        invocation = _invocation(ctx)
+        invocation.options = invocation.options.merged(after)  # what run() shows errors with
+        invocation.parsed = True
+        return func(*args, rt=Runtime(invocation.options, invocation.env), **kwargs)
 
     params = own + _GLOBAL_PARAMS
     command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
@@ -197,9 +198,9 @@ def with_globals(func: F) -> F:
     return command  # type: ignore[return-value]
 
 
-def _show_version(value: bool) -> None:
+def _show_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        print(f"seedance {__version__}")
+        print(f"seedance {__version__}", file=_invocation(ctx).env.stdout)
         raise typer.Exit(0)
 
 
@@ -223,39 +224,40 @@ def _root(
     Set a key once with `seedance config set api-key`, or export SEEDANCE_API_KEY. Try everything
     without one: `seedance --sandbox generate "A cat playing piano" --wait`.
     """
-    world = ctx.ensure_object(World)
-    world.options = Globals(profile, base_url, json_, quiet, verbose, no_color, sandbox)
-
-
-# -- the runtime: settings, output, client ---------------------------------------------------------
+    _invocation(ctx).options = Globals(profile, base_url, json_, quiet, verbose, no_color, sandbox)
 
 
 @dataclasses.dataclass
-class World:
-    """What a run takes from outside, injectable by tests: time, and the options before the command."""
+class _Invocation:
+    """One run's state as typer parses it (the click context's ``obj``): its environment, and the
+    global options seen so far."""
 
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    wall_clock: Callable[[], float] = time.time
+    env: Environment = dataclasses.field(default_factory=Environment.from_process)
     options: Globals = dataclasses.field(default_factory=Globals)
     #: Whether typer has parsed the whole command line: ``options`` then holds every global option.
     parsed: bool = False
 
 
+def _invocation(ctx: typer.Context) -> _Invocation:
+    """This run's state; a fresh one (the process's environment) when ``app`` is called directly."""
+    return ctx.ensure_object(_Invocation)
+
+
+def environment(ctx: typer.Context) -> Environment:
+    """The environment of the run ``ctx`` belongs to, for commands that take no ``Runtime``."""
+    return _invocation(ctx).env
+
+
+# -- the runtime: settings, output, client ---------------------------------------------------------
+
+
 class Runtime:
     """What every command needs, made on first use: output, settings, a client."""
 
-    def __init__(self, options: Globals, world: World) -> None:
-        from ..render import Output
-
+    def __init__(self, options: Globals, env: Environment) -> None:
         self.options = options
-        self.world = world
-        self.out: Output = Output(
-            json_mode=options.json,
-            quiet=options.quiet,
-            verbose=options.verbose,
-            no_color=options.no_color,
-        )
+        self.env = env
+        self.out: Output = _output(options, env)
         self._settings: Settings | None = None
 
     @property
@@ -263,11 +265,14 @@ class Runtime:
         if self._settings is None:
             from ..config import FILE_NAME, ConfigFile, config_dir, resolve
 
-            cfg = ConfigFile.load(config_dir() / FILE_NAME)
+            cfg = ConfigFile.load(config_dir(self.env.environ) / FILE_NAME)
             for warning in cfg.warnings:
                 self.out.warn(warning)
             self._settings = resolve(
-                profile=self.options.profile, base_url=self.options.base_url, config=cfg
+                profile=self.options.profile,
+                base_url=self.options.base_url,
+                environ=self.env.environ,
+                config=cfg,
             )
         return self._settings
 
@@ -283,15 +288,15 @@ class Runtime:
             self.out.secrets = (settings.api_key,)
         return open_session(
             settings,
-            data_dir=data_dir(),
+            data_dir=data_dir(self.env.environ),
             sandbox=self.options.sandbox,
             sandbox_task_seconds=SANDBOX_TASK_SECONDS,
             trace=self.out.trace,
             on_info=self.out.info,
             on_warning=self.out.warn,
-            sleep=self.world.sleep,
-            clock=self.world.clock,
-            wall_clock=self.world.wall_clock,
+            sleep=self.env.sleep,
+            clock=self.env.clock,
+            wall_clock=self.env.wall_clock,
         )
 
     def destination(self, value: str | None, *, several: bool) -> Destination:
@@ -415,7 +420,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _fill_closed_standard_streams()
     install_signal_handlers()
     _pass_undecodable_names()
-    sys.exit(run(argv))
+    sys.exit(run(argv, Environment.from_process()))  # the streams as fixed above
 
 
 def _pass_undecodable_names() -> None:
@@ -458,17 +463,19 @@ def _fill_closed_standard_streams() -> None:
             setattr(sys, name, stream)
 
 
-def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
+def run(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     """Run the CLI and return its exit code; every error is printed and mapped here, once.
 
-    The global options are parsed once, by typer; errors are shown in the mode they asked for
+    ``env`` is what the run reads and writes outside the program (default: this process's). The
+    global options are parsed once, by typer; errors are shown in the mode they asked for
     (``--json``, ``--quiet``...). Only when typer could not finish parsing are they read from the
     command line again, by the same parser, leniently (``_lenient_globals``).
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    world = world or World()
+    env = env or Environment.from_process()
     try:
-        code = _run(args, world)
+        with _standard_streams(env):
+            code = _run(args, env)
     except KeyboardInterrupt:  # a signal while an error was being reported: interrupted
         code = int(ExitCode.INTERRUPTED)
     signum = _Received.signum
@@ -477,12 +484,33 @@ def run(argv: Sequence[str] | None = None, world: World | None = None) -> int:
     return code
 
 
-def _run(args: list[str], world: World) -> int:
+@contextmanager
+def _standard_streams(env: Environment) -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` are ``env``'s for the duration of the run.
+
+    Everything this program prints goes to ``env``'s streams by name, but typer (help, usage
+    errors) and rich (a live display lets other output through above its bars by swapping in a
+    proxy of ``sys.stdout`` and ``sys.stderr``) write to whatever ``sys`` holds. A stream is swapped
+    only when it differs, so that a run on the process's own streams changes nothing, and only for
+    the call: ``run()`` in a test leaves the process as it found it.
+    """
+    with contextlib.ExitStack() as stack:
+        if sys.stdout is not env.stdout:
+            stack.enter_context(contextlib.redirect_stdout(env.stdout))
+        if sys.stderr is not env.stderr:
+            stack.enter_context(contextlib.redirect_stderr(env.stderr))
+        yield
+
+
+def _run(args: list[str], env: Environment) -> int:
+    invocation = _Invocation(env)
+
     def output() -> Output:
-        return _output(world.options if world.parsed else _lenient_globals(args))
+        options = invocation.options if invocation.parsed else _lenient_globals(args)
+        return _output(options, env)
 
     try:
-        result = app(args=args, prog_name="seedance", standalone_mode=False, obj=world)
+        result = app(args=args, prog_name="seedance", standalone_mode=False, obj=invocation)
         if result == ExitCode.INTERRUPTED and _Received.signum is not None:
             # a command without its own Ctrl-C handling: typer turned the signal into exit 130
             output().error(Interrupted(f"interrupted by {_signal_name(_Received.signum)}"))
@@ -493,7 +521,7 @@ def _run(args: list[str], world: World) -> int:
         output().error(_naming_the_signal(exc))
         return int(exc.exit_code)
     except TyperException as exc:  # usage errors found while parsing flags
-        return _usage_error(exc, output)
+        return _usage_error(exc, output, env.stdout)
     except typer.Abort:
         output().error(_naming_the_signal(Interrupted("aborted")))
         return int(ExitCode.INTERRUPTED)
@@ -504,10 +532,10 @@ def _run(args: list[str], world: World) -> int:
         from ..errors import OutputClosed, OutputFailed
 
         if isinstance(exc, OutputClosed):
-            _silence_stdout()
+            _silence_stdout(env.stdout)
             return int(ExitCode.OK)
         if isinstance(exc, OutputFailed):
-            _silence_stdout()  # what could not be written is not retried at exit
+            _silence_stdout(env.stdout)  # what could not be written is not retried at exit
             output().error(ServiceError(str(exc), hint="the task history keeps every task id"))
             return int(ExitCode.UNAVAILABLE)
         out = output()
@@ -520,7 +548,7 @@ def _run(args: list[str], world: World) -> int:
         if out.verbose:
             import traceback
 
-            traceback.print_exc(file=sys.stderr)
+            traceback.print_exc(file=env.stderr)
         return int(ExitCode.INTERNAL)
 
 
@@ -547,7 +575,7 @@ def _naming_the_signal(exc: SeedanceError) -> SeedanceError:
     return exc
 
 
-def _output(options: Globals) -> Output:
+def _output(options: Globals, env: Environment) -> Output:
     from ..render import Output
 
     return Output(
@@ -555,6 +583,9 @@ def _output(options: Globals) -> Output:
         quiet=options.quiet,
         verbose=options.verbose,
         no_color=options.no_color,
+        stdout=env.stdout,
+        stderr=env.stderr,
+        environ=env.environ,
     )
 
 
@@ -604,20 +635,21 @@ def _globals_of(params: dict[str, Any], prefix: str) -> Globals:
     )
 
 
-def _usage_error(exc: TyperException, output: Callable[[], Output]) -> int:
+def _usage_error(exc: TyperException, output: Callable[[], Output], stdout: IO[str]) -> int:
     ctx = getattr(exc, "ctx", None)
     if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
-        print(ctx.get_help())  # `seedance` or `seedance config` alone: the help, on stdout
+        # `seedance` or `seedance config` alone: the help, on stdout
+        print(ctx.get_help(), file=stdout)
         return int(ExitCode.OK)
     hint = f"see `{ctx.command_path} --help`" if ctx is not None else None
     output().error(UsageError(exc.format_message(), hint=hint))
     return int(ExitCode.USAGE)
 
 
-def _silence_stdout() -> None:
+def _silence_stdout(stdout: IO[str]) -> None:
     """After the reader of stdout went away, point it at /dev/null so exit does not complain."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stdout.fileno())
     except (OSError, ValueError):
         pass

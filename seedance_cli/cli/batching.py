@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -70,7 +69,7 @@ def batch(
 
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
-    data = read_manifest(manifest)
+    data = read_manifest(manifest, rt.env.stdin)
     kind = (
         {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(
             Path(manifest).suffix.lower()
@@ -198,11 +197,13 @@ def batch(
 MANIFEST_READ_LIMIT = 64_000_000
 
 
-def read_manifest(name: str) -> bytes:
+def read_manifest(name: str, stdin: TextIO | None) -> bytes:
+    """The manifest's bytes: the file ``name``, or ``stdin`` for ``-``; refused beyond
+    ``MANIFEST_READ_LIMIT``."""
     if name == "-":
-        if sys.stdin is None or sys.stdin.isatty():
+        if stdin is None or stdin.isatty():
             raise UsageError("FILE is '-' but stdin is a terminal", hint="pipe the manifest in")
-        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        stream = getattr(stdin, "buffer", stdin)
         return read_bounded(stream, MANIFEST_READ_LIMIT, "FILE: the manifest on stdin")
     try:
         with Path(name).expanduser().open("rb") as file:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -37,16 +35,16 @@ def _config_file(rt: Runtime) -> tuple[Any, str]:
     from ..config import FILE_NAME, ConfigFile, config_dir
 
     profile = _profile_name(rt)
-    cfg = ConfigFile.load(config_dir() / FILE_NAME)
+    cfg = ConfigFile.load(config_dir(rt.env.environ) / FILE_NAME)
     for warning in cfg.warnings:
         rt.out.warn(warning)
     return cfg, profile
 
 
 def _profile_name(rt: Runtime) -> str:
-    from ..config import check_profile_name
+    from ..config import profile_name
 
-    return check_profile_name(rt.options.profile or os.environ.get("SEEDANCE_PROFILE") or "default")
+    return profile_name(rt.options.profile, rt.env.environ)
 
 
 @contextmanager
@@ -54,21 +52,22 @@ def _editing(rt: Runtime) -> Iterator[Any]:
     """The config file loaded under the writers' lock (see ``ConfigFile.editing``)."""
     from ..config import FILE_NAME, ConfigFile, config_dir
 
-    with ConfigFile.editing(config_dir() / FILE_NAME) as cfg:
+    with ConfigFile.editing(config_dir(rt.env.environ) / FILE_NAME) as cfg:
         for warning in cfg.warnings:
             rt.out.warn(warning)
         yield cfg
 
 
 def _read_secret(rt: Runtime) -> str:
-    if sys.stdin is not None and sys.stdin.isatty():
+    stdin = rt.env.stdin
+    if stdin is not None and stdin.isatty():
         import getpass
 
         try:
-            return getpass.getpass("API key (input hidden): ", stream=sys.stderr)
+            return getpass.getpass("API key (input hidden): ", stream=rt.env.stderr)
         except (EOFError, KeyboardInterrupt):
             raise Interrupted("no key entered; nothing was changed") from None
-    return sys.stdin.readline().strip() if sys.stdin is not None else ""
+    return stdin.readline().strip() if stdin is not None else ""
 
 
 @config_app.command("set")
@@ -146,7 +145,7 @@ def config_list(rt: Runtime) -> None:
     """Show every setting in effect, its value (keys masked) and where it comes from."""
     from ..config import effective_settings
 
-    rows = effective_settings(rt.settings, rt.options.base_url)
+    rows = effective_settings(rt.settings)
     if rt.options.json:
         rt.out.json({key: {"value": value, "source": source} for key, value, source in rows})
         return
@@ -162,7 +161,7 @@ def config_path(rt: Runtime) -> None:
     """Print the path of the config file (it need not exist yet)."""
     from ..config import FILE_NAME, config_dir
 
-    path = config_dir() / FILE_NAME
+    path = config_dir(rt.env.environ) / FILE_NAME
     if rt.options.json:
         rt.out.json({"path": str(path), "exists": path.exists()})
     else:

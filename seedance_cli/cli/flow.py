@@ -82,7 +82,7 @@ def finish_wait(
         rt.out.trace(f"* poll failed, will retry: {exc.message}")
 
     try:
-        with rt.out.progress(task_ids, rt.world.wall_clock) as display:
+        with rt.out.progress(task_ids, rt.env.wall_clock) as display:
             deadline = session.clock() + timeout if timeout is not None else None
             outcomes = session.wait(
                 task_ids,

@@ -138,7 +138,7 @@ def history(
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
     session = rt.session()
     entries = session.history(limit=limit, status=status_filter, search=search)
-    now = rt.world.wall_clock()
+    now = rt.env.wall_clock()
     if rt.options.json:
         for entry in entries:
             rt.out.json(history_json(entry, now))

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import sys
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 
@@ -16,6 +15,7 @@ from ..errors import (
 from ..models import ASPECT_RATIOS, DURATION_MAX, DURATION_MIN, HISTORY_STATUSES, QUALITIES
 from .app import (
     app,
+    environment,
 )
 
 # -- emulator --------------------------------------------------------------------------------------
@@ -23,6 +23,7 @@ from .app import (
 
 @app.command()
 def emulator(
+    ctx: typer.Context,
     port: Annotated[
         int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).", min=0, max=65535)
     ] = 8989,
@@ -77,6 +78,10 @@ def emulator(
 
     from ..emulator import Emulator, FaultSpecError
 
+    env = environment(ctx)
+    if getattr(ctx.get_parameter_source("api_key"), "name", None) != "COMMANDLINE":
+        # typer reads SEEDANCE_EMULATOR_KEY from the process; the run's environment decides
+        api_key = env.environ.get("SEEDANCE_EMULATOR_KEY") or None
     for flag, number in (("--task-seconds", task_seconds), ("--credits", credits)):
         if not math.isfinite(number):
             raise UsageError(f"{flag}: must be a finite number, got {number}")
@@ -84,7 +89,7 @@ def emulator(
     def log(line: str) -> None:
         if not quiet:
             with contextlib.suppress(OSError):  # a closed or hung-up stderr stops no request
-                print(line, file=sys.stderr, flush=True)
+                print(line, file=env.stderr, flush=True)
 
     try:
         emu = Emulator(
@@ -117,7 +122,7 @@ def emulator(
             raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
         try:
             if not emu.stop_requested:
-                announce(emu.url)
+                announce(emu.url, env.stdout, env.stderr)
             emu.wait()
         except KeyboardInterrupt:
             raise Interrupted("emulator stopped") from None
@@ -127,19 +132,17 @@ def emulator(
         signal.signal(signal.SIGTERM, previous)
 
 
-def announce(url: str) -> None:
+def announce(url: str, stdout: IO[str], stderr: IO[str]) -> None:
     """The ``export`` lines on stdout; a reader that went away (``| head -1``) stops nothing."""
     try:
-        print(f"export SEEDANCE_BASE_URL={url}", flush=True)
-        print(f"export SEEDANCE_FILES_URL={url}", flush=True)
+        print(f"export SEEDANCE_BASE_URL={url}", file=stdout, flush=True)
+        print(f"export SEEDANCE_FILES_URL={url}", file=stdout, flush=True)
     except BrokenPipeError:
         from .app import _silence_stdout
 
-        _silence_stdout()
+        _silence_stdout(stdout)
     with contextlib.suppress(OSError):
-        print(
-            f"seedance emulator listening on {url} (Ctrl-C stops it)", file=sys.stderr, flush=True
-        )
+        print(f"seedance emulator listening on {url} (Ctrl-C stops it)", file=stderr, flush=True)
 
 
 # -- shell completion ------------------------------------------------------------------------------
@@ -156,19 +159,21 @@ COMPLETION_VALUES: dict[str, tuple[str, ...]] = {
 
 @app.command("_complete", hidden=True)
 def complete(
+    ctx: typer.Context,
     what: Annotated[str, typer.Argument(help="task-ids, completed-task-ids or profiles")],
 ) -> None:
     """Candidates for the shell completions: task ids from the history, or profile names."""
     from ..config import FILE_NAME, ConfigFile, config_dir, data_dir
     from ..session import recent_task_ids
 
+    env = environment(ctx)
     try:
         if what in ("task-ids", "completed-task-ids"):
             status = "completed" if what == "completed-task-ids" else None
-            for task_id in recent_task_ids(data_dir(), status=status):
-                print(task_id)
+            for task_id in recent_task_ids(data_dir(env.environ), status=status):
+                print(task_id, file=env.stdout)
         elif what == "profiles":
-            for name in sorted(ConfigFile.load(config_dir() / FILE_NAME).profiles):
-                print(name)
+            for name in sorted(ConfigFile.load(config_dir(env.environ) / FILE_NAME).profiles):
+                print(name, file=env.stdout)
     except (SeedanceError, OSError):
         pass  # a completion never complains

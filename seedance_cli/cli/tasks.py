@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -47,13 +46,14 @@ from .flow import finish_wait, report, upload_images
 PROMPT_READ_LIMIT = 1_000_000
 
 
-def read_prompt(value: str) -> str:
-    """PROMPT as given: ``-`` reads stdin, ``@FILE`` reads a UTF-8 file; trailing whitespace dropped.
-    Either is read up to ``PROMPT_READ_LIMIT`` bytes: ``@/dev/zero`` is refused, not read forever."""
+def read_prompt(value: str, stdin: TextIO | None) -> str:
+    """PROMPT as given: ``-`` reads ``stdin``, ``@FILE`` reads a UTF-8 file; trailing whitespace
+    dropped. Either is read up to ``PROMPT_READ_LIMIT`` bytes: ``@/dev/zero`` is refused, not read
+    forever."""
     if value == "-":
-        if sys.stdin is None or sys.stdin.isatty():
+        if stdin is None or stdin.isatty():
             raise UsageError("PROMPT is '-' but stdin is a terminal", hint="pipe the prompt in")
-        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        stream = getattr(stdin, "buffer", stdin)
         data = read_bounded(stream, PROMPT_READ_LIMIT, "PROMPT from stdin")
         shown = "stdin"
     elif value == "@":  # `@$FILE` with FILE unset: never send a lone "@" and pay for it
@@ -99,7 +99,7 @@ def build_request(
     settings = rt.settings
     try:
         return GenerationRequest(
-            prompt=read_prompt(prompt),
+            prompt=read_prompt(prompt, rt.env.stdin),
             image_urls=tuple(images),
             duration=duration if duration is not None else settings.duration,
             quality=quality if quality is not None else settings.quality,
