@@ -166,8 +166,11 @@ RESULT_REDIRECTS: Final = Redirects(5, same_origin=False, stopped=" fetching a r
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
     parts = urlsplit(url)
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    return (parts.scheme, parts.hostname, parts.port or default)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # a port out of range (httpx lets one through): no origin of ours
+        port = -1
+    return (parts.scheme, parts.hostname, port)
 
 
 def next_hop(

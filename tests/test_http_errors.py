@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import urljoin
 
+import httpx
 import pytest
 
 from seedance_cli import Client, GenerationRequest
@@ -205,6 +206,7 @@ def test_the_api_follows_within_its_origin_only() -> None:
         "http://api.example.com/v1/credits",  # the same host without TLS is another origin
         "https://api.example.com:8443/v1/credits",
         "//evil.example.com/x",
+        "https://api.example.com:99999/x",  # a port no origin has: refused, not a crash
     ):
         with pytest.raises(RedirectRefused, match="another origin"):
             hop(API_REDIRECTS, 307, elsewhere)
@@ -253,3 +255,24 @@ def test_a_result_redirected_to_another_origin_is_fetched_there_without_the_key(
         assert [r.status for r in records] == [302, 200]
         assert not any(r.has_authorization for r in records)
         assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/v1/credits", "http://[bad/x"])
+def test_a_client_read_redirected_to_a_broken_origin_is_refused_not_a_crash(
+    clock: FakeClock, location: str
+) -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(302, headers={"Location": location})
+
+    with Client(
+        TEST_KEY,
+        base_url="http://127.0.0.1:8080",
+        transport=httpx.MockTransport(answer),
+        sleep=clock.sleep,
+    ) as client:
+        with pytest.raises(RedirectRefused, match="another origin"):
+            client.get_credits()
+    assert len(sent) == 1 and clock.sleeps == []
