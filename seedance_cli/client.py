@@ -2,12 +2,14 @@
 
 Safety rules it keeps (CLI.md):
 - reads are retried on connection errors, timeouts, 408, 429 and 5xx with capped backoff and jitter,
-  honouring ``Retry-After``;
+  honouring ``Retry-After`` (``retry.read_retryable``, through ``RetryPolicy.run``, the one loop);
 - a create is resent only when it surely did not reach the server (no connection could be made) or
-  was refused with 429, every attempt with the same ``Idempotency-Key``; any other failure after
-  sending raises ``OutcomeUnknown`` with that key, because every create costs credits;
+  was refused with 429 (``retry.create_retryable``), every attempt with the same
+  ``Idempotency-Key``; any other failure after sending raises ``OutcomeUnknown`` with that key,
+  because every create costs credits;
 - a create answered with a redirect (any 3xx) reached the server: ``OutcomeUnknown``, never followed;
-- the key goes only to the configured origins, never across a redirect to another origin;
+- the key goes only to the configured origins, never across a redirect to another origin
+  (``http_errors.next_hop``); error answers become errors by ``http_errors.http_error``;
 - a plain ``http://`` base URL is refused unless it is a loopback address;
 - every attempt has an overall deadline (``Timeouts.total``, or the caller's, such as a wait's),
   enforced on every socket operation, so a server that trickles bytes cannot hold us;
@@ -36,17 +38,22 @@ import httpx
 
 from . import __version__
 from .errors import (
-    APIError,
     BadResponse,
     ConnectionFailed,
-    InsufficientCreditsError,
     OutcomeUnknown,
-    RedirectRefused,
     ResponseTimeout,
     SeedanceError,
     ServiceError,
-    api_error_class,
     clip,
+)
+from .http_errors import (
+    API_REDIRECTS,
+    NO_REDIRECTS,
+    Redirects,
+    decode_json,
+    files_error,
+    http_error,
+    next_hop,
 )
 from .models import (
     DEFAULT_BASE_URL,
@@ -62,11 +69,10 @@ from .models import (
 )
 from .redact import redact, scrub
 from .resulthost import ResultResponse, open_result
-from .retry import RetryPolicy, is_retryable_status, parse_retry_after
+from .retry import RetryPolicy, create_retryable, read_retryable
 from .waiting import DEFAULT_POLL_INTERVAL, UpdateCallback, wait_for_task
 
 USER_AGENT: Final = f"seedance-cli/{__version__}"
-MAX_REDIRECTS: Final = 3
 #: The largest JSON answer read; the API's answers are a few kB. Beyond it: ``BadResponse``.
 MAX_ANSWER_BYTES: Final = 4 << 20
 #: How much of an error answer is read: enough for any envelope, a page of HTML at most.
@@ -200,22 +206,6 @@ def _deadline_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
     return transport
 
 
-def _parse_int(text: str) -> int | float:
-    """JSON integers beyond Python's digit limit become ``inf`` rather than failing the answer."""
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def _decode(content: bytes) -> Any:
-    """JSON from bytes; raises ``ValueError`` for anything else (bad JSON, bad bytes, too deep)."""
-    try:
-        return json.loads(content, parse_int=_parse_int)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(exc.__class__.__name__) from None
-
-
 def _tls_for(*origins: str) -> ssl.SSLContext | bool:
     """httpx's default verification, except when every origin is plain http (loopback only, by
     ``check_base_url``): then TLS is never used, and loading the CA bundle (a third of a
@@ -237,7 +227,7 @@ def _files_payload(data: Any) -> Any:
         code = data.get("code")
         status = code if isinstance(code, int) and 400 <= code <= 599 else 400
         message = data.get("msg")
-        raise _files_error(
+        raise files_error(
             status,
             message if isinstance(message, str) else "the files API refused",
             code if isinstance(code, int) else None,
@@ -247,30 +237,13 @@ def _files_payload(data: Any) -> Any:
     return data["data"]
 
 
-def _files_error(status: int, message: str, code: int | None) -> APIError:
-    cls = api_error_class(status)
-    if status == 403 and "quota" in message.lower():
-        cls = InsufficientCreditsError  # the file quota is used up: exit 5, like credits
-    hint = (
-        "uploaded files expire after 72 hours, which frees their slots"
-        if cls is (InsufficientCreditsError)
-        else None
-    )
-    return cls(message, status=status, api_code=code, hint=hint)
-
-
 def new_idempotency_key() -> str:
     return f"seedance-{uuid.uuid4()}"
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    return (url.scheme, url.host, url.port or default)
-
-
 def _json_body(response: httpx.Response) -> Any:
     try:
-        return _decode(response.content)
+        return decode_json(response.content)
     except ValueError as exc:
         start = response.content[:100].lstrip().lower()
         what = "an HTML page" if start.startswith((b"<!doctype", b"<html", b"<")) else "not JSON"
@@ -278,55 +251,6 @@ def _json_body(response: httpx.Response) -> Any:
             f"HTTP {response.status_code} answer from {response.request.url.path} "
             f"is {what}, not the API's JSON ({exc})"
         ) from None
-
-
-def _api_error(response: httpx.Response, retry_after: float | None) -> APIError:
-    """Turn an error answer into the right ``APIError``; tolerant of every envelope EvoLink uses."""
-    status = response.status_code
-    try:
-        body = _decode(response.content)
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("success") is False and isinstance(body.get("msg"), str):
-        files_code = body.get("code")
-        error = _files_error(
-            status, body["msg"], files_code if isinstance(files_code, int) else None
-        )
-        return error.replace(retry_after=retry_after)
-    code: str | int | None = None
-    err_type = param = hint = None
-    message = ""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        err = body["error"]
-        raw_code = err.get("code")
-        code = (
-            raw_code if isinstance(raw_code, str | int) and not isinstance(raw_code, bool) else None
-        )
-        message = err.get("message") if isinstance(err.get("message"), str) else ""
-        err_type = err.get("type") if isinstance(err.get("type"), str) else None
-        param = err.get("param") if isinstance(err.get("param"), str) else None
-        suggestion = err.get("fallback_suggestion")
-        hint = suggestion if isinstance(suggestion, str) and suggestion else None
-    elif isinstance(body, dict) and isinstance(body.get("msg"), str):  # the files API's envelope
-        message = body["msg"]
-        raw_code = body.get("code")
-        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-    if not message:
-        text = response.content[:1000].decode("utf-8", "replace") if body is None else ""
-        snippet = " ".join(text.split())[:200]
-        message = f"HTTP {status} {response.reason_phrase}".rstrip() + (
-            f": {snippet}" if snippet and "<" not in snippet[:1] else ""
-        )
-    cls = api_error_class(status)
-    return cls(
-        message,
-        status=status,
-        api_code=code,
-        api_type=err_type,
-        param=param,
-        retry_after=retry_after,
-        hint=hint,
-    )
 
 
 def _transport_error(exc: httpx.TransportError, url: httpx.URL) -> ServiceError:
@@ -466,48 +390,46 @@ class Client:
             return self._create(request, key)
 
     def _create(self, request: GenerationRequest, key: str) -> Task:
+        """Send the create, again only as ``create_retryable`` allows (``RetryPolicy.run``)."""
         url = f"{self.base_url}/v1/videos/generations"
         body = request.to_body()
-        attempt = 0
-        while True:
-            attempt += 1
-            retry_after = None
+
+        def attempt() -> Task:
             try:
                 response = self._exchange(
-                    "POST", url, body=body, extra={"Idempotency-Key": key}, follow=False
+                    "POST", url, body=body, extra={"Idempotency-Key": key}, redirects=NO_REDIRECTS
                 )
-            except ConnectionFailed as exc:  # no connection was made: nothing was sent
-                failure: SeedanceError = exc
+            except ConnectionFailed:  # no connection was made: nothing was sent
+                raise
             except ServiceError as exc:  # sent, and then the answer broke or never came
                 raise OutcomeUnknown(key, exc.message) from None
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    try:
-                        data = scrub(_json_body(response), (self._api_key,))
-                        return Task.from_api(data, default_status="pending")
-                    except BadResponse as exc:
-                        raise OutcomeUnknown(key, exc.message) from None
-                if 300 <= status < 400:  # it reached the server; following would send it again
-                    where = response.headers.get("Location", "")
-                    raise OutcomeUnknown(
-                        key,
-                        f"HTTP {status} redirect"
-                        + (f" to {clip(where.split('?')[0], 200)}" if where else "")
-                        + "; a create is never sent again",
-                    )
-                retry_after = parse_retry_after(
-                    response.headers.get("Retry-After"), self._wall_clock()
+            status = response.status_code
+            if 200 <= status < 300:
+                try:
+                    data = scrub(_json_body(response), (self._api_key,))
+                    return Task.from_api(data, default_status="pending")
+                except BadResponse as exc:
+                    raise OutcomeUnknown(key, exc.message) from None
+            if 300 <= status < 400:  # it reached the server; following would send it again
+                where = response.headers.get("Location", "")
+                raise OutcomeUnknown(
+                    key,
+                    f"HTTP {status} redirect"
+                    + (f" to {clip(where.split('?')[0], 200)}" if where else "")
+                    + "; a create is never sent again",
                 )
-                error = _api_error(response, retry_after)
-                if not 400 <= status < 500 or status == 408:  # 5xx, 1xx, odd codes: it got there
-                    raise OutcomeUnknown(key, f"HTTP {status}: {error.message}") from None
-                if status != 429:
-                    raise error
-                failure = error
-            if attempt >= self.retry.max_attempts:
-                raise failure
-            self._pause(attempt, self.retry.delay(attempt, retry_after, self._rng), failure)
+            error = self._http_error(response)
+            if not 400 <= status < 500 or status == 408:  # 5xx, 1xx, odd codes: it got there
+                raise OutcomeUnknown(key, f"HTTP {status}: {error.message}") from None
+            raise error  # a 429 is tried again (``create_retryable``); any other 4xx is final
+
+        return self.retry.run(
+            attempt,
+            retryable=create_retryable,
+            sleep=self._sleep,
+            rng=self._rng,
+            on_retry=self._emit,
+        )
 
     def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
         """Fetch a task once (with retries). A failed task is returned, not raised.
@@ -620,55 +542,46 @@ class Client:
         budget: float | None = None,
     ) -> Any:
         """Send a request that may safely be repeated and decode its JSON answer (secrets masked,
-        non-finite numbers ``None``: see ``scrub``), retrying transient failures within the policy. ``content`` makes a fresh body for each attempt.
+        non-finite numbers ``None``: see ``scrub``), retrying transient failures within the policy
+        (``read_retryable``, ``RetryPolicy.run``). ``content`` makes a fresh body for each attempt.
         ``deadline`` (a ``clock()`` time) bounds every attempt and every retry; ``budget`` is the
         seconds one attempt may take (``Timeouts.total`` by default)."""
-        attempt = 0
-        while True:
-            attempt += 1
-            retry_after = None
-            try:
-                response = self._exchange(
-                    method,
-                    url,
-                    content=content() if content else None,
-                    extra=headers,
-                    deadline=deadline,
-                    budget=budget,
-                )
-            except RedirectRefused:
-                raise
-            except ServiceError as exc:
-                failure: SeedanceError = exc
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    try:
-                        return scrub(_json_body(response), (self._api_key,))
-                    except BadResponse as exc:
-                        failure = exc
-                elif status < 400:  # a redirect without a target, 304, 1xx: not an answer
-                    failure = BadResponse(
-                        f"unexpected HTTP {status} answer from {httpx.URL(url).host}"
-                    )
-                else:
-                    retry_after = parse_retry_after(
-                        response.headers.get("Retry-After"), self._wall_clock()
-                    )
-                    error = _api_error(response, retry_after)
-                    if not is_retryable_status(status):
-                        raise error
-                    failure = error
-            if attempt >= self.retry.max_attempts:
-                raise failure
-            delay = self.retry.delay(attempt, retry_after, self._rng)
-            if deadline is not None and self._clock() + delay > deadline:
-                raise failure
-            self._pause(attempt, delay, failure)
 
-    def _pause(self, attempt: int, delay: float, failure: SeedanceError) -> None:
-        self._emit(f"* retry {attempt} in {delay:.1f}s after: {failure.message}")
-        self._sleep(delay)
+        def attempt() -> Any:
+            response = self._exchange(
+                method,
+                url,
+                content=content() if content else None,
+                extra=headers,
+                deadline=deadline,
+                budget=budget,
+            )
+            status = response.status_code
+            if 200 <= status < 300:
+                return scrub(_json_body(response), (self._api_key,))
+            if status < 400:  # a redirect without a target, 304, 1xx: not an answer
+                raise BadResponse(f"unexpected HTTP {status} answer from {httpx.URL(url).host}")
+            raise self._http_error(response)
+
+        return self.retry.run(
+            attempt,
+            retryable=read_retryable,
+            sleep=self._sleep,
+            rng=self._rng,
+            clock=self._clock,
+            deadline=deadline,
+            on_retry=self._emit,
+        )
+
+    def _http_error(self, response: httpx.Response) -> SeedanceError:
+        """The error an API error answer means (``http_errors.http_error``)."""
+        return http_error(
+            response.status_code,
+            response.content,
+            response.headers,
+            now=self._wall_clock(),
+            reason=response.reason_phrase,
+        )
 
     def _exchange(
         self,
@@ -680,12 +593,12 @@ class Client:
         extra: Mapping[str, str] | None = None,
         deadline: float | None = None,
         budget: float | None = None,
-        follow: bool = True,
+        redirects: Redirects = API_REDIRECTS,
     ) -> httpx.Response:
-        """One attempt, following same-origin redirects only (none when not ``follow``), all of
-        it within ``budget`` seconds (``Timeouts.total``) and by ``deadline`` (a ``clock()``
-        time; plus ``DEADLINE_GRACE``, so that a last poll at the deadline can be answered).
-        Translates httpx's errors.
+        """One attempt, following the redirects that ``redirects`` allows (``next_hop``: same
+        origin only, none for a create), all of it within ``budget`` seconds
+        (``Timeouts.total``) and by ``deadline`` (a ``clock()`` time; plus ``DEADLINE_GRACE``,
+        so that a last poll at the deadline can be answered). Translates httpx's errors.
 
         ``ConnectionFailed`` means the request surely never left this machine; every other
         ``ServiceError`` means it may have reached the server.
@@ -698,24 +611,21 @@ class Client:
         until = now + (self.timeouts.total if budget is None else budget)
         if deadline is not None:
             until = min(until, max(deadline, now + DEADLINE_GRACE))
-        target = httpx.URL(url)
-        for _ in range(MAX_REDIRECTS + 1):
+        target, hops = httpx.URL(url), 0
+        while True:
             response = self._send_once(method, target, headers, content, until)
-            if not response.has_redirect_location or not follow:
+            next_url = next_hop(
+                redirects,
+                response.status_code,
+                response.headers.get("Location"),
+                url=str(target),
+                method=method,
+                hops=hops,
+                join=target.join,
+            )
+            if next_url is None:
                 return response
-            location = response.headers.get("Location", "")
-            next_url = target.join(location)
-            if _origin(next_url) != _origin(target):
-                raise RedirectRefused(
-                    f"HTTP {response.status_code} redirect from {target.host} to another origin "
-                    f"({next_url.host}); not followed, so the API key stays with {target.host}"
-                )
-            if response.status_code not in (307, 308) and method != "GET":
-                raise RedirectRefused(
-                    f"HTTP {response.status_code} redirect of a {method}; not followed"
-                )
-            target = next_url
-        raise RedirectRefused(f"more than {MAX_REDIRECTS} redirects; stopped")
+            target, hops = httpx.URL(next_url), hops + 1
 
     def _send_once(
         self,

@@ -53,7 +53,8 @@ from .errors import (
     TargetExists,
     UnsafeFile,
 )
-from .retry import RetryPolicy, is_retryable_status, parse_retry_after
+from .http_errors import http_error
+from .retry import RetryPolicy
 
 CHUNK: Final = 1 << 20
 #: The most a result with no announced size may take on disk (a video of 12 s is tens of MB): an
@@ -240,10 +241,11 @@ def download(
 ) -> Saved:
     """Download ``url`` to ``target`` through ``target.part``; return what was saved.
 
-    Transient failures (network, timeouts, a body cut short, 408/429/5xx) are retried, each time
-    resuming from what the ``.part`` file holds. ``ResultGone`` (403/404/410) is raised at once: the
-    caller may get a fresh URL and call again. ``KeyboardInterrupt`` leaves the ``.part`` file for
-    the next call to resume.
+    Transient failures (network, timeouts, a body cut short, 408/429/5xx) are retried by
+    ``RetryPolicy.run``, each time resuming from what the ``.part`` file holds; a ``.part`` left
+    by an earlier run that proves not to be a video is started over at once. ``ResultGone``
+    (403/404/410, ``http_errors.http_error``) is raised at once: the caller may get a fresh URL
+    and call again. ``KeyboardInterrupt`` leaves the ``.part`` file for the next call to resume.
     """
     try:
         return _download(fetch, url, target, force, retry or RetryPolicy(), sleep, rng, on_progress)
@@ -310,26 +312,27 @@ def _attempts(
 ) -> Saved:
     part = part_path(target)
     started_at = _size(part)
-    attempt = 0
-    while True:
-        attempt += 1
+    resumed = False
+
+    def attempt() -> Hash:
+        nonlocal resumed
         resumed = _size(part) > 0
         try:
             digest = _transfer(fetch, url, target, on_progress)
             _verify(part, _load_meta(target).get("total"))
-            break
-        except NotAVideo:
+        except (NotAVideo, IncompleteFile):
+            # not a video, or complete as far as HTTP knew yet cut short: the next try starts over
             _discard(target)
-            if resumed and attempt < policy.max_attempts:
-                continue  # what an earlier run left may be what is wrong: start over once
             raise
-        except (ServiceError, ServerError) as exc:
-            if isinstance(exc, IncompleteFile):
-                _discard(target)  # complete as far as HTTP knew, yet cut short: start over
-            if isinstance(exc, ResultGone) or attempt >= policy.max_attempts:
-                raise
-            retry_after = exc.retry_after if isinstance(exc, ServerError) else None
-            sleep(policy.delay(attempt, retry_after, rng))
+        return digest
+
+    def start_over(failure: SeedanceError) -> bool:
+        # what an earlier run left may be what is wrong: start over once, without waiting
+        return resumed and isinstance(failure, NotAVideo)
+
+    digest = policy.run(
+        attempt, retryable=_download_retryable, at_once=start_over, sleep=sleep, rng=rng
+    )
     with _open_own(part, os.O_RDONLY) as handle:
         size = os.fstat(handle.fileno()).st_size
         os.fsync(handle.fileno())
@@ -338,6 +341,15 @@ def _attempts(
     with contextlib.suppress(OSError):  # the file is saved: a stale .part.json is harmless
         _meta_path(target).unlink(missing_ok=True)
     return Saved(target, size, digest.hexdigest(), started_at)
+
+
+def _download_retryable(failure: SeedanceError) -> bool:
+    """Whether a result download is worth another try, resuming from ``.part``: any failure of the
+    network or the host (``ServiceError``, a ``ServerError`` status), except a URL the host
+    refused (``ResultGone``: the caller gets a fresh one) and a body that is no video."""
+    return isinstance(failure, ServiceError | ServerError) and not isinstance(
+        failure, ResultGone | NotAVideo
+    )
 
 
 def _place(part: Path, target: Path, *, force: bool) -> None:
@@ -407,8 +419,6 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
     prior = file_sha256(part) if offset > 0 else None
     with fetch(url, headers) as response:
         status = response.status
-        if status in (403, 404, 410):
-            raise ResultGone(status, " ".join(response.text(300).split())[:200])
         if status == 416:
             total = _range_total(response.headers.get("content-range", ""))
             if total is not None and offset == total and offset > 0:
@@ -416,16 +426,14 @@ def _transfer(fetch: Fetch, url: str, target: Path, on_progress: Progress | None
                 return prior  # the .part file already holds everything
             _discard(target)
             raise BadResponse("the server could not resume this download; starting over")
-        if status >= 400:
-            detail = " ".join(response.text(300).split())[:200]
-            error = f"the result host answered HTTP {status}" + (f": {detail}" if detail else "")
-            if is_retryable_status(status):
-                raise ServerError(
-                    error,
-                    status=status,
-                    retry_after=parse_retry_after(response.headers.get("retry-after"), time.time()),
-                )
-            raise ServiceError(error)
+        if status >= 400:  # ResultGone (403, 404, 410), ServerError or ServiceError
+            raise http_error(
+                status,
+                response.text(300).encode(),
+                response.headers,
+                now=time.time(),
+                result_host=True,
+            )
         content_type = response.headers.get("content-type", "")
         if NOT_VIDEO_TYPES.match(content_type):
             raise NotAVideo(

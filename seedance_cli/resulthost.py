@@ -3,8 +3,9 @@
 Result files are large and their hosts need nothing but a GET: no key (it is never sent there), no
 retries at this level (``download`` resumes instead). ``http.client`` reads the body in 1 MiB blocks
 straight from the socket, a third of the CPU that a general HTTP stack spends per byte, which is
-what lets a download keep pace with ``curl``. Redirects are followed (result hosts are CDNs), up to
-five. Failures come out as the ``ServiceError``s of ``errors.py``.
+what lets a download keep pace with ``curl``. Redirects are followed (result hosts are CDNs), to any
+origin, up to five (``http_errors.RESULT_REDIRECTS``). Failures come out as the ``ServiceError``s of
+``errors.py``; an error status is left to the caller (``http_errors.http_error``).
 
 Nothing here waits forever: a watchdog thread shuts the connection down when the headers do not
 come within the read timeout, when the body moves less than ``MIN_PROGRESS_BYTES`` in ``stall``
@@ -15,6 +16,7 @@ file that keeps moving is never cut off.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import socket
 import ssl
@@ -24,10 +26,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 from urllib.parse import urljoin, urlsplit
 
-from .errors import BadResponse, ConnectionFailed, RedirectRefused, ResponseTimeout, ServiceError
+from .errors import BadResponse, ConnectionFailed, ResponseTimeout, ServiceError
+from .http_errors import RESULT_REDIRECTS, next_hop
 
 BLOCK: Final = 1 << 20
-MAX_REDIRECTS: Final = 5
 #: A result body must move at least this much in each ``stall`` window (16 kB in 30 s by default:
 #: about 0.5 kB/s, far below any real link), else it has stalled.
 MIN_PROGRESS_BYTES: Final = 16 << 10
@@ -194,8 +196,8 @@ def open_result(
     The headers must come within ``read_timeout``, the body must keep moving (``stall``), and
     all of it ends by ``deadline`` (``time.monotonic``) when one is given: ``ResponseTimeout``.
     """
-    target = url
-    for _ in range(MAX_REDIRECTS + 1):
+    target, hops = url, 0
+    while True:
         try:  # a result URL (or a redirect) with a bad port or host is the service's fault
             parts = urlsplit(target)
             port = parts.port
@@ -234,16 +236,22 @@ def open_result(
                 raise BadResponse(f"the connection to {parts.hostname} broke ({exc})") from None
             if trace is not None:
                 trace(f"< HTTP {response.status} {response.reason}")
-            location = response.getheader("Location")
-            if response.status in (301, 302, 303, 307, 308) and location:
-                target = urljoin(target, location)
-                continue
-            yield ResultResponse(response, target, watchdog)
-            return
+            next_url = next_hop(
+                RESULT_REDIRECTS,
+                response.status,
+                response.getheader("Location"),
+                url=target,
+                method="GET",
+                hops=hops,
+                join=functools.partial(urljoin, target),
+            )
+            if next_url is None:
+                yield ResultResponse(response, target, watchdog)
+                return
+            target, hops = next_url, hops + 1
         finally:
             watchdog.stop()
             connection.close()
-    raise RedirectRefused(f"more than {MAX_REDIRECTS} redirects fetching a result")
 
 
 def _connect(
