@@ -336,7 +336,7 @@ class Client:
             user_agent=USER_AGENT,
             connect_timeout=self.timeouts.connect,
             read_timeout=self.timeouts.read,
-            trace=self._emit if self._trace else None,
+            trace=self.trace if self._trace else None,
             stall=self.timeouts.stall,
             deadline=None if deadline is None else self._real_deadline(deadline),
         )
@@ -365,8 +365,9 @@ class Client:
             # A masked copy (errors are immutable); the unmasked one is not chained to it.
             raise exc.replace(**masked).with_traceback(exc.__traceback__) from exc.__cause__
 
-    def _emit(self, line: str) -> None:
-        """One ``--verbose`` trace line: redacted and bounded."""
+    def trace(self, line: str) -> None:
+        """One ``--verbose`` trace line: redacted and bounded (for the result downloads the
+        session drives, too)."""
         if self._trace is not None:
             self._trace(clip(self.redact(line), MAX_TRACE_CHARS))
 
@@ -428,7 +429,7 @@ class Client:
             retryable=create_retryable,
             sleep=self._sleep,
             rng=self._rng,
-            on_retry=self._emit,
+            on_retry=self.trace,
         )
 
     def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
@@ -570,7 +571,7 @@ class Client:
             rng=self._rng,
             clock=self._clock,
             deadline=deadline,
-            on_retry=self._emit,
+            on_retry=self.trace,
         )
 
     def _http_error(self, response: httpx.Response) -> SeedanceError:
@@ -638,9 +639,9 @@ class Client:
         """One request and its whole answer (read up to a cap), all by ``until``."""
         if self._trace:
             shown = {k: ("Bearer ***" if k == "Authorization" else v) for k, v in headers.items()}
-            self._emit(f"> {method} {url.copy_with(query=None)}")
+            self.trace(f"> {method} {url.copy_with(query=None)}")
             for name, value in shown.items():
-                self._emit(f"> {name}: {value}")
+                self.trace(f"> {name}: {value}")
         started = self._clock()
         previous = getattr(_attempt, "deadline", None)
         _attempt.deadline = self._real_deadline(until)
@@ -673,7 +674,7 @@ class Client:
         )
         if self._trace:
             elapsed = self._clock() - started
-            self._emit(
+            self.trace(
                 f"< HTTP {response.status_code} {response.reason_phrase} "
                 f"({len(data)} bytes, {elapsed:.2f}s)"
             )

@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -237,6 +238,9 @@ def download(
     retry: RetryPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
     rng: Callable[[], float] = random.random,
+    clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
+    on_retry: Callable[[str], None] | None = None,
     on_progress: Progress | None = None,
 ) -> Saved:
     """Download ``url`` to ``target`` through ``target.part``; return what was saved.
@@ -246,11 +250,33 @@ def download(
     by an earlier run that proves not to be a video is started over at once. ``ResultGone``
     (403/404/410, ``http_errors.http_error``) is raised at once: the caller may get a fresh URL
     and call again. ``KeyboardInterrupt`` leaves the ``.part`` file for the next call to resume.
+    No retry starts that would end after ``deadline`` (a ``clock`` time, a wait's); ``on_retry``
+    hears of each (the ``--verbose`` trace), as for API calls.
     """
+    retrying = functools.partial(
+        (retry or RetryPolicy()).run,
+        sleep=sleep,
+        rng=rng,
+        clock=clock,
+        deadline=deadline,
+        on_retry=on_retry,
+    )
     try:
-        return _download(fetch, url, target, force, retry or RetryPolicy(), sleep, rng, on_progress)
+        return _download(fetch, url, target, force, retrying, on_progress)
     except OSError as exc:
         raise local_error(exc, exc.filename or part_path(target)) from None
+
+
+class Retrying(Protocol):
+    """``RetryPolicy.run`` with its time and trace already given."""
+
+    def __call__(
+        self,
+        attempt: Callable[[], Hash],
+        *,
+        retryable: Callable[[SeedanceError], bool],
+        at_once: Callable[[SeedanceError], bool] | None = None,
+    ) -> Hash: ...
 
 
 def _download(
@@ -258,16 +284,14 @@ def _download(
     url: str,
     target: Path,
     force: bool,
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    rng: Callable[[], float],
+    retrying: Retrying,
     on_progress: Progress | None,
 ) -> Saved:
     check_target(target, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(target)
     with _claim(part):
-        return _attempts(fetch, url, target, force, policy, sleep, rng, on_progress)
+        return _attempts(fetch, url, target, force, retrying, on_progress)
 
 
 @contextlib.contextmanager
@@ -305,9 +329,7 @@ def _attempts(
     url: str,
     target: Path,
     force: bool,
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    rng: Callable[[], float],
+    retrying: Retrying,
     on_progress: Progress | None,
 ) -> Saved:
     part = part_path(target)
@@ -330,9 +352,7 @@ def _attempts(
         # what an earlier run left may be what is wrong: start over once, without waiting
         return resumed and isinstance(failure, NotAVideo)
 
-    digest = policy.run(
-        attempt, retryable=_download_retryable, at_once=start_over, sleep=sleep, rng=rng
-    )
+    digest: Hash = retrying(attempt, retryable=_download_retryable, at_once=start_over)
     with _open_own(part, os.O_RDONLY) as handle:
         size = os.fstat(handle.fileno()).st_size
         os.fsync(handle.fileno())

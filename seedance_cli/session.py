@@ -444,6 +444,9 @@ class Session:
                     force=force,
                     retry=client.retry,
                     sleep=self.sleep,
+                    clock=self.clock,
+                    deadline=deadline,
+                    on_retry=client.trace,
                     on_progress=progress,
                 )
 

@@ -16,6 +16,7 @@ from seedance_cli.errors import (
     NotAVideo,
     ResultExpired,
     ResultGone,
+    ServerError,
     ServiceError,
     TargetExists,
 )
@@ -259,3 +260,36 @@ def test_names_of_results() -> None:
         Path("~/videos").expanduser()
     )
     assert Destination.from_option("many", default_dir=None, several=True).is_dir
+
+
+def test_a_sessions_download_retries_are_traced_and_end_by_the_waits_deadline(
+    make_client: MakeClient, emulator: Emulator, clock: FakeClock, out: Path
+) -> None:
+    """The result host fails like the API can (503s): the retries go through the one retry
+    loop, say so in the --verbose trace, and start none that would end after the deadline."""
+    lines: list[str] = []
+    client = make_client(trace=lines.append)
+    task = completed(client, clock)
+    emulator.add_fault("download:503:*")
+    session = Session(
+        Ledger(out / "data", clock=clock.time), client, sleep=clock.sleep, clock=clock.monotonic
+    )
+    started = clock.monotonic()
+    with pytest.raises(ServerError):
+        session.save(task, Destination(out, True), force=False, deadline=started + 2.0)
+    retries = [line for line in lines if line.startswith("* retry ")]
+    assert retries and "HTTP 503" in retries[0]
+    assert len(emulator.requests("download")) == len(retries) + 1 < 6  # cut by the deadline
+    assert clock.monotonic() - started <= 2.0
+
+
+def test_without_a_deadline_a_download_gets_every_attempt(
+    make_client: MakeClient, emulator: Emulator, clock: FakeClock, out: Path
+) -> None:
+    client = make_client()
+    task = completed(client, clock)
+    emulator.add_fault("download:503:*")
+    session = Session(Ledger(out / "data", clock=clock.time), client, sleep=clock.sleep)
+    with pytest.raises(ServerError):
+        session.save(task, Destination(out, True), force=False)
+    assert len(emulator.requests("download")) == RetryPolicy().max_attempts
