@@ -293,7 +293,7 @@ def test_a_signal_while_an_error_is_being_reported_still_exits_128_plus_n(
 ) -> None:
     import signal
 
-    from seedance_cli.cli.app import _Received
+    from seedance_cli.cli.exits import _Received
     from seedance_cli.errors import Signalled
     from seedance_cli.render import Output
 

@@ -1,6 +1,8 @@
-"""The ``seedance`` command: typer wiring only. Flags in, one library call, output out.
+"""The ``seedance`` command: typer wiring only. Flags in, one session operation, output out.
 
-``app`` holds the frame and the error-to-exit-code mapping; each other module registers its
+``app`` holds the typer frame, ``runtime`` what a command needs at run time, ``inputs`` the
+checks of what users type, ``flow`` the flows several commands share, ``exits`` the one place
+errors become exit codes; each other module registers its
 commands on import, in the order ``--help`` lists them (hence no sorting of these imports).
 """
 # isort: skip_file
@@ -8,7 +10,8 @@ commands on import, in the order ``--help`` lists them (hence no sorting of thes
 from __future__ import annotations
 
 from ..env import Environment
-from .app import app, main, run
+from .app import app
+from .exits import main, run
 from . import tasks  # noqa: F401 - generate, wait, status
 from . import results  # noqa: F401 - download, history
 from . import batching  # noqa: F401 - batch

@@ -17,14 +17,13 @@ from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
     IntervalOpt,
-    Runtime,
     TimeoutOpt,
     app,
-    check_seconds,
-    read_bounded,
     with_globals,
 )
 from .flow import report
+from .inputs import check_seconds, read_bounded
+from .runtime import Runtime
 
 
 @app.command(epilog=EXIT_CODES_HELP)

@@ -14,10 +14,10 @@ from ..errors import (
     UsageError,
 )
 from .app import (
-    Runtime,
     config_app,
     with_globals,
 )
+from .runtime import Runtime
 
 # -- config ----------------------------------------------------------------------------------------
 

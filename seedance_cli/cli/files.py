@@ -13,11 +13,11 @@ from ..errors import (
 )
 from .app import (
     EXIT_CODES_HELP,
-    Runtime,
     app,
     with_globals,
 )
 from .flow import upload_images
+from .runtime import Runtime
 
 
 @app.command(epilog=EXIT_CODES_HELP)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..images import ImageInfo
     from ..models import Task, UploadedFile
     from ..session import Destination, Session
-    from .app import Runtime
+    from .runtime import Runtime
 
 
 def report(rt: Runtime, failures: Sequence[SeedanceError], *, json_shown: bool = False) -> None:

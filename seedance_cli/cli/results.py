@@ -19,11 +19,11 @@ from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
     OutputOpt,
-    Runtime,
     app,
     with_globals,
 )
 from .flow import as_error, report, retry_hint, save
+from .runtime import Runtime
 
 
 @app.command(epilog=EXIT_CODES_HELP)

@@ -138,9 +138,9 @@ def announce(url: str, stdout: IO[str], stderr: IO[str]) -> None:
         print(f"export SEEDANCE_BASE_URL={url}", file=stdout, flush=True)
         print(f"export SEEDANCE_FILES_URL={url}", file=stdout, flush=True)
     except BrokenPipeError:
-        from .app import _silence_stdout
+        from .exits import silence_stdout
 
-        _silence_stdout(stdout)
+        silence_stdout(stdout)
     with contextlib.suppress(OSError):
         print(f"seedance emulator listening on {url} (Ctrl-C stops it)", file=stderr, flush=True)
 

@@ -27,17 +27,14 @@ from .app import (
     ForceOpt,
     IntervalOpt,
     OutputOpt,
-    Runtime,
     TaskIdsArg,
     TimeoutOpt,
     app,
-    check_seconds,
-    flag_error,
-    fmt_size,
-    read_bounded,
     with_globals,
 )
 from .flow import finish_wait, report, upload_images
+from .inputs import check_seconds, flag_error, read_bounded
+from .runtime import Runtime
 
 # -- generate --------------------------------------------------------------------------------------
 
@@ -306,7 +303,7 @@ def show_dry_run(
     idempotency_key: str | None,
     sources: Sequence[str | ImageInfo] = (),
 ) -> None:
-    from ..render import to_json
+    from ..render import fmt_bytes, to_json
 
     sandbox = "http://127.0.0.1:<sandbox>" if rt.options.sandbox else None
     base = rt.options.base_url or sandbox or rt.settings.base_url
@@ -345,7 +342,7 @@ def show_dry_run(
     for image in local:
         rt.out.line(
             f"POST {upload_url} file={image.path} ({image.format}, {image.width}x{image.height} "
-            f"px, {fmt_size(image.size)})"
+            f"px, {fmt_bytes(image.size)})"
         )
     rt.out.line(f"POST {url}")
     rt.out.lines(to_json(body, indent=2))
