@@ -12,6 +12,7 @@ from ..errors import (
     ConfigError,
     Interrupted,
     SeedanceError,
+    UnreachableAtDeadline,
     UsageError,
 )
 from ..waiting import MAX_POLL_INTERVAL
@@ -212,8 +213,8 @@ def batch(
         if counts.get(k) or k in ("succeeded", "failed", "timed_out")
     )
     rt.out.info(f"batch: {summary}; {run.reserved:g} credits reserved by this run")
-    if counts.get("timed_out"):
-        rt.out.info(f"resume with: {command}")
+    if counts.get("timed_out") or any(isinstance(f, UnreachableAtDeadline) for f in failures):
+        rt.out.info(f"resume with: {command}")  # the rerun waits on those tasks again
     report(rt, failures)
 
 
