@@ -12,7 +12,8 @@ When the ledger can no longer record a claim the run creates nothing more, finis
 flight and reports the rest.
 
 The run is one loop on one thread over one client: it keeps up to ``concurrency`` tasks in flight,
-polls each at ``interval``, and hands finished ones to a small pool of download threads. Because every
+polls them with the engine of ``wait`` (``waiting.Poller``: its cadence, its deadline, its tolerance
+of transient failures), and hands finished ones to a small pool of download threads. Because every
 API request comes from that one thread, a 429 and its ``Retry-After`` pause the whole batch.
 """
 
@@ -42,6 +43,7 @@ from .errors import (
     OutcomeUnknown,
     SeedanceError,
     TaskFailed,
+    UnreachableAtDeadline,
     UsageError,
     ValidationError,
     WaitTimeout,
@@ -50,7 +52,7 @@ from .images import ImageInfo, image_sources, placeholder
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
 from .models import GenerationRequest, Task, api_origin
 from .session import Destination, Session, no_result
-from .waiting import MIN_POLL_INTERVAL, is_transient
+from .waiting import DEFAULT_MAX_OUTAGE, Poller
 
 FIELDS: Final = (
     "prompt",
@@ -394,13 +396,14 @@ class Outcome:
     error: SeedanceError | None = None
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class _Active:
+    """A line with a task to follow: ``task`` when its create just answered (first polled an
+    interval later), ``None`` when it comes from the ledger (polled at once)."""
+
     line: Line
     task_id: str
-    next_poll: float
-    last: Task | None = None
-    done: bool = False
+    task: Task | None = None
 
 
 @dataclasses.dataclass
@@ -414,7 +417,8 @@ class _Held:
 
 class BatchRun:
     """One run of a manifest. ``on_event(line, message)`` narrates; ``on_outcome`` reports each
-    line as it finishes. Time comes from ``sleep``/``clock``, so tests need not wait."""
+    line as it finishes. Time comes from the session's ``sleep``/``clock``, so tests need not wait;
+    its tasks are polled by the one engine of ``waiting`` (``Poller``)."""
 
     def __init__(
         self,
@@ -428,6 +432,7 @@ class BatchRun:
         force: bool,
         on_outcome: Callable[[Outcome], None],
         on_event: Callable[[Line, str], None],
+        max_outage: float = DEFAULT_MAX_OUTAGE,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -436,8 +441,8 @@ class BatchRun:
         self.ledger = session.ledger
         self.profile = session.profile
         self.concurrency = concurrency
-        self.interval = max(interval, MIN_POLL_INTERVAL)  # never a busy loop of polls
         self.timeout = timeout
+        self.max_outage = max_outage
         self.output = output
         self.force = force
         self.on_outcome = on_outcome
@@ -446,21 +451,40 @@ class BatchRun:
         self.clock = session.clock
         self.outcomes: dict[int, Outcome] = {}
         self.reserved = 0.0
-        self._deadline: float | None = None
+        self._interval = interval
+        self._poller = self._new_poller()  # checks interval and timeout now; remade by run()
+        #: The poll cadence, within the engine's bounds (never a busy loop of polls); held
+        #: lines are looked at again at the same pace.
+        self.interval = self._poller.interval
+        #: The lines of each task followed (one, unless the history is odd).
+        self._lines: dict[str, list[Line]] = {}
+
+    def _new_poller(self) -> Poller:
+        return Poller(
+            interval=self._interval,
+            timeout=self.timeout,
+            max_outage=self.max_outage,
+            clock=self.clock,
+        )
+
+    @property
+    def _deadline(self) -> float | None:
+        """The run's deadline: polls and downloads end by it too (a trickling server cannot
+        hold one)."""
+        return self._poller.deadline
 
     def run(self) -> list[Outcome]:
         """Run every line to an outcome (or to the deadline); return them in manifest order."""
-        deadline = self.clock() + self.timeout if self.timeout is not None else None
-        self._deadline = deadline  # polls end by it too (a trickling server cannot hold one)
+        self._poller = self._new_poller()  # the deadline counts from now
+        self._lines = {}
         known = self._known()
         pending: list[Line] = []
-        active: list[_Active] = []
         held: list[_Held] = []
         for line in self.manifest.lines:
             entry = known.get(self.manifest.key(line)) or known.get(self.manifest.legacy_key(line))
             resumed = self._resume(line, entry)
             if isinstance(resumed, _Active):
-                active.append(resumed)
+                self._follow(resumed)
             elif isinstance(resumed, _Held):
                 held.append(resumed)
             elif line.number not in self.outcomes:
@@ -470,7 +494,7 @@ class BatchRun:
         try:
             # On Ctrl-C the downloads' daemon threads end with the process, leaving their .part
             # files for the rerun to resume.
-            self._loop(pool, pending, active, held, downloads, deadline)
+            self._loop(pool, pending, held, downloads)
         finally:
             pool.shutdown()
         return [
@@ -486,18 +510,19 @@ class BatchRun:
         self,
         pool: _DaemonPool,
         pending: list[Line],
-        active: list[_Active],
         held: list[_Held],
         downloads: dict[int, Future[list[Path]]],
-        deadline: float | None,
     ) -> None:
         """Keep up to ``concurrency`` lines in flight until every one has an outcome or the
-        deadline passes; then report what is still out as timed out."""
-        while pending or active or held or downloads:
+        deadline passes; then, after a last poll of each task in flight, report what is still
+        out: timed out, or an error when the API could not be reached about it."""
+        while pending or self._lines or held or downloads:
             self._collect(downloads)
-            if deadline is not None and self.clock() >= deadline:
+            late = self._poller.expired()
+            self._poll_due(pool, downloads)  # at the deadline too: the last poll of each
+            if late:
                 break
-            while pending and len(active) + len(downloads) < self.concurrency:
+            while pending and self._in_flight() + len(downloads) < self.concurrency:
                 line = pending.pop(0)
                 try:
                     started = self._create(line)
@@ -509,7 +534,7 @@ class BatchRun:
                     pending.clear()
                     break
                 if isinstance(started, _Active):
-                    active.append(started)
+                    self._follow(started)
                 elif isinstance(started, _Held):
                     held.append(started)
             now = self.clock()
@@ -517,43 +542,28 @@ class BatchRun:
                 held.remove(waiting)
                 adopted = self._check_held(waiting)
                 if isinstance(adopted, _Active):
-                    active.append(adopted)
+                    self._follow(adopted)
                 elif isinstance(adopted, _Held):
                     held.append(adopted)
                 elif adopted is not None:
                     pending.append(adopted)
-            for item in [a for a in active if a.next_poll <= now]:
-                task = self._poll(item)
-                if item.done:
-                    active.remove(item)
-                if task is None or not task.is_terminal:
-                    continue
-                active.remove(item)
-                if task.succeeded and (unusable := no_result(task)) is not None:
-                    self._report(Outcome(item.line, "failed", task.id, task, error=unusable))
-                elif task.succeeded and self.output is not None:
-                    downloads[item.line.number] = pool.submit(self._save, item.line, task)
-                    self.outcomes[item.line.number] = Outcome(item.line, "succeeded", task.id, task)
-                elif task.succeeded:
-                    self._report(Outcome(item.line, "succeeded", task.id, task))
-                else:
-                    self._report(
-                        Outcome(item.line, "failed", task.id, task, error=TaskFailed(task))
-                    )
-            if not (pending or active or held or downloads):
+            if not (pending or self._lines or held or downloads):
                 break
-            self._pause(active, held, downloads, deadline)
-        for item in active:
-            late = WaitTimeout(item.task_id, self.timeout or 0, item.last)
-            self._report(Outcome(item.line, "timed_out", item.task_id, item.last, error=late))
+            self._pause(held, downloads)
+        for task_id, error in self._poller.close().items():
+            state = "error" if isinstance(error, UnreachableAtDeadline) else "timed_out"
+            for line in self._lines.pop(task_id):
+                self._report(Outcome(line, state, task_id, error.task, error=error))
         for waiting in held:
-            unseen = WaitTimeout("-", self.timeout or 0).replace(
-                message="another process was still creating it at the deadline"
+            unseen = WaitTimeout(
+                "-",
+                self.timeout or 0,
+                message="another process was still creating it at the deadline",
             )
             self._report(Outcome(waiting.line, "timed_out", error=unseen))
         for line in pending:
-            unstarted = WaitTimeout("-", self.timeout or 0).replace(
-                message="not started before the deadline"
+            unstarted = WaitTimeout(
+                "-", self.timeout or 0, message="not started before the deadline"
             )
             self._report(Outcome(line, "timed_out", error=unstarted))
         for number in list(downloads):
@@ -581,7 +591,7 @@ class BatchRun:
             self.on_event(line, f"saved by an earlier run but changed or gone: {entry.task_id}")
         else:
             self.on_event(line, f"created by an earlier run: {entry.task_id}")
-        return _Active(line, entry.task_id, self.clock())
+        return _Active(line, entry.task_id)
 
     def _unknown(self, line: Line, key: str | None) -> None:
         error = OutcomeUnknown(key or "-", "in an earlier run").replace(
@@ -593,7 +603,7 @@ class BatchRun:
         """A line whose claim someone else holds: its task, a live creator, or unknown."""
         if claim.task_id is not None:
             self.on_event(line, f"created by another run: {claim.task_id}")
-            return _Active(line, claim.task_id, self.clock())
+            return _Active(line, claim.task_id)
         if claim.held:
             return _Held(line, claim.idempotency_key, self.clock() + self.interval)
         self._unknown(line, claim.idempotency_key)
@@ -636,7 +646,7 @@ class BatchRun:
         task = made
         self.reserved += task.credits_reserved or 0.0
         self.on_event(line, f"created {task.id}")
-        return _Active(line, task.id, self.clock() + self.interval, task)
+        return _Active(line, task.id, task)
 
     def _upload(self, line: Line) -> tuple[GenerationRequest, list[dict[str, str]]]:
         """The line's request with its local images uploaded (files API; 72 hours)."""
@@ -651,20 +661,54 @@ class BatchRun:
         )
         return dataclasses.replace(line.request, image_urls=tuple(urls)), uploaded
 
-    def _poll(self, item: _Active) -> Task | None:
-        """Fetch the task; ``None`` when nothing new is known. A permanent error ends the line."""
-        item.next_poll = self.clock() + self.interval
-        try:
-            task: Task = self.session.get_task(item.task_id, deadline=self._deadline)
-        except SeedanceError as exc:
-            if not is_transient(exc):
-                self._report(Outcome(item.line, "error", item.task_id, item.last, error=exc))
-                item.done = True
-            return None
-        if item.last is None or item.last.status != task.status:
-            self.on_event(item.line, f"{task.status} {task.progress}%")
-        item.last = task
-        return task
+    def _follow(self, item: _Active) -> None:
+        """Hand the line's task to the poll engine."""
+        self._lines.setdefault(item.task_id, []).append(item.line)
+        self._poller.add(item.task_id, task=item.task)
+
+    def _in_flight(self) -> int:
+        return sum(len(lines) for lines in self._lines.values())
+
+    def _poll_due(self, pool: _DaemonPool, downloads: dict[int, Future[list[Path]]]) -> None:
+        """Poll each task that is due once; finish the lines of those that end."""
+        for task_id in self._poller.due():
+            before = self._poller.last(task_id)
+            sent = self.clock()
+            result: Task | SeedanceError
+            try:
+                result = task = self.session.get_task(task_id, deadline=self._deadline)
+            except SeedanceError as exc:
+                result = exc
+            else:
+                if before is None or before.status != task.status:
+                    for line in self._lines[task_id]:
+                        self.on_event(line, f"{task.status} {task.progress}%")
+            ended = self._poller.record(task_id, result, sent=sent)
+            if ended is None:
+                continue
+            for line in self._lines.pop(task_id):
+                if isinstance(ended, SeedanceError):  # a permanent error, or too long an outage
+                    self._report(Outcome(line, "error", task_id, before, error=ended))
+                else:
+                    self._finish(line, ended, pool, downloads)
+
+    def _finish(
+        self,
+        line: Line,
+        task: Task,
+        pool: _DaemonPool,
+        downloads: dict[int, Future[list[Path]]],
+    ) -> None:
+        """A line whose task ended: report it, or save its result first."""
+        if task.succeeded and (unusable := no_result(task)) is not None:
+            self._report(Outcome(line, "failed", task.id, task, error=unusable))
+        elif task.succeeded and self.output is not None:
+            downloads[line.number] = pool.submit(self._save, line, task)
+            self.outcomes[line.number] = Outcome(line, "succeeded", task.id, task)
+        elif task.succeeded:
+            self._report(Outcome(line, "succeeded", task.id, task))
+        else:
+            self._report(Outcome(line, "failed", task.id, task, error=TaskFailed(task)))
 
     def _save(self, line: Line, task: Task) -> list[Path]:
         assert self.output is not None
@@ -713,22 +757,17 @@ class BatchRun:
                 )
             self._report(outcome)
 
-    def _pause(
-        self,
-        active: Sequence[_Active],
-        held: Sequence[_Held],
-        downloads: Mapping[int, Future[list[Path]]],
-        deadline: float | None,
-    ) -> None:
+    def _pause(self, held: Sequence[_Held], downloads: Mapping[int, Future[list[Path]]]) -> None:
         now = self.clock()
+        polls = self._poller.wake()
         wake = min(
-            [a.next_poll for a in active] + [h.next_check for h in held],
+            [h.next_check for h in held] + ([] if polls is None else [polls]),
             default=now + self.interval,
         )
         if downloads:
             wake = min(wake, now + 0.05)
-        if deadline is not None:
-            wake = min(wake, deadline)
+        if self._deadline is not None:
+            wake = min(wake, self._deadline)
         if wake > now:
             self.sleep(wake - now)
 

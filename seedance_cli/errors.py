@@ -374,13 +374,16 @@ class TaskFailed(SeedanceError):
 
 
 class WaitTimeout(SeedanceError):
-    """The wait deadline passed; ``task`` (the last one seen, if any) is still running."""
+    """The wait deadline passed; ``task`` (the last one seen, if any) is still running.
+    ``message`` replaces the usual one (a batch line that never got a task says why)."""
 
     exit_code = ExitCode.TIMEOUT
     code = "wait_timeout"
 
-    def __init__(self, task_id: str, timeout: float, task: Task | None = None) -> None:
-        super().__init__(f"task {task_id} still running after {timeout:g}s")
+    def __init__(
+        self, task_id: str, timeout: float, task: Task | None = None, *, message: str | None = None
+    ) -> None:
+        super().__init__(message or f"task {task_id} still running after {timeout:g}s")
         self.task_id = task_id
         self.timeout = timeout
         self.task = task

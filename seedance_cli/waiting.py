@@ -1,7 +1,13 @@
-"""Polling tasks until they end: one deadline, a cadence, tolerance of transient failures, callbacks."""
+"""Polling tasks until they end: one engine (``Poller``) for ``wait``, ``generate --wait`` and batch.
+
+``Poller`` is an incremental scheduler: it follows tasks, says which are due, takes each poll's
+result and says when a task has an outcome, and closes what is left at the deadline. It sends
+nothing and never sleeps; its callers do (``wait_for_tasks`` here, ``batch.BatchRun``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +51,160 @@ def is_transient(exc: SeedanceError) -> bool:
     return isinstance(exc, ServiceError | RateLimitError | ServerError)
 
 
+@dataclasses.dataclass
+class Followed:
+    """One task a ``Poller`` follows: when to poll it next, the last task seen, when its last
+    poll was sent, and, while its polls are failing, when they began to fail and the last
+    failure."""
+
+    task_id: str
+    next_poll: float = 0.0
+    last: Task | None = None
+    sent: float | None = None
+    outage_since: float | None = None
+    last_error: SeedanceError | None = None
+
+
+class Poller:
+    """The tasks being waited on, each with its next poll time, under one deadline.
+
+    A caller ``add``s tasks, polls those ``due`` (each once), hands every answer or failure to
+    ``record`` (which says when a task has its outcome: it is then no longer followed), sleeps
+    until ``wake``, and at the deadline (``expired``), after a last poll of each, ``close``s the
+    rest. Transient failures are borne until the deadline, or for ``max_outage`` seconds in a row
+    when there is none; a permanent failure ends its task at once. ``interval`` is kept within
+    ``MIN_POLL_INTERVAL`` and ``MAX_POLL_INTERVAL``; a ``timeout`` beyond ``MAX_TIMEOUT`` means
+    none; the deadline is ``timeout`` seconds from the poller's making.
+    """
+
+    def __init__(
+        self,
+        *,
+        interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = None,
+        max_outage: float = DEFAULT_MAX_OUTAGE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not interval > 0:  # NaN too
+            raise ValueError("interval must be positive")
+        interval = min(max(interval, MIN_POLL_INTERVAL), MAX_POLL_INTERVAL)
+        if timeout is not None and math.isnan(timeout):
+            raise ValueError("timeout must be a number of seconds")
+        if timeout is not None and timeout > MAX_TIMEOUT:
+            timeout = None
+        self.interval: float = interval
+        self.timeout = timeout
+        self.max_outage = max_outage
+        self.clock = clock
+        self.deadline = clock() + max(0.0, timeout) if timeout is not None else None
+        self._followed: dict[str, Followed] = {}
+
+    def __len__(self) -> int:
+        return len(self._followed)
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._followed
+
+    def add(self, task_id: str, *, task: Task | None = None) -> None:
+        """Follow ``task_id``, known as ``task`` if given (as its create answered); its first
+        poll is when ``schedule`` says. Following a task already followed changes nothing."""
+        if task_id in self._followed:
+            return
+        followed = Followed(task_id, last=task)
+        followed.next_poll = self._cap(self.schedule(followed, self.clock()))
+        self._followed[task_id] = followed
+
+    def last(self, task_id: str) -> Task | None:
+        """The last task seen of ``task_id`` (``None``: none yet)."""
+        return self._followed[task_id].last
+
+    def due(self, now: float | None = None) -> list[str]:
+        """The tasks to poll at ``now``, in the order they were added."""
+        now = self.clock() if now is None else now
+        return [f.task_id for f in self._followed.values() if f.next_poll <= now]
+
+    def schedule(self, followed: Followed, now: float) -> float:
+        """When to poll ``followed`` next, decided ``now``: the one place the cadence is set.
+
+        A task never polled is polled at once, or ``interval`` from now when it is known (as its
+        create answered). A polled task is polled again ``interval`` after its last poll was
+        sent (a slow answer does not slow the cadence), unless its polls are failing: then
+        ``interval`` after the failure, whose retries took their own time. ``add`` and
+        ``record`` cap it at the deadline, where every task gets its last poll."""
+        if followed.sent is None:
+            return now if followed.last is None else now + self.interval
+        if followed.outage_since is not None:
+            return now + self.interval
+        return followed.sent + self.interval
+
+    def record(
+        self,
+        task_id: str,
+        result: Task | SeedanceError,
+        *,
+        sent: float | None = None,
+        now: float | None = None,
+    ) -> Outcome | None:
+        """Take the result of a poll of ``task_id``, sent at ``sent`` and ended by ``now`` (both
+        default to the clock's now): the task, or the error the poll ended with. Returns the
+        task's outcome when it has one (a terminal task, a permanent error, a transient one borne
+        ``max_outage`` seconds without a deadline): the task is then no longer followed. Else its
+        next poll is scheduled and ``None`` returned."""
+        followed = self._followed[task_id]
+        now = self.clock() if now is None else now
+        followed.sent = now if sent is None else sent
+        if isinstance(result, Task):
+            followed.outage_since = None
+            followed.last_error = None
+            followed.last = result
+            if result.is_terminal:
+                return self._end(task_id, result)
+        elif not is_transient(result):
+            return self._end(task_id, result)
+        else:
+            if followed.outage_since is None:
+                followed.outage_since = now
+            followed.last_error = result
+            if self.deadline is None and now - followed.outage_since >= self.max_outage:
+                return self._end(task_id, result)
+        followed.next_poll = self._cap(self.schedule(followed, now))
+        return None
+
+    def wake(self) -> float | None:
+        """When the next poll is due (the deadline at the latest); ``None`` when nothing is
+        followed."""
+        return min((f.next_poll for f in self._followed.values()), default=None)
+
+    def expired(self, now: float | None = None) -> bool:
+        """Whether the deadline has come: after a last poll of each task, ``close``."""
+        now = self.clock() if now is None else now
+        return self.deadline is not None and now >= self.deadline
+
+    def close(self, now: float | None = None) -> dict[str, WaitTimeout | UnreachableAtDeadline]:
+        """End the wait of every task still followed: ``UnreachableAtDeadline`` for those whose
+        polls were failing, so not known to be running, ``WaitTimeout`` (carrying the last task
+        seen) for the others."""
+        now = self.clock() if now is None else now
+        outcomes: dict[str, WaitTimeout | UnreachableAtDeadline] = {}
+        for task_id, followed in self._followed.items():
+            if followed.outage_since is not None and followed.last_error is not None:
+                outage = now - followed.outage_since
+                outcomes[task_id] = UnreachableAtDeadline(
+                    task_id, outage, followed.last_error, followed.last
+                )
+            else:
+                outcomes[task_id] = WaitTimeout(task_id, self.timeout or 0.0, followed.last)
+        self._followed.clear()
+        return outcomes
+
+    def _end(self, task_id: str, outcome: Outcome) -> Outcome:
+        del self._followed[task_id]
+        return outcome
+
+    def _cap(self, at: float) -> float:
+        return at if self.deadline is None else min(at, self.deadline)
+
+
 def wait_for_tasks(
     source: TaskSource,
     task_ids: Sequence[str],
@@ -59,68 +219,44 @@ def wait_for_tasks(
 ) -> dict[str, Outcome]:
     """Poll every task until each has an outcome; never raises for one task's sake.
 
-    One round polls each unfinished task once, then sleeps ``interval`` (cut short at the deadline).
-    ``on_update`` gets every task seen; ``on_error`` every transient failure, which is borne until the
-    deadline (``timeout`` seconds from now), or for ``max_outage`` seconds in a row when there is none.
-    The last round happens at the deadline; unfinished tasks then get a ``WaitTimeout`` carrying the
-    last task seen, or ``UnreachableAtDeadline`` when the polls of that task were failing then. A
-    failed task is an outcome like any other: it is returned, not raised. ``interval`` is kept
-    within ``MIN_POLL_INTERVAL`` and ``MAX_POLL_INTERVAL``; a ``timeout`` beyond ``MAX_TIMEOUT``
-    means none.
+    Each task is polled at once, then every ``interval`` seconds (``Poller.schedule`` says
+    exactly when), the last time at the deadline, ``timeout`` seconds from now. ``on_update``
+    gets every task seen; ``on_error`` every transient failure, which is borne until the
+    deadline, or for ``max_outage`` seconds in a row when there is none. Unfinished tasks then
+    get a ``WaitTimeout`` carrying the last task seen, or ``UnreachableAtDeadline`` when the
+    polls of that task were failing then. A failed task is an outcome like any other: it is
+    returned, not raised. See ``Poller`` for the bounds of ``interval`` and ``timeout``.
     """
-    if not interval > 0:  # NaN too
-        raise ValueError("interval must be positive")
-    interval = min(max(interval, MIN_POLL_INTERVAL), MAX_POLL_INTERVAL)
-    if timeout is not None and math.isnan(timeout):
-        raise ValueError("timeout must be a number of seconds")
-    if timeout is not None and timeout > MAX_TIMEOUT:
-        timeout = None
-    deadline = clock() + max(0.0, timeout) if timeout is not None else None
+    poller = Poller(interval=interval, timeout=timeout, max_outage=max_outage, clock=clock)
+    order = list(dict.fromkeys(task_ids))
+    for task_id in order:
+        poller.add(task_id)
     outcomes: dict[str, Outcome] = {}
-    last: dict[str, Task] = {}
-    outage_since: dict[str, float] = {}
-    last_error: dict[str, SeedanceError] = {}
-    pending = list(dict.fromkeys(task_ids))
-    while True:
-        for task_id in pending:
+    while poller:
+        for task_id in poller.due():
+            sent = clock()
+            result: Task | SeedanceError
             try:
-                task = source.get_task(task_id, deadline=deadline)
+                result = source.get_task(task_id, deadline=poller.deadline)
             except SeedanceError as exc:
-                if not is_transient(exc):
-                    outcomes[task_id] = exc
-                    continue
-                now = clock()
-                since = outage_since.setdefault(task_id, now)
-                last_error[task_id] = exc
-                if on_error is not None:
+                result = exc
+                if on_error is not None and is_transient(exc):
                     on_error(exc)
-                if deadline is None and now - since >= max_outage:
-                    outcomes[task_id] = exc
-                continue
-            outage_since.pop(task_id, None)
-            last[task_id] = task
-            if on_update is not None:
-                on_update(task)
-            if task.is_terminal:
-                outcomes[task_id] = task
-        pending = [t for t in pending if t not in outcomes]
-        if not pending:
-            return {t: outcomes[t] for t in dict.fromkeys(task_ids)}
-        if deadline is None:
-            sleep(interval)
-            continue
-        remaining = deadline - clock()
-        if remaining <= 0:
-            now = clock()
-            for task_id in pending:
-                if task_id in outage_since:  # the last polls all failed: not known to be running
-                    outcomes[task_id] = UnreachableAtDeadline(
-                        task_id, now - outage_since[task_id], last_error[task_id], last.get(task_id)
-                    )
-                else:
-                    outcomes[task_id] = WaitTimeout(task_id, timeout or 0.0, last.get(task_id))
-            return {t: outcomes[t] for t in dict.fromkeys(task_ids)}
-        sleep(min(interval, remaining))
+            else:
+                if on_update is not None:
+                    on_update(result)
+            outcome = poller.record(task_id, result, sent=sent)
+            if outcome is not None:
+                outcomes[task_id] = outcome
+        if not poller:
+            break
+        if poller.expired():
+            outcomes.update(poller.close())
+            break
+        wake, now = poller.wake(), clock()
+        if wake is not None and wake > now:
+            sleep(wake - now)
+    return {t: outcomes[t] for t in order}
 
 
 def wait_for_task(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from seedance_cli.emulator import Emulator, FakeClock, sample_video
+from seedance_cli.waiting import DEFAULT_MAX_OUTAGE
 
 from .clirunner import CliRunner, Result
 
@@ -297,3 +299,74 @@ def test_local_images_in_a_manifest_are_checked_first_then_uploaded(
     (stored,) = api.service.files.values()
     assert stored.data == (work / "frames" / "start.png").read_bytes()
     assert api.requests("create")[0].json()["image_urls"][0].endswith(stored.file_name)
+
+
+# -- polls that fail: the engine of ``wait`` ------------------------------------------------------
+
+
+def run_watched(
+    cli: CliRunner,
+    clock: FakeClock,
+    args: list[str],
+    at: tuple[float, Callable[[], object]] | None = None,
+) -> Result:
+    """Run the CLI on the fake clock; ``at`` = (seconds, action) acts once that much time has
+    passed. A run still going after two hours of fake time fails the test rather than hang it."""
+    start = clock.monotonic()
+    pending = [at] if at is not None else []
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        elapsed = clock.monotonic() - start
+        if pending and elapsed >= pending[0][0]:
+            pending.pop()[1]()
+        assert elapsed < 7200, "the batch never ends"
+
+    return cli(*args, sleep=sleep)
+
+
+def test_a_line_whose_polls_keep_failing_ends_as_an_error_after_the_outage_limit(
+    cli: CliRunner, api: Emulator, work: Path, clock: FakeClock
+) -> None:
+    (work / "one.jsonl").write_text('{"prompt": "A cat playing piano"}\n')
+    api.add_fault("query:503:*")  # the task runs; no poll is ever answered
+    start = clock.monotonic()
+    result = run_watched(cli, clock, ["batch", "one.jsonl"])  # no --timeout
+    assert result.code == 7, result.err
+    ((number, task_id, status, path),) = [line.split("\t") for line in result.lines]
+    assert (number, status, path) == ("1", "error", "") and task_id.startswith("task-")
+    assert "error: line 1: Service temporarily unavailable" in result.err  # the last failure
+    assert DEFAULT_MAX_OUTAGE <= clock.monotonic() - start < DEFAULT_MAX_OUTAGE + 60
+    assert "batch: 0 succeeded, 0 failed, 0 timed out, 1 errors" in result.err
+
+
+def test_a_line_unreachable_at_the_deadline_is_an_error_exit_7_not_timed_out(
+    cli: CliRunner, api: Emulator, work: Path, clock: FakeClock
+) -> None:
+    (work / "two.jsonl").write_text('{"prompt": "hangs"}\n{"prompt": "finishes"}\n')
+    api.add_fault("task:hang:1")  # line 1 runs forever; line 2 is done after 60 s
+    outage = (90.0, lambda: api.add_fault("query:503:*"))  # then no poll is answered
+    args = ["batch", "two.jsonl", "--timeout", "150", "--json"]
+    result = run_watched(cli, clock, args, at=outage)
+    assert result.code == 7, result.err
+    rows = {row["line"]: row for row in result.json if "line" in row}
+    assert rows[2]["status"] == "completed"
+    assert rows[1]["status"] == "error" and rows[1]["task_id"]
+    assert rows[1]["error"]["code"] == "unreachable"
+    assert "its state is unknown" in rows[1]["error"]["message"]
+    assert "still running" not in result.err
+    assert "batch: 1 succeeded, 0 failed, 0 timed out, 1 errors" in result.err
+    assert "resume with: seedance batch two.jsonl --concurrency 4 --timeout 150" in result.err
+
+
+def test_lines_not_started_by_the_deadline_are_timed_out_and_say_so(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    api.add_fault("task:hang:1")
+    result = cli("batch", "m.jsonl", "--concurrency", "1", "--timeout", "30")
+    assert result.code == 9, result.err
+    states = {line.split("\t")[0]: line.split("\t")[2] for line in result.lines}
+    assert states == {"1": "timed_out", "2": "timed_out", "3": "timed_out", "4": "timed_out"}
+    assert "still running after 30s" in result.err
+    assert result.err.count("not started before the deadline") == 3
+    assert len(api.requests("create")) == 1

@@ -1,9 +1,12 @@
 """``wait``: polling to a terminal state with a deadline, cadence, transient failures and callbacks.
 
-All against the emulator over loopback, with one fake clock for both sides: no real sleeping.
+All against the emulator over loopback, with one fake clock for both sides: no real sleeping; and
+the poll engine (``Poller``) on its own, fed answers and failures by hand.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -21,6 +24,9 @@ from seedance_cli.errors import ExitCode, SeedanceError, UnreachableAtDeadline
 from seedance_cli.waiting import (
     DEFAULT_POLL_INTERVAL,
     MAX_POLL_INTERVAL,
+    MIN_POLL_INTERVAL,
+    Followed,
+    Poller,
     wait_for_task,
     wait_for_tasks,
 )
@@ -218,3 +224,138 @@ def test_a_huge_interval_is_capped_and_a_huge_timeout_is_no_deadline(
 def test_a_nan_timeout_is_refused(client: Client) -> None:
     with pytest.raises(ValueError, match="timeout"):
         wait_for_tasks(client, ["task-unified-1-abcdefgh"], timeout=float("nan"))
+
+
+# -- the engine itself: Poller, with no API at all -------------------------------------------------
+
+A, B = "task-unified-1761313744-aaaaaaaa", "task-unified-1761313744-bbbbbbbb"
+
+
+def seen(task_id: str, status: str = "processing") -> Task:
+    return Task.from_api({"id": task_id, "status": status, "progress": 50})
+
+
+def test_the_poller_polls_an_unknown_task_at_once_and_a_created_one_an_interval_later(
+    clock: FakeClock,
+) -> None:
+    poller = Poller(interval=5, clock=clock.monotonic)
+    poller.add(A)
+    poller.add(B, task=seen(B, "pending"))  # as its create answered
+    assert len(poller) == 2 and A in poller and poller.last(B) is not None
+    assert poller.due() == [A] and poller.wake() == clock.monotonic()
+    assert poller.record(A, seen(A)) is None
+    assert poller.due() == [] and poller.wake() == clock.monotonic() + 5
+    clock.sleep(5)
+    assert poller.due() == [A, B]  # in the order they were added
+    poller.add(A, task=seen(A))  # following it again changes nothing
+    assert poller.due() == [A, B] and len(poller) == 2
+
+
+def test_the_cadence_counts_from_when_a_poll_was_sent_and_pauses_after_a_failure(
+    clock: FakeClock,
+) -> None:
+    poller = Poller(interval=5, clock=clock.monotonic)
+    t = clock.monotonic()
+    poller.add(A)
+    assert poller.record(A, seen(A), sent=t, now=t + 3) is None  # a slow answer
+    assert poller.wake() == t + 5  # does not slow the cadence
+    assert poller.record(A, seen(A), sent=t + 5, now=t + 12) is None  # slower than the interval
+    assert poller.due(t + 12) == [A]  # polled again at once
+    outage = ServerError("unavailable", status=503)
+    assert poller.record(A, outage, sent=t + 12, now=t + 27) is None  # 15 s of retries
+    assert poller.wake() == t + 32  # a full interval after the failure
+
+
+def test_the_poller_ends_a_task_at_its_terminal_state_or_a_permanent_error(
+    clock: FakeClock,
+) -> None:
+    poller = Poller(interval=5, clock=clock.monotonic)
+    poller.add(A)
+    poller.add(B)
+    done = seen(A, "completed")
+    assert poller.record(A, done) is done
+    missing = NotFoundError("no such task", status=404)
+    assert poller.record(B, missing) is missing
+    assert not poller and poller.wake() is None and poller.close() == {}
+
+
+def test_the_poller_bears_an_outage_for_max_outage_seconds_without_a_deadline(
+    clock: FakeClock,
+) -> None:
+    poller = Poller(interval=10, max_outage=30, clock=clock.monotonic)
+    poller.add(A)
+    outage = ServerError("unavailable", status=503)
+    assert poller.record(A, outage) is None  # the outage begins
+    clock.sleep(20)
+    assert poller.record(A, seen(A)) is None  # an answer ends it
+    for _ in range(3):
+        clock.sleep(10)
+        assert poller.record(A, outage) is None  # 0, 10 and 20 s into a new one
+    clock.sleep(10)
+    assert poller.record(A, outage) is outage  # 30 s in a row: the task's outcome
+    assert A not in poller
+
+
+def test_the_poller_bears_any_outage_until_its_deadline_then_says_unreachable(
+    clock: FakeClock,
+) -> None:
+    poller = Poller(interval=5, timeout=12, max_outage=1, clock=clock.monotonic)
+    poller.add(A)
+    poller.add(B)
+    outage = ServerError("unavailable", status=503)
+    last = seen(A)
+    assert poller.record(A, last) is None
+    assert poller.record(B, seen(B)) is None
+    clock.sleep(5)
+    for _ in range(2):
+        assert poller.record(A, outage) is None  # past max_outage: borne, there is a deadline
+        assert poller.record(B, seen(B)) is None
+        assert not poller.expired()
+        clock.sleep(poller.wake() - clock.monotonic())  # type: ignore[operator]
+    assert clock.sleeps == [5, 5, 2]  # the cadence, cut to the deadline
+    assert poller.expired() and poller.due() == [A, B]  # the last poll of each, at the deadline
+    assert poller.record(A, outage) is None
+    assert poller.record(B, seen(B)) is None
+    outcomes = poller.close()
+    unreachable, late = outcomes[A], outcomes[B]
+    assert isinstance(unreachable, UnreachableAtDeadline)
+    assert unreachable.cause is outage and unreachable.task is last
+    assert "last 7s of the wait" in unreachable.message  # failing since 5 s, closed at 12 s
+    assert isinstance(late, WaitTimeout) and late.task is not None and late.timeout == 12
+    assert not poller
+
+
+def test_the_next_poll_is_decided_in_one_place(clock: FakeClock) -> None:
+    """What the API's ``estimated_time`` may later steer: ``schedule`` alone sets the cadence."""
+
+    class Patient(Poller):
+        def schedule(self, followed: Followed, now: float) -> float:
+            return now + (60 if followed.last is not None else 1)
+
+    poller = Patient(interval=5, timeout=100, clock=clock.monotonic)
+    t = clock.monotonic()
+    poller.add(A)
+    poller.add(B, task=seen(B, "pending"))
+    assert poller.wake() == t + 1 and poller.due(t + 1) == [A]
+    assert poller.record(A, seen(A), now=t + 1) is None
+    assert poller.due(t + 60) == [B] and poller.wake() == t + 60
+    assert poller.record(B, seen(B), now=t + 60) is None
+    assert poller.due(t + 99) == [A] and poller.wake() == t + 61
+    assert poller.record(A, seen(A), now=t + 80) is None
+    assert poller.wake() == t + 100  # never past the deadline
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [({"interval": 0}, "positive"), ({"timeout": float("nan")}, "timeout")],
+)
+def test_the_poller_refuses_nonsense(options: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Poller(**options)
+
+
+def test_the_poller_bounds_its_interval_and_timeout(clock: FakeClock) -> None:
+    assert Poller(interval=1e-9).interval == MIN_POLL_INTERVAL
+    assert Poller(interval=1e300).interval == MAX_POLL_INTERVAL
+    assert Poller(timeout=1e300).deadline is None
+    assert Poller(timeout=-5, clock=clock.monotonic).deadline == clock.monotonic()

@@ -10,6 +10,7 @@ import typer
 from ..errors import (
     Interrupted,
     SeedanceError,
+    UnreachableAtDeadline,
     UsageError,
 )
 from ..waiting import MAX_POLL_INTERVAL
@@ -187,8 +188,8 @@ def batch(
         if counts.get(k) or k in ("succeeded", "failed", "timed_out")
     )
     rt.out.info(f"batch: {summary}; {run.reserved:g} credits reserved by this run")
-    if counts.get("timed_out"):
-        rt.out.info(f"resume with: {command}")
+    if counts.get("timed_out") or any(isinstance(f, UnreachableAtDeadline) for f in failures):
+        rt.out.info(f"resume with: {command}")  # the rerun waits on those tasks again
     report(rt, failures)
 
 
