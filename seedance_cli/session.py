@@ -47,7 +47,7 @@ from .errors import (
 )
 from .ledger import CREATING, Claim, Entry, Ledger
 from .models import GenerationRequest, Task, same_api
-from .waiting import DEFAULT_MAX_OUTAGE, DEFAULT_POLL_INTERVAL, Outcome, wait_for_tasks
+from .waiting import DEFAULT_MAX_OUTAGE, DEFAULT_POLL_INTERVAL, Outcome, Poller, follow
 
 if TYPE_CHECKING:
     from .client import Client
@@ -151,6 +151,16 @@ RECHECK_WINDOW: Final = 2 * 24 * 3600
 
 
 @dataclasses.dataclass(frozen=True)
+class Waited:
+    """What ``Session.wait`` ends with: each task's outcome (the terminal task, or the error that
+    ended its wait), in the order asked, and the deadline it kept (a ``clock`` time; ``None``
+    without one)."""
+
+    outcomes: dict[str, Outcome]
+    deadline: float | None
+
+
+@dataclasses.dataclass(frozen=True)
 class PriorTask:
     """The task an idempotency key already made with this API (``Session.prior_task``):
     ``differs`` names the request fields in which this request is not that task's."""
@@ -228,20 +238,22 @@ class Session:
         on_update: UpdateCallback | None = None,
         on_error: ErrorCallback | None = None,
         max_outage: float = DEFAULT_MAX_OUTAGE,
-    ) -> dict[str, Outcome]:
-        """Poll every task until each has an outcome (``waiting.wait_for_tasks``), recording
-        every task seen. ``on_update`` and ``on_error`` are for display only."""
-        return wait_for_tasks(
+    ) -> Waited:
+        """Poll every task until each has an outcome, with the one engine of ``waiting``
+        (``wait_for_tasks`` says the rules), recording every task seen. ``on_update`` and
+        ``on_error`` are for display only. The deadline it kept comes back with the outcomes,
+        for the downloads that follow to end by it too."""
+        poller = Poller(interval=interval, timeout=timeout, max_outage=max_outage, clock=self.clock)
+        outcomes = follow(
             self,
+            poller,
             task_ids,
-            timeout=timeout,
-            interval=interval,
             on_update=on_update,
             on_error=on_error,
-            max_outage=max_outage,
             sleep=self.sleep,
             clock=self.clock,
         )
+        return Waited(outcomes, poller.deadline)
 
     def credits(self) -> Credits:
         return self.client.get_credits()

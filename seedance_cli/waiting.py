@@ -228,6 +228,24 @@ def wait_for_tasks(
     returned, not raised. See ``Poller`` for the bounds of ``interval`` and ``timeout``.
     """
     poller = Poller(interval=interval, timeout=timeout, max_outage=max_outage, clock=clock)
+    return follow(
+        source, poller, task_ids, on_update=on_update, on_error=on_error, sleep=sleep, clock=clock
+    )
+
+
+def follow(
+    source: TaskSource,
+    poller: Poller,
+    task_ids: Sequence[str],
+    *,
+    on_update: UpdateCallback | None = None,
+    on_error: ErrorCallback | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Outcome]:
+    """The loop of ``wait_for_tasks`` on a ``poller`` the caller made (and whose ``deadline`` it
+    may use for what comes after, such as downloads): poll what is due, record, sleep until the
+    next poll, close at the deadline. Outcomes in the order of ``task_ids``."""
     order = list(dict.fromkeys(task_ids))
     for task_id in order:
         poller.add(task_id)

@@ -83,8 +83,7 @@ def finish_wait(
 
     try:
         with rt.out.progress(task_ids, rt.env.wall_clock) as display:
-            deadline = session.clock() + timeout if timeout is not None else None
-            outcomes = session.wait(
+            waited = session.wait(
                 task_ids,
                 timeout=timeout,
                 interval=interval,
@@ -97,7 +96,7 @@ def finish_wait(
             hint=rt.resume_hint("wait", task_ids, *output_flags),
         ) from None
     still_running: list[str] = []
-    for task_id, outcome in outcomes.items():
+    for task_id, outcome in waited.outcomes.items():
         if isinstance(outcome, WaitTimeout):
             still_running.append(task_id)
             if rt.options.json and outcome.task is not None:
@@ -111,7 +110,7 @@ def finish_wait(
                 if destination is None:
                     show_result(rt, outcome)
                 else:
-                    save(rt, session, outcome, destination, force=force, deadline=deadline)
+                    save(rt, session, outcome, destination, force=force, deadline=waited.deadline)
             except Interrupted:
                 raise
             except (SeedanceError, OSError) as exc:
