@@ -1,7 +1,8 @@
 """seedance: generate videos with Seedance 1.5 Pro through the EvoLink API.
 
-The library face. ``Client`` (which needs httpx) is imported on first use, so that ``import
-seedance_cli`` and ``seedance --version`` stay light; typer and rich are never imported here.
+The library face. ``Client`` (which needs httpx) and ``Session`` (the history, downloads) are
+imported on first use, so that ``import seedance_cli`` and ``seedance --version`` stay light; typer
+and rich are never imported here.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .client import Client, Timeouts
+    from .env import Environment
+    from .session import Destination, Session
 
 __all__ = [
     "APIError",
@@ -47,6 +50,8 @@ __all__ = [
     "ConfigError",
     "ConnectionFailed",
     "Credits",
+    "Destination",
+    "Environment",
     "ExitCode",
     "GenerationRequest",
     "InsufficientCreditsError",
@@ -61,6 +66,7 @@ __all__ = [
     "SeedanceError",
     "ServerError",
     "ServiceError",
+    "Session",
     "Task",
     "TaskError",
     "TaskFailed",
@@ -78,4 +84,12 @@ def __getattr__(name: str) -> Any:
         from . import client
 
         return getattr(client, name)
+    if name in ("Session", "Destination"):  # the history (sqlite3) and downloads: on first use
+        from . import session
+
+        return getattr(session, name)
+    if name == "Environment":
+        from . import env
+
+        return env.Environment
     raise AttributeError(f"module 'seedance_cli' has no attribute {name!r}")
