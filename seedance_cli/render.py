@@ -1,5 +1,9 @@
 """Everything the CLI shows: data on stdout, the rest on stderr. The only module that imports rich.
 
+Commands hand what they produced to ``Output.show`` as one of the result objects of ``views``; it
+alone decides how that looks: JSON with ``--json``, tables and highlighted JSON on a terminal, plain
+lines (tab-separated fields) in pipes and logs.
+
 Rich is used only where a person is looking: a terminal, with colour allowed (no ``NO_COLOR``, no
 ``TERM=dumb``, no ``--no-color``). Anywhere else lines are written as plain text, so logs and pipes
 never see an escape code. Text from the server is cleaned of control characters and never read as
@@ -15,13 +19,33 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, assert_never
 
 from .errors import OutputClosed, OutputFailed, SeedanceError, describe
 from .models import Task
 from .redact import redact
+from .views import (
+    Balance,
+    BatchDryRun,
+    BatchLine,
+    ConfigPath,
+    ConfigSettings,
+    ConfigValue,
+    CreatedTask,
+    DryRun,
+    FinishedTask,
+    HistoryRows,
+    SavedFiles,
+    Shown,
+    StatusRows,
+    UnfinishedTask,
+    UploadedImage,
+)
+
+if TYPE_CHECKING:
+    from .ledger import Entry
 
 # C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text on a terminal.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -110,7 +134,7 @@ class Output:
             file=file, highlight=False, markup=False, emoji=False, _environ=self.environ, **options
         )
 
-    # -- stdout: data ------------------------------------------------------------------------------
+    # -- stdout: data, written as ``show`` decides -----------------------------------------------
 
     def _write_out(self, text: str) -> None:
         try:
@@ -121,77 +145,127 @@ class Output:
         except OSError as exc:
             raise OutputFailed(exc) from None
 
-    def line(self, text: str) -> None:
+    def _line(self, text: str) -> None:
         """One plain line of data on stdout: control characters removed, spaces kept as they are
         (a saved path is printed exactly, so that ``$(...)`` captures the real file name)."""
         self._write_out(_CONTROLS.sub("", text))
 
-    def lines(self, text: str) -> None:
+    def _lines(self, text: str) -> None:
         """Pre-formatted lines of data (an indented JSON body), control characters removed."""
         for line in text.splitlines():
-            self.line(line)
+            self._line(line)
 
-    def fields(self, *values: object) -> None:
+    def _fields(self, *values: object) -> None:
         """One tab-separated line of data on stdout, each field cleaned of tabs and controls."""
         self._write_out("\t".join(clean(v) for v in values))
 
-    def json(self, data: Any) -> None:
+    def _json(self, data: Any) -> None:
         """One JSON object: compact on one line when piped, indented and highlighted on a terminal."""
         if self.out_fancy:
             self._rich_out(lambda console: console.print_json(to_json(data), indent=2))
         else:
             self._write_out(to_json(data))
 
-    def task(self, task: Task, *, files: Sequence[str] = ()) -> None:
-        """A task as the API returned it (plus ``files`` when something was saved)."""
-        data = dict(task.raw)
-        if files:
-            data["files"] = list(files)
-        self.json(data)
+    # -- results: the one place that decides how they look ------------------------------------------
 
-    def status_lines(self, rows: Iterable[tuple[str, Task | SeedanceError]]) -> None:
-        """``status`` output: a table on a terminal, ``id<TAB>status<TAB>progress<TAB>url`` lines else."""
-        rows = list(rows)
+    def show(self, result: Shown) -> None:
+        """Show what a command produced (see ``views``). The one place that decides how: with
+        ``--json`` one JSON object per line (indented and highlighted on a terminal); otherwise on a
+        terminal its view for people (tables, the task as highlighted JSON), and plain lines
+        (tab-separated fields) for pipes and logs. Text also says a word on stderr where there is
+        nothing to show on stdout (an empty history) or nothing was done (a dry run)."""
         if self.json_mode:
-            for task_id, item in rows:
-                if isinstance(item, Task):
-                    self.task(item)
-                else:
-                    self.json({"id": task_id, "error": describe(item)})
+            for data in json_objects(result):
+                self._json(data)
             return
-        if not self.out_fancy:
-            for task_id, item in rows:
-                if isinstance(item, Task):
-                    self.fields(item.id, item.status, item.progress, item.video_url or "")
-                else:
-                    self.fields(task_id, "error", "", "")
-            return
-        table: list[tuple[str, ...]] = []
-        styles: list[str] = []
-        for task_id, item in rows:
-            if isinstance(item, Task):
-                result = item.video_url or (
-                    f"{item.error.code}: {item.error.message}" if item.error else ""
-                )
-                table.append((item.id, item.status, f"{item.progress}%", result))
-                styles.append("green" if item.succeeded else "red" if item.failed else "yellow")
-            else:
-                table.append((task_id, "error", "", item.message.removeprefix(f"{task_id}: ")))
-                styles.append("red")
-        self.table(("ID", "STATUS", "PROGRESS", "RESULT"), table, status_styles=styles)
+        if self.out_fancy:
+            self._show_on_terminal(result)
+        else:
+            self._show_plain(result)
+        for note in text_notes(result):
+            self.info(note)
 
-    def table(
+    def _show_on_terminal(self, result: Shown) -> None:
+        match result:
+            case CreatedTask():
+                self._json(dict(result.current().raw))
+            case FinishedTask():
+                self._json(dict(result.task.raw))
+            case StatusRows():
+                rows: list[tuple[str, ...]] = []
+                styles: list[str] = []
+                for task_id, item in result.rows:
+                    if isinstance(item, Task):
+                        shown = item.video_url or (
+                            f"{item.error.code}: {item.error.message}" if item.error else ""
+                        )
+                        rows.append((item.id, item.status, f"{item.progress}%", shown))
+                        styles.append(
+                            "green" if item.succeeded else "red" if item.failed else "yellow"
+                        )
+                    else:
+                        message = item.message.removeprefix(f"{task_id}: ")
+                        rows.append((task_id, "error", "", message))
+                        styles.append("red")
+                self._rich_table(("ID", "STATUS", "PROGRESS", "RESULT"), rows, status_styles=styles)
+            case Balance() | HistoryRows() | ConfigSettings():
+                self._rich_table(*table_of(result))
+            case _:
+                self._show_plain(result)
+
+    def _show_plain(self, result: Shown) -> None:
+        match result:
+            case CreatedTask():
+                self._line(result.task_id)
+            case FinishedTask():
+                if result.usable:
+                    self._line(result.task.video_url or "")
+            case UnfinishedTask():
+                pass  # the error on stderr says it
+            case SavedFiles():
+                for path in result.paths:
+                    self._line(path)
+            case StatusRows():
+                for task_id, item in result.rows:
+                    if isinstance(item, Task):
+                        self._fields(item.id, item.status, item.progress, item.video_url or "")
+                    else:
+                        self._fields(task_id, "error", "", "")
+            case DryRun():
+                for image in result.uploads:
+                    self._line(
+                        f"POST {result.upload_url} file={image.path} ({image.format}, "
+                        f"{image.width}x{image.height} px, {fmt_bytes(image.size)})"
+                    )
+                self._line(f"POST {result.url}")
+                self._lines(to_json(result.body, indent=2))
+            case BatchDryRun():
+                for planned in result.lines:
+                    self._fields(planned.number, planned.name or "", to_json(planned.body))
+            case BatchLine():
+                path = result.files[0] if result.files else ""
+                self._fields(result.number, result.task_id or "", result.status, path)
+            case UploadedImage():
+                self._line(result.file.file_url)
+            case ConfigValue():
+                self._line(result.value)
+            case ConfigPath():
+                self._line(str(result.path))
+            case Balance() | HistoryRows() | ConfigSettings():
+                for row in table_of(result)[1]:
+                    self._fields(*row)
+            case _:
+                assert_never(result)
+
+    def _rich_table(
         self,
         columns: Sequence[str],
         rows: Sequence[Sequence[object]],
         *,
         status_styles: Sequence[str] = (),
     ) -> None:
-        """A table on a terminal; tab-separated lines (no header) when piped."""
-        if not self.out_fancy:
-            for row in rows:
-                self.fields(*row)
-            return
+        """A table for people, with a bold header; ``status_styles`` colours each row's second
+        cell."""
         from rich.table import Table
         from rich.text import Text
 
@@ -368,6 +442,189 @@ class Output:
                 yield display
         else:
             yield LineDisplay(self, wall_clock)
+
+
+def json_objects(result: Shown) -> Iterator[dict[str, Any]]:
+    """The JSON objects ``--json`` prints for ``result``, one per line, in order."""
+    match result:
+        case CreatedTask():
+            yield dict(result.current().raw)
+        case FinishedTask() | UnfinishedTask():
+            yield dict(result.task.raw)
+        case SavedFiles():
+            data = dict(result.task.raw)
+            if result.paths:
+                data["files"] = list(result.paths)
+            yield data
+        case StatusRows():
+            for task_id, item in result.rows:
+                if isinstance(item, Task):
+                    yield dict(item.raw)
+                else:
+                    yield {"id": task_id, "error": describe(item)}
+        case DryRun():
+            yield {
+                "uploads": [
+                    {
+                        "method": "POST",
+                        "url": result.upload_url,
+                        "path": str(image.path),
+                        "format": image.format,
+                        "width": image.width,
+                        "height": image.height,
+                        "bytes": image.size,
+                    }
+                    for image in result.uploads
+                ],
+                "method": "POST",
+                "url": result.url,
+                "idempotency_key": result.idempotency_key,
+                "body": result.body,
+            }
+        case BatchDryRun():
+            for planned in result.lines:
+                yield {"line": planned.number, "name": planned.name, "body": planned.body}
+        case BatchLine():
+            yield {
+                "line": result.number,
+                "name": result.name,
+                "task_id": result.task_id,
+                "status": result.status,
+                "files": list(result.files),
+                "error": describe(result.error) if result.error else None,
+            }
+        case UploadedImage():
+            yield {"path": str(result.path), **result.file.raw}
+        case Balance():
+            yield dict(result.credits.raw)
+        case HistoryRows():
+            for entry in result.entries:
+                yield history_json(entry, result.now)
+        case ConfigValue():
+            yield {result.key: result.value}
+        case ConfigSettings():
+            yield {key: {"value": value, "source": source} for key, value, source in result.rows}
+        case ConfigPath():
+            yield {"path": str(result.path), "exists": result.exists}
+        case _:
+            assert_never(result)
+
+
+def text_notes(result: Shown) -> list[str]:
+    """What text (not JSON) says on stderr along with ``result``: that a dry run sent nothing, where
+    an empty history is."""
+    if isinstance(result, DryRun):
+        return ["dry run: nothing was sent"]
+    if isinstance(result, HistoryRows) and not result.entries:
+        return [f"no tasks in the history ({result.source})"]
+    return []
+
+
+def table_of(
+    result: Balance | HistoryRows | ConfigSettings,
+) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """The columns and rows of a result shown as a table: a terminal gets the header, pipes get
+    each row as tab-separated fields."""
+    match result:
+        case Balance():
+            token, user = result.credits.token, result.credits.user
+            return (
+                ("OF", "REMAINING", "USED"),
+                [
+                    (
+                        "key",
+                        "unlimited" if token.unlimited else f"{token.remaining:g}",
+                        f"{token.used:g}",
+                    ),
+                    ("account", f"{user.remaining:g}", f"{user.used:g}"),
+                ],
+            )
+        case HistoryRows():
+            from .ledger import CREATING, UNKNOWN
+
+            return (
+                ("ID", "CREATED", "STATUS", "PROMPT", "RESULT"),
+                [
+                    (
+                        entry.task_id or "-",
+                        local_time(entry.created_at),
+                        entry.state if entry.state in (CREATING, UNKNOWN) else entry.status or "-",
+                        excerpt(clean(entry.prompt or ""), 40),
+                        result_text(entry, result.now),
+                    )
+                    for entry in result.entries
+                ],
+            )
+        case ConfigSettings():
+            return (
+                ("KEY", "VALUE", "SOURCE"),
+                [
+                    (key, display_value(value) if value is not None else "", source)
+                    for key, value, source in result.rows
+                ],
+            )
+        case _:
+            assert_never(result)
+
+
+def excerpt(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def display_value(value: object) -> str:
+    """A config value as text: ``true``/``false`` for booleans."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def result_text(entry: Entry, now: float) -> str:
+    """The RESULT column of ``history``: where it was saved, until when it can be, or why not."""
+    state = entry.result_state(now)
+    if state == "saved":
+        return "saved at " + ", ".join(f.path for f in entry.files)
+    if state == "downloadable":
+        return f"downloadable until {local_time(entry.expires_at)}"
+    if state == "expired":
+        return "expired"
+    from .ledger import UNKNOWN
+
+    if entry.state == UNKNOWN:
+        return f"outcome unknown (idempotency key {entry.idempotency_key})"
+    if entry.error_code:
+        return f"{entry.error_code}: {entry.error_message or ''}"
+    return "-"
+
+
+def finite(value: float | None) -> float | None:
+    """A number JSON can carry (no NaN or infinity), else ``None``."""
+    return value if value is None or math.isfinite(value) else None
+
+
+def history_json(entry: Entry, now: float) -> dict[str, Any]:
+    """A row of the history as ``history --json`` prints it."""
+    return {
+        "id": entry.task_id,
+        "idempotency_key": entry.idempotency_key,
+        "state": entry.state,
+        "status": entry.status,
+        "progress": entry.progress,
+        "created_at": finite(entry.created_at),
+        "profile": entry.profile,
+        "prompt": entry.prompt,
+        "params": entry.params,
+        "results": entry.results,
+        "error": {"code": entry.error_code, "message": entry.error_message}
+        if entry.error_code
+        else None,
+        "note": entry.note,
+        "expires_at": finite(entry.expires_at),
+        "result_state": entry.result_state(now),
+        "files": [
+            {"path": f.path, "sha256": f.sha256, "bytes": f.bytes, "index": f.result_index}
+            for f in entry.files
+        ],
+    }
 
 
 def fmt_bytes(count: float) -> str:

@@ -13,6 +13,7 @@ from ..errors import (
     UnreachableAtDeadline,
     UsageError,
 )
+from ..views import BatchDryRun, BatchLine, PlannedLine
 from ..waiting import MAX_POLL_INTERVAL
 from .app import (
     EXIT_CODES_HELP,
@@ -64,7 +65,7 @@ def batch(
     same manifest again skips what was created (waiting on it) and what was saved: a line is never
     created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
     """
-    from ..batch import BatchRun, check_outputs, parse_manifest
+    from ..batch import BatchRun, Outcome, check_outputs, parse_manifest
     from ..errors import ManifestError
 
     check_seconds("--timeout", timeout, allow_zero=True)
@@ -112,46 +113,25 @@ def batch(
             force=force,
         )
     if dry_run:
-        for line in plan.lines:
-            if rt.options.json:
-                rt.out.json({"line": line.number, "name": line.name, "body": line.preview()})
-            else:
-                from ..render import to_json
-
-                rt.out.fields(line.number, line.name or "", to_json(line.preview()))
+        rt.out.show(
+            BatchDryRun(tuple(PlannedLine(ln.number, ln.name, ln.preview()) for ln in plan.lines))
+        )
         rt.out.info(f"dry run: {len(plan.lines)} lines checked; nothing was sent")
         return
     session.require_history("a batch needs it to resume without creating a line twice")
     counts: dict[str, int] = {}
     failures: list[SeedanceError] = []
 
-    def on_outcome(outcome: Any) -> None:
+    def on_outcome(outcome: Outcome) -> None:
         counts[outcome.state] = counts.get(outcome.state, 0) + 1
-        status = {"succeeded": "completed", "unknown": "outcome_unknown"}.get(
-            outcome.state, outcome.state
-        )
-        path = str(outcome.paths[0]) if outcome.paths else ""
-        if rt.options.json:
-            rt.out.json(
-                {
-                    "line": outcome.line.number,
-                    "name": outcome.line.name,
-                    "task_id": outcome.task_id,
-                    "status": status,
-                    "files": [str(p) for p in outcome.paths],
-                    "error": describe(outcome.error) if outcome.error else None,
-                }
-            )
-        else:
-            rt.out.fields(outcome.line.number, outcome.task_id or "", status, path)
+        shown = BatchLine.of(outcome)
+        rt.out.show(shown)
         if outcome.error is not None:
             failures.append(outcome.error.about(f"line {outcome.line.number}"))
-        note(f"line {outcome.line.number}: {status}", outcome.state)
+        note(f"line {outcome.line.number}: {shown.status}", outcome.state)
 
     def on_event(line: Any, message: str) -> None:
         note(f"line {line.number}: {message}", None)
-
-    from ..errors import describe
 
     command = rt.resume_command(
         "batch", [manifest], *batch_flags(concurrency, output_dir, timeout, interval, force)

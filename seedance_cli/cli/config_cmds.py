@@ -13,6 +13,7 @@ from ..errors import (
     Interrupted,
     UsageError,
 )
+from ..views import ConfigPath, ConfigSettings, ConfigValue
 from .app import (
     config_app,
     with_globals,
@@ -109,6 +110,7 @@ def config_set(
 def config_get(rt: Runtime, key: KeyArg) -> None:
     """Print KEY from the profile (keys masked)."""
     from ..config import SECRET_KEYS, check_key, mask
+    from ..render import display_value
 
     name = check_key(key)
     cfg, profile = _config_file(rt)
@@ -116,10 +118,7 @@ def config_get(rt: Runtime, key: KeyArg) -> None:
     if value is None:
         raise ConfigError(f"{name} is not set in profile {profile!r} ({cfg.path})")
     shown = mask(value) if name in SECRET_KEYS else display_value(value)
-    if rt.options.json:
-        rt.out.json({name: shown})
-    else:
-        rt.out.line(shown)
+    rt.out.show(ConfigValue(name, shown))
 
 
 @config_app.command("unset")
@@ -145,14 +144,7 @@ def config_list(rt: Runtime) -> None:
     """Show every setting in effect, its value (keys masked) and where it comes from."""
     from ..config import effective_settings
 
-    rows = effective_settings(rt.settings)
-    if rt.options.json:
-        rt.out.json({key: {"value": value, "source": source} for key, value, source in rows})
-        return
-    rt.out.table(
-        ("KEY", "VALUE", "SOURCE"),
-        [(k, display_value(v) if v is not None else "", src) for k, v, src in rows],
-    )
+    rt.out.show(ConfigSettings(tuple(effective_settings(rt.settings))))
 
 
 @config_app.command("path")
@@ -162,13 +154,4 @@ def config_path(rt: Runtime) -> None:
     from ..config import FILE_NAME, config_dir
 
     path = config_dir(rt.env.environ) / FILE_NAME
-    if rt.options.json:
-        rt.out.json({"path": str(path), "exists": path.exists()})
-    else:
-        rt.out.line(str(path))
-
-
-def display_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    rt.out.show(ConfigPath(path))

@@ -11,6 +11,7 @@ from ..errors import (
     UsageError,
     ValidationError,
 )
+from ..views import Balance, UploadedImage
 from .app import (
     EXIT_CODES_HELP,
     app,
@@ -50,10 +51,7 @@ def upload(
                 f"uploaded {info.path} ({info.format}, {info.width}x{info.height} px)"
                 f"{expiry} (files live 72 hours)"
             )
-            if rt.options.json:
-                rt.out.json({"path": str(info.path), **file.raw})
-            else:
-                rt.out.line(file.file_url)
+            rt.out.show(UploadedImage(info.path, file))
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -65,14 +63,4 @@ def credits(rt: Runtime) -> None:
     """
     with rt.session() as session:
         balance = session.credits()
-    if rt.options.json:
-        rt.out.json(dict(balance.raw))
-        return
-    key_remaining = "unlimited" if balance.token.unlimited else f"{balance.token.remaining:g}"
-    rt.out.table(
-        ("OF", "REMAINING", "USED"),
-        [
-            ("key", key_remaining, f"{balance.token.used:g}"),
-            ("account", f"{balance.user.remaining:g}", f"{balance.user.used:g}"),
-        ],
-    )
+    rt.out.show(Balance(balance))

@@ -21,6 +21,7 @@ from ..errors import (
     WaitTimeout,
     WaitTimeoutAll,
 )
+from ..views import FinishedTask, SavedFiles, UnfinishedTask
 
 if TYPE_CHECKING:
     from ..images import ImageInfo
@@ -99,8 +100,8 @@ def finish_wait(
     for task_id, outcome in waited.outcomes.items():
         if isinstance(outcome, WaitTimeout):
             still_running.append(task_id)
-            if rt.options.json and outcome.task is not None:
-                rt.out.task(outcome.task)
+            if outcome.task is not None:
+                rt.out.show(UnfinishedTask(outcome.task))
         elif isinstance(outcome, UnreachableAtDeadline):
             failures.append(outcome.replace(hint=rt.resume_hint("wait", [task_id], *output_flags)))
         elif isinstance(outcome, SeedanceError):
@@ -123,8 +124,7 @@ def finish_wait(
                     )
                 failures.append(error.about(task_id))
         else:
-            if rt.options.json:
-                rt.out.task(outcome)
+            rt.out.show(UnfinishedTask(outcome))
             failures.append(TaskFailed(outcome, hint=retry_hint(outcome)))
     if still_running:
         hint = rt.resume_hint("wait", still_running, *output_flags)
@@ -133,14 +133,11 @@ def finish_wait(
 
 
 def show_result(rt: Runtime, task: Task) -> None:
-    """Print a completed task's result URL; one without a usable result is ``NoResult`` (exit 8)."""
+    """Show a completed task's result URL; one without a usable result is ``NoResult`` (exit 8)."""
     from ..session import no_result
 
     unusable = no_result(task)
-    if rt.options.json or rt.out.out_fancy:
-        rt.out.task(task)
-    elif unusable is None:
-        rt.out.line(task.video_url or "")
+    rt.out.show(FinishedTask(task, usable=unusable is None))
     if unusable is not None:
         raise unusable
 
@@ -154,7 +151,7 @@ def save(
     force: bool,
     deadline: float | None = None,
 ) -> None:
-    """Download a completed task's results and print where they went (``files`` with --json);
+    """Download a completed task's results and show where they went (``files`` with --json);
     by ``deadline`` (a wait's) when one is given."""
     from ..render import fmt_bytes
     from ..session import usable_results
@@ -179,11 +176,7 @@ def save(
         ) from None
     for item in saved:
         rt.out.info(f"saved {item.path} ({fmt_bytes(item.size)}, sha256 {item.sha256[:12]}...)")
-    if rt.options.json:
-        rt.out.task(task, files=[str(item.path) for item in saved])
-    else:
-        for item in saved:
-            rt.out.line(str(item.path))
+    rt.out.show(SavedFiles(task, tuple(str(item.path) for item in saved)))
 
 
 def upload_images(

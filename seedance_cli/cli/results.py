@@ -15,6 +15,7 @@ from ..errors import (
     ValidationError,
 )
 from ..models import HISTORY_STATUSES
+from ..views import HistoryRows
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
@@ -126,8 +127,6 @@ def history(
     Shows each task's id, when it was created, its status, the start of its prompt and its
     result: saved at PATH, downloadable until TIME, or expired.
     """
-    from ..render import clean, local_time
-
     if status_filter is not None:
         status_filter = status_filter.strip().lower()
         if status_filter not in HISTORY_STATUSES:
@@ -138,79 +137,4 @@ def history(
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
     session = rt.session()
     entries = session.history(limit=limit, status=status_filter, search=search)
-    now = rt.env.wall_clock()
-    if rt.options.json:
-        for entry in entries:
-            rt.out.json(history_json(entry, now))
-        return
-    from ..ledger import CREATING, UNKNOWN
-
-    rows = []
-    for entry in entries:
-        rows.append(
-            (
-                entry.task_id or "-",
-                local_time(entry.created_at),
-                entry.state if entry.state in (CREATING, UNKNOWN) else entry.status or "-",
-                excerpt(clean(entry.prompt or ""), 40),
-                result_text(entry, now),
-            )
-        )
-    rt.out.table(("ID", "CREATED", "STATUS", "PROMPT", "RESULT"), rows)
-    if not entries:
-        rt.out.info(f"no tasks in the history ({session.ledger.path})")
-
-
-def excerpt(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def result_text(entry: Any, now: float) -> str:
-    from ..render import local_time
-
-    state = entry.result_state(now)
-    if state == "saved":
-        return "saved at " + ", ".join(f.path for f in entry.files)
-    if state == "downloadable":
-        return f"downloadable until {local_time(entry.expires_at)}"
-    if state == "expired":
-        return "expired"
-    from ..ledger import UNKNOWN
-
-    if entry.state == UNKNOWN:
-        return f"outcome unknown (idempotency key {entry.idempotency_key})"
-    if entry.error_code:
-        return f"{entry.error_code}: {entry.error_message or ''}"
-    return "-"
-
-
-def finite(value: float | None) -> float | None:
-    """A number JSON can carry (no NaN or infinity), else ``None``."""
-    import math
-
-    return value if value is None or math.isfinite(value) else None
-
-
-def history_json(entry: Any, now: float) -> dict[str, Any]:
-    return {
-        "id": entry.task_id,
-        "idempotency_key": entry.idempotency_key,
-        "state": entry.state,
-        "status": entry.status,
-        "progress": entry.progress,
-        "created_at": finite(entry.created_at),
-        "profile": entry.profile,
-        "prompt": entry.prompt,
-        "params": entry.params,
-        "results": entry.results,
-        "error": {"code": entry.error_code, "message": entry.error_message}
-        if entry.error_code
-        else None,
-        "note": entry.note,
-        "expires_at": finite(entry.expires_at),
-        "result_state": entry.result_state(now),
-        "files": [
-            {"path": f.path, "sha256": f.sha256, "bytes": f.bytes, "index": f.result_index}
-            for f in entry.files
-        ],
-    }
+    rt.out.show(HistoryRows(tuple(entries), rt.env.wall_clock(), session.ledger.path))

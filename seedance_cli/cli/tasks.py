@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..models import GenerationRequest, Task
     from ..session import PriorTask
 
+from ..views import CreatedTask, DryRun, StatusRows
 from ..waiting import MAX_POLL_INTERVAL
 from .app import (
     EXIT_CODES_HELP,
@@ -205,7 +206,7 @@ def generate(
     if destination is not None:
         destination.check(force=force, make=not dry_run)  # before anything is paid for
     if dry_run:
-        show_dry_run(rt, request, idempotency_key, sources)
+        rt.out.show(dry_run_of(rt, request, idempotency_key, sources))
         return
     from ..client import new_idempotency_key
 
@@ -242,12 +243,8 @@ def generate(
         task_id = shown.id if shown is not None else prior.task_id if prior is not None else None
         assert task_id is not None
         if not wait and destination is None:
-            if rt.options.json or rt.out.out_fancy:
-                if shown is None:  # this key's earlier task, as it is now
-                    shown = session.get_task(task_id)
-                rt.out.task(shown)
-            else:
-                rt.out.line(task_id)
+            # this key's earlier task is fetched as it is now, if what is shown needs more than its id
+            rt.out.show(CreatedTask(task_id, shown, fetch=lambda: session.get_task(task_id)))
             if not rt.options.sandbox:
                 rt.out.info(f"wait for it with: {rt.resume_command('wait', [task_id])}")
             return
@@ -297,14 +294,13 @@ def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
     return sources
 
 
-def show_dry_run(
+def dry_run_of(
     rt: Runtime,
     request: GenerationRequest,
     idempotency_key: str | None,
     sources: Sequence[str | ImageInfo] = (),
-) -> None:
-    from ..render import fmt_bytes, to_json
-
+) -> DryRun:
+    """What ``generate --dry-run`` shows: the uploads and the create that would be sent."""
     sandbox = "http://127.0.0.1:<sandbox>" if rt.options.sandbox else None
     base = rt.options.base_url or sandbox or rt.settings.base_url
     files = rt.options.base_url or sandbox or rt.settings.files_url
@@ -316,37 +312,13 @@ def show_dry_run(
         body["image_urls"] = [
             s if isinstance(s, str) else f"<file_url of the upload of {s.path}>" for s in sources
         ]
-    if rt.options.json:
-        uploads = [
-            {
-                "method": "POST",
-                "url": upload_url,
-                "path": str(s.path),
-                "format": s.format,
-                "width": s.width,
-                "height": s.height,
-                "bytes": s.size,
-            }
-            for s in local
-        ]
-        rt.out.json(
-            {
-                "uploads": uploads,
-                "method": "POST",
-                "url": url,
-                "idempotency_key": idempotency_key,
-                "body": body,
-            }
-        )
-        return
-    for image in local:
-        rt.out.line(
-            f"POST {upload_url} file={image.path} ({image.format}, {image.width}x{image.height} "
-            f"px, {fmt_bytes(image.size)})"
-        )
-    rt.out.line(f"POST {url}")
-    rt.out.lines(to_json(body, indent=2))
-    rt.out.info("dry run: nothing was sent")
+    return DryRun(
+        url=url,
+        upload_url=upload_url,
+        uploads=tuple(local),
+        idempotency_key=idempotency_key,
+        body=body,
+    )
 
 
 # -- wait and status -------------------------------------------------------------------------------
@@ -417,5 +389,5 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
                 error = exc.about(task_id)
                 rows.append((task_id, error))
                 errors.append(error)
-    rt.out.status_lines(rows)  # with --json, each error's object is among the rows already
+    rt.out.show(StatusRows(tuple(rows)))  # with --json, each error's object is among the rows
     report(rt, errors, json_shown=True)

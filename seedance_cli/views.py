@@ -1,0 +1,198 @@
+"""What commands show: one small frozen object per kind of result, handed to ``Output.show``.
+
+A command builds one of these from what its session operation returned and leaves the rest to
+``render``, the one place that decides between JSON (``--json``), a terminal's view (tables,
+highlighted JSON) and plain lines for pipes and logs. Pure data: nothing here writes, formats or
+imports more than the standard library, so that every command can import it at no cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+if TYPE_CHECKING:
+    from .batch import Outcome
+    from .errors import SeedanceError
+    from .images import ImageInfo
+    from .ledger import Entry
+    from .models import Credits, Task, UploadedFile
+
+
+@dataclasses.dataclass(frozen=True)
+class CreatedTask:
+    """A task ``generate`` created (or an idempotency key's earlier one), not waited for.
+
+    Plain text is its id alone; JSON and a terminal show the task, which ``fetch`` gets as it is now
+    when only the id is known (``task`` is ``None``), and only then."""
+
+    task_id: str
+    task: Task | None = None
+    fetch: Callable[[], Task] | None = dataclasses.field(default=None, compare=False)
+
+    def current(self) -> Task:
+        if self.task is not None:
+            return self.task
+        assert self.fetch is not None, "a CreatedTask without its task needs fetch"
+        return self.fetch()
+
+
+@dataclasses.dataclass(frozen=True)
+class FinishedTask:
+    """A completed task (``wait``, ``generate --wait``): its result URL, or the task in JSON and on
+    a terminal. ``usable`` is false when it has no result to give: plain text then prints nothing
+    and the error that follows says why."""
+
+    task: Task
+    usable: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class UnfinishedTask:
+    """A waited-for task that failed, or was still running at the deadline: JSON shows it among the
+    results; text leaves it to the error on stderr."""
+
+    task: Task
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedFiles:
+    """A task whose results were saved: each path (JSON: the task with its ``files``)."""
+
+    task: Task
+    paths: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusRows:
+    """``status``: each id with its task, or the error that fetching it met, in the ids' order."""
+
+    rows: tuple[tuple[str, Task | SeedanceError], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class DryRun:
+    """``generate --dry-run``: the uploads and the create that would be sent."""
+
+    url: str
+    upload_url: str
+    uploads: tuple[ImageInfo, ...]
+    idempotency_key: str | None
+    body: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedLine:
+    """One line of a manifest as ``batch --dry-run`` shows it: its request body."""
+
+    number: int
+    name: str | None
+    body: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchDryRun:
+    """``batch --dry-run``: every line of the manifest, checked."""
+
+    lines: tuple[PlannedLine, ...]
+
+
+#: What ``batch`` calls a line's end: the API's word for success, and a readable unknown.
+BATCH_STATUS = {"succeeded": "completed", "unknown": "outcome_unknown"}
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchLine:
+    """How one line of a batch ended, shown as soon as it does."""
+
+    number: int
+    name: str | None
+    task_id: str | None
+    status: str
+    files: tuple[str, ...] = ()
+    error: SeedanceError | None = None
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> BatchLine:
+        """How ``outcome`` is told: the line, its task, its status in the API's words."""
+        return cls(
+            number=outcome.line.number,
+            name=outcome.line.name,
+            task_id=outcome.task_id,
+            status=BATCH_STATUS.get(outcome.state, outcome.state),
+            files=tuple(str(path) for path in outcome.paths),
+            error=outcome.error,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadedImage:
+    """A local image uploaded through the files API: its URL."""
+
+    path: Path
+    file: UploadedFile
+
+
+@dataclasses.dataclass(frozen=True)
+class Balance:
+    """``credits``: the key's and the account's."""
+
+    credits: Credits
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryRows:
+    """``history``: rows of the local history, newest first, as of ``now`` (epoch seconds); the
+    text says where the history is (``source``) when there are none."""
+
+    entries: tuple[Entry, ...]
+    now: float
+    source: Path | str
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigValue:
+    """``config get``: one key's value, as shown (keys masked)."""
+
+    key: str
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigSettings:
+    """``config list``: (key, value, source) of every setting in effect (keys masked)."""
+
+    rows: tuple[tuple[str, Any, str], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigPath:
+    """``config path``: where the config file is (it need not exist yet)."""
+
+    path: Path
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file exists, looked up when asked: only JSON says, and only JSON can fail
+        over a folder that cannot be read."""
+        return self.path.exists()
+
+
+Shown: TypeAlias = (
+    CreatedTask
+    | FinishedTask
+    | UnfinishedTask
+    | SavedFiles
+    | StatusRows
+    | DryRun
+    | BatchDryRun
+    | BatchLine
+    | UploadedImage
+    | Balance
+    | HistoryRows
+    | ConfigValue
+    | ConfigSettings
+    | ConfigPath
+)
