@@ -579,39 +579,35 @@ def connect(
     here, stopped on exit: no key, no network, no cost). ``ConfigError`` without a key."""
     from .client import Client
 
-    if sandbox:
-        from .emulator import Emulator
+    with contextlib.ExitStack() as stack:
+        if sandbox:
+            from .emulator import Emulator
 
-        with Emulator(task_seconds=sandbox_task_seconds, clock=wall_clock) as emulator:
+            emulator = stack.enter_context(
+                Emulator(task_seconds=sandbox_task_seconds, clock=wall_clock)
+            )
             if on_info is not None:
                 on_info(
                     f"sandbox: a local emulator at {emulator.url} stands in for EvoLink "
                     "(no key, no network, no cost)"
                 )
-            with Client(
-                "sandbox-key",
-                base_url=emulator.url,
-                files_url=emulator.url,
+            key, base_url, files_url = "sandbox-key", emulator.url, emulator.url
+        elif settings.api_key is None:
+            raise ConfigError(
+                "no API key",
+                hint="run `seedance config set api-key` (it asks for the key without echoing "
+                "it), or export SEEDANCE_API_KEY; keys are at https://evolink.ai/dashboard/keys",
+            )
+        else:
+            key, base_url, files_url = settings.api_key, settings.base_url, settings.files_url
+        yield stack.enter_context(
+            Client(
+                key,
+                base_url=base_url,
+                files_url=files_url,
                 trace=trace,
                 sleep=sleep,
                 clock=clock,
                 wall_clock=wall_clock,
-            ) as client:
-                yield client
-        return
-    if settings.api_key is None:
-        raise ConfigError(
-            "no API key",
-            hint="run `seedance config set api-key` (it asks for the key without echoing it), "
-            "or export SEEDANCE_API_KEY; keys are at https://evolink.ai/dashboard/keys",
+            )
         )
-    with Client(
-        settings.api_key,
-        base_url=settings.base_url,
-        files_url=settings.files_url,
-        trace=trace,
-        sleep=sleep,
-        clock=clock,
-        wall_clock=wall_clock,
-    ) as client:
-        yield client
