@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, TextIO
 
 import typer
 
@@ -65,7 +65,7 @@ def batch(
     same manifest again skips what was created (waiting on it) and what was saved: a line is never
     created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
     """
-    from ..batch import BatchRun, Outcome, check_outputs, parse_manifest
+    from ..batch import BatchRun, Line, Outcome, check_outputs, parse_manifest
     from ..errors import ManifestError
 
     check_seconds("--timeout", timeout, allow_zero=True)
@@ -130,7 +130,7 @@ def batch(
             failures.append(outcome.error.about(f"line {outcome.line.number}"))
         note(f"line {outcome.line.number}: {shown.status}", outcome.state)
 
-    def on_event(line: Any, message: str) -> None:
+    def on_event(line: Line, message: str) -> None:
         note(f"line {line.number}: {message}", None)
 
     command = rt.resume_command(

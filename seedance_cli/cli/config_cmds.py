@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ..config import ConfigFile
 
 from ..errors import (
     ConfigError,
@@ -32,7 +35,7 @@ KeyArg = Annotated[
 ]
 
 
-def _config_file(rt: Runtime) -> tuple[Any, str]:
+def _config_file(rt: Runtime) -> tuple[ConfigFile, str]:
     from ..config import FILE_NAME, ConfigFile, config_dir
 
     profile = _profile_name(rt)
@@ -49,7 +52,7 @@ def _profile_name(rt: Runtime) -> str:
 
 
 @contextmanager
-def _editing(rt: Runtime) -> Iterator[Any]:
+def _editing(rt: Runtime) -> Iterator[ConfigFile]:
     """The config file loaded under the writers' lock (see ``ConfigFile.editing``)."""
     from ..config import FILE_NAME, ConfigFile, config_dir
 

@@ -4,7 +4,7 @@ reads of stdin and files."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Protocol
 
 from ..errors import (
     UsageError,
@@ -41,7 +41,13 @@ def check_seconds(
         raise UsageError(f"{flag}: must be at most {maximum:g} seconds, got {value:g}")
 
 
-def read_bounded(stream: Any, limit: int, what: str) -> bytes:
+class Readable(Protocol):
+    """A binary stream, or a text one (a test's stdin): what ``read_bounded`` reads."""
+
+    def read(self, size: int = -1, /) -> bytes | str: ...
+
+
+def read_bounded(stream: Readable, limit: int, what: str) -> bytes:
     """At most ``limit`` bytes of ``stream`` (binary, or text from a test's stdin); more is a
     usage error, so that ``@/dev/zero`` or an endless pipe is refused instead of filling memory."""
     chunks: list[bytes] = []

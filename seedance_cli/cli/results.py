@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from ..models import Task
 
 from ..errors import (
     Interrupted,
@@ -96,7 +99,7 @@ def download(
     report(rt, failures)
 
 
-def unfinished_note(task: Any) -> str:
+def unfinished_note(task: Task) -> str:
     """What ``download --missing`` says of a re-checked task that has nothing to download."""
     if task.failed:
         error = task.error
