@@ -178,7 +178,11 @@ try:
     main()
 except SystemExit:
     pass
-heavy = ("httpx", "rich", "seedance_cli.emulator", "seedance_cli.client", "sqlite3")
+heavy = (
+    "httpx", "rich", "seedance_cli.emulator", "seedance_cli.client", "sqlite3",
+    # the session and the views: only a command that runs needs them
+    "seedance_cli.session", "seedance_cli.views",
+)
 print(" ".join(sorted(m for m in heavy if m in sys.modules)), file=sys.stderr)
 """
 

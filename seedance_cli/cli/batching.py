@@ -13,7 +13,6 @@ from ..errors import (
     UnreachableAtDeadline,
     UsageError,
 )
-from ..views import BatchDryRun, BatchLine, PlannedLine
 from ..waiting import MAX_POLL_INTERVAL
 from .app import (
     EXIT_CODES_HELP,
@@ -113,6 +112,8 @@ def batch(
             force=force,
         )
     if dry_run:
+        from ..views import BatchDryRun, PlannedLine
+
         rt.out.show(
             BatchDryRun(tuple(PlannedLine(ln.number, ln.name, ln.preview()) for ln in plan.lines))
         )
@@ -124,6 +125,8 @@ def batch(
 
     def on_outcome(outcome: Outcome) -> None:
         counts[outcome.state] = counts.get(outcome.state, 0) + 1
+        from ..views import BatchLine
+
         shown = BatchLine.of(outcome)
         rt.out.show(shown)
         if outcome.error is not None:

@@ -16,7 +16,6 @@ from ..errors import (
     Interrupted,
     UsageError,
 )
-from ..views import ConfigPath, ConfigSettings, ConfigValue
 from .app import (
     config_app,
     with_globals,
@@ -121,6 +120,8 @@ def config_get(rt: Runtime, key: KeyArg) -> None:
     if value is None:
         raise ConfigError(f"{name} is not set in profile {profile!r} ({cfg.path})")
     shown = mask(value) if name in SECRET_KEYS else display_value(value)
+    from ..views import ConfigValue
+
     rt.out.show(ConfigValue(name, shown))
 
 
@@ -146,6 +147,7 @@ def config_unset(rt: Runtime, key: KeyArg) -> None:
 def config_list(rt: Runtime) -> None:
     """Show every setting in effect, its value (keys masked) and where it comes from."""
     from ..config import effective_settings
+    from ..views import ConfigSettings
 
     rt.out.show(ConfigSettings(tuple(effective_settings(rt.settings))))
 
@@ -157,4 +159,6 @@ def config_path(rt: Runtime) -> None:
     from ..config import FILE_NAME, config_dir
 
     path = config_dir(rt.env.environ) / FILE_NAME
+    from ..views import ConfigPath
+
     rt.out.show(ConfigPath(path))

@@ -11,7 +11,6 @@ from ..errors import (
     UsageError,
     ValidationError,
 )
-from ..views import Balance, UploadedImage
 from .app import (
     EXIT_CODES_HELP,
     app,
@@ -51,6 +50,8 @@ def upload(
                 f"uploaded {info.path} ({info.format}, {info.width}x{info.height} px)"
                 f"{expiry} (files live 72 hours)"
             )
+            from ..views import UploadedImage
+
             rt.out.show(UploadedImage(info.path, file))
 
 
@@ -63,4 +64,6 @@ def credits(rt: Runtime) -> None:
     """
     with rt.session() as session:
         balance = session.credits()
+    from ..views import Balance
+
     rt.out.show(Balance(balance))

@@ -21,7 +21,6 @@ from ..errors import (
     WaitTimeout,
     WaitTimeoutAll,
 )
-from ..views import FinishedTask, SavedFiles, UnfinishedTask
 
 if TYPE_CHECKING:
     from ..images import ImageInfo
@@ -101,6 +100,8 @@ def finish_wait(
         if isinstance(outcome, WaitTimeout):
             still_running.append(task_id)
             if outcome.task is not None:
+                from ..views import UnfinishedTask
+
                 rt.out.show(UnfinishedTask(outcome.task))
         elif isinstance(outcome, UnreachableAtDeadline):
             failures.append(outcome.replace(hint=rt.resume_hint("wait", [task_id], *output_flags)))
@@ -124,6 +125,8 @@ def finish_wait(
                     )
                 failures.append(error.about(task_id))
         else:
+            from ..views import UnfinishedTask
+
             rt.out.show(UnfinishedTask(outcome))
             failures.append(TaskFailed(outcome, hint=retry_hint(outcome)))
     if still_running:
@@ -137,6 +140,8 @@ def show_result(rt: Runtime, task: Task) -> None:
     from ..session import no_result
 
     unusable = no_result(task)
+    from ..views import FinishedTask
+
     rt.out.show(FinishedTask(task, usable=unusable is None))
     if unusable is not None:
         raise unusable
@@ -176,6 +181,8 @@ def save(
         ) from None
     for item in saved:
         rt.out.info(f"saved {item.path} ({fmt_bytes(item.size)}, sha256 {item.sha256[:12]}...)")
+    from ..views import SavedFiles
+
     rt.out.show(SavedFiles(task, tuple(str(item.path) for item in saved)))
 
 

@@ -18,7 +18,6 @@ from ..errors import (
     ValidationError,
 )
 from ..models import HISTORY_STATUSES
-from ..views import HistoryRows
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
@@ -140,4 +139,6 @@ def history(
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
     session = rt.session()
     entries = session.history(limit=limit, status=status_filter, search=search)
+    from ..views import HistoryRows
+
     rt.out.show(HistoryRows(tuple(entries), rt.env.wall_clock(), session.ledger.path))

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from ..images import ImageInfo
     from ..models import GenerationRequest, Task
     from ..session import PriorTask
+    from ..views import DryRun
 
-from ..views import CreatedTask, DryRun, StatusRows
 from ..waiting import MAX_POLL_INTERVAL
 from .app import (
     EXIT_CODES_HELP,
@@ -244,6 +244,8 @@ def generate(
         assert task_id is not None
         if not wait and destination is None:
             # this key's earlier task is fetched as it is now, if what is shown needs more than its id
+            from ..views import CreatedTask
+
             rt.out.show(CreatedTask(task_id, shown, fetch=lambda: session.get_task(task_id)))
             if not rt.options.sandbox:
                 rt.out.info(f"wait for it with: {rt.resume_command('wait', [task_id])}")
@@ -312,6 +314,8 @@ def dry_run_of(
         body["image_urls"] = [
             s if isinstance(s, str) else f"<file_url of the upload of {s.path}>" for s in sources
         ]
+    from ..views import DryRun
+
     return DryRun(
         url=url,
         upload_url=upload_url,
@@ -389,5 +393,7 @@ def status(rt: Runtime, task_ids: TaskIdsArg) -> None:
                 error = exc.about(task_id)
                 rows.append((task_id, error))
                 errors.append(error)
+    from ..views import StatusRows
+
     rt.out.show(StatusRows(tuple(rows)))  # with --json, each error's object is among the rows
     report(rt, errors, json_shown=True)
