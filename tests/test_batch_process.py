@@ -78,6 +78,9 @@ def test_two_runs_of_one_manifest_at_once_create_each_line_once(
 ) -> None:
     env = env_for(live, tmp_path / "data")
     live.add_fault("create:slow:*:seconds=0.3")  # each create is held a while: the other waits
+    # Each result takes a second to arrive, so both runs are saving the same task at once: the
+    # second waits for the first's file (and finds it saved), never writes it too.
+    live.add_fault("download:slow:*:seconds=1")
     procs = [batch(work, env, "--output-dir", "out", "--concurrency", "3") for _ in range(2)]
     results = [(*p.communicate(timeout=60), p.returncode) for p in procs]
     for out, err, code in results:
