@@ -155,6 +155,11 @@ def _check_side_file(path: Path, info: os.stat_result | None) -> None:
     )
 
 
+#: What to do about an output place that cannot be used, for every command that saves: ``-o`` for
+#: most, ``--output-dir`` for ``batch``, a ``Destination`` for the library.
+ELSEWHERE: Final = "choose another place to save to (-o, or --output-dir for batch)"
+
+
 def check_folder(folder: Path, *, make: bool = False) -> None:
     """``folder`` is a writable folder, or can be made: its nearest existing ancestor is one.
 
@@ -183,9 +188,7 @@ def check_folder(folder: Path, *, make: bool = False) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise OutputUnusable(f"{made}{probe} is a file, not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputUnusable(
-            f"{made}the folder {probe} is not writable", hint="choose another place with -o"
-        )
+        raise OutputUnusable(f"{made}the folder {probe} is not writable", hint=ELSEWHERE)
     if make:
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -200,7 +203,7 @@ def check_folder(folder: Path, *, make: bool = False) -> None:
             ):
                 error = OutputUnusable(
                     f"cannot make or write the folder {folder}: {exc.strerror or exc}",
-                    hint="choose another place with -o",
+                    hint=ELSEWHERE,
                 )
             raise error from None
 
@@ -216,9 +219,7 @@ def local_error(exc: OSError, path: Path | str | None = None) -> SeedanceError:
     if exc.errno == errno.ELOOP:
         return UnsafeFile(f"{where} is a symbolic link; seedance never writes through a link")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return OutputUnusable(
-            f"cannot write {where}: {reason}", hint="choose another place with -o"
-        )
+        return OutputUnusable(f"cannot write {where}: {reason}", hint=ELSEWHERE)
     if exc.errno in (errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.EINVAL, errno.EEXIST):
         return OutputUnusable(f"cannot use {where}: {reason}")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
