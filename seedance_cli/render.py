@@ -117,7 +117,10 @@ class Output:
     def out(self) -> IO[str]:
         """stdout, looked up at each write: a live progress display swaps ``sys.stdout`` for a
         proxy that prints above its bars, and while that proxy wraps this stream, writes go
-        through it."""
+        through it - when stdout is that terminal. Redirected to a file or a pipe, data goes
+        straight there: the proxy would print it on the display's terminal instead."""
+        if not _isatty(self.stdout):
+            return self.stdout
         return _through_live_display(sys.stdout, self.stdout)
 
     @property

@@ -358,3 +358,43 @@ def test_sighup_after_the_terminal_hung_up_still_exits_129(live: Emulator) -> No
     os.close(main)  # the terminal is gone: every write to it now fails (EIO)
     proc.send_signal(signal.SIGHUP)
     assert proc.wait(timeout=30) == 129
+
+
+@pytest.mark.parametrize("command", ["batch", "wait"])
+def test_stdout_redirected_to_a_file_gets_the_data_while_stderr_shows_the_bars(
+    live: Emulator, tmp_path: Path, command: str
+) -> None:
+    """`seedance batch m.jsonl > out.tsv` in a terminal: the bars are live on the terminal
+    (stderr), and every data line still lands in the file, not on the terminal."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"prompt": "A cat"}\n{"prompt": "A dog"}\n')
+    args = ["batch", str(manifest)] if command == "batch" else ["wait", create(live)]
+    env = env_for(live, SEEDANCE_DATA_DIR=str(tmp_path / "data"))
+    main, sub = pty.openpty()
+    with (tmp_path / "out.txt").open("w") as out:
+        proc = subprocess.Popen(
+            seedance(*args), env=env, stdout=out, stderr=sub, stdin=subprocess.DEVNULL
+        )
+        os.close(sub)
+        screen = b""
+        while True:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                screen += chunk
+            elif proc.poll() is not None:
+                break
+        os.close(main)
+        assert proc.wait(timeout=30) == 0, screen.decode(errors="replace")
+    data = (tmp_path / "out.txt").read_text()
+    if command == "batch":
+        assert [line.split("\t")[2] for line in data.splitlines()] == ["completed"] * 2
+    else:
+        assert data.startswith("http") and len(data.splitlines()) == 1
+    assert b"\x1b[" in screen  # the terminal got the live display
+    assert b"completed\t" not in screen and b"\nhttp" not in screen  # and none of the data

@@ -183,7 +183,11 @@ def test_output_writes_through_a_live_display_that_wraps_its_streams() -> None:
     from rich.console import Console
     from rich.file_proxy import FileProxy
 
-    out, err = io.StringIO(), io.StringIO()
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out, err = Terminal(), io.StringIO()
     output = Output(stdout=out, stderr=err, environ={})
     streams: tuple[object, object] = (output.out, output.err)
     assert streams == (out, err)
@@ -192,8 +196,12 @@ def test_output_writes_through_a_live_display_that_wraps_its_streams() -> None:
     sys.stdout = proxy
     try:
         shown: object = output.out
-        assert shown is proxy
-        other = Output(stdout=io.StringIO(), stderr=err, environ={})
+        assert shown is proxy  # a terminal's data is printed above the bars
+        other = Output(stdout=Terminal(), stderr=err, environ={})
         assert other.out is other.stdout  # a proxy of another stream is not this output's
+        piped = Output(stdout=io.StringIO(), stderr=err, environ={})
+        proxy_of_pipe = FileProxy(Console(file=err), piped.stdout)
+        sys.stdout = proxy_of_pipe
+        assert piped.out is piped.stdout  # data meant for a file or a pipe goes there, always
     finally:
         sys.stdout = real
