@@ -225,7 +225,8 @@ def local_error(exc: OSError, path: Path | str | None = None) -> SeedanceError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return LocalWriteFailed(
             f"cannot write {where}: no space left on the device",
-            hint="free some space and run the same command again: the download resumes",
+            hint="free some space: what arrived is kept in the .part file, and the download "
+            "resumes from it",
         )
     return LocalWriteFailed(f"cannot write {where}: {reason}")
 

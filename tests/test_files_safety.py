@@ -507,6 +507,20 @@ def test_download_on_a_full_disk_is_exit_7_with_a_clear_message(
     assert "internal error" not in result.err
 
 
+def test_generate_on_a_full_disk_says_how_to_download_never_to_create_again(
+    cli: CliRunner, api: Emulator, here: Path, disk_full: None
+) -> None:
+    """The task is made and paid for: the hint is the download that saves it, never "run the
+    same command again", which would create (and pay for) a second task."""
+    result = cli("generate", "A cat", "-o", "cat.mp4")
+    assert result.code == 7
+    task_id = api.requests("query")[0].path.rsplit("/", 1)[-1]
+    assert f"then: seedance download {task_id} -o cat.mp4" in result.err
+    assert "same command" not in result.err and "run again" not in result.err
+    assert "the download resumes" in result.err
+    assert len(api.requests("create")) == 1
+
+
 def test_batch_on_a_full_disk_is_exit_7_not_1(
     cli: CliRunner, api: Emulator, here: Path, disk_full: None
 ) -> None:

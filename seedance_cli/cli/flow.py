@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..errors import (
     AlreadyShown,
     Interrupted,
+    NotFinished,
     SeedanceError,
     ServiceError,
     TaskFailed,
@@ -117,12 +118,8 @@ def finish_wait(
                 raise
             except (SeedanceError, OSError) as exc:
                 error = as_error(exc)
-                if destination is not None and not isinstance(error, TaskFailed):
-                    # the task is done and paid for: say how to get its result once this is fixed
-                    then = rt.resume_command("download", [task_id], "-o", destination.option())
-                    error = error.replace(
-                        hint=f"{error.hint}; then: {then}" if error.hint else f"then: {then}"
-                    )
+                if destination is not None:
+                    error = how_to_download(rt, error, task_id, destination)
                 failures.append(error.about(task_id))
         else:
             from ..views import UnfinishedTask
@@ -133,6 +130,18 @@ def finish_wait(
         hint = rt.resume_hint("wait", still_running, *output_flags)
         failures.append(WaitTimeoutAll(still_running, timeout or 0.0, hint))
     report(rt, failures)
+
+
+def how_to_download(
+    rt: Runtime, error: SeedanceError, task_id: str, destination: Destination
+) -> SeedanceError:
+    """A save that failed after the task was done and paid for: the hint ends with the command
+    that downloads it once the cause is fixed - never "run the same command again", which for
+    ``generate`` would create (and pay for) another task."""
+    if isinstance(error, TaskFailed | NotFinished):
+        return error
+    then = rt.resume_command("download", [task_id], "-o", destination.option())
+    return error.replace(hint=f"{error.hint}; then: {then}" if error.hint else f"then: {then}")
 
 
 def show_result(rt: Runtime, task: Task) -> None:

@@ -25,7 +25,7 @@ from .app import (
     app,
     with_globals,
 )
-from .flow import as_error, report, retry_hint, save
+from .flow import as_error, how_to_download, report, retry_hint, save
 from .runtime import Runtime
 
 
@@ -94,7 +94,8 @@ def download(
             except Interrupted:
                 raise
             except (SeedanceError, OSError) as exc:
-                failures.append(as_error(exc).about(task_id))
+                error = how_to_download(rt, as_error(exc), task_id, destination)
+                failures.append(error.about(task_id))
     report(rt, failures)
 
 
