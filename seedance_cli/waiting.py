@@ -14,14 +14,12 @@ from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 from .errors import (
-    RateLimitError,
     SeedanceError,
-    ServerError,
-    ServiceError,
     UnreachableAtDeadline,
     WaitTimeout,
 )
 from .models import Task
+from .retry import read_retryable
 
 #: API.md: vendor clients poll every 5-15 s, and each poll of an unfinished task costs the gateway
 #: an upstream call. Never faster than this unless the caller says so.
@@ -47,8 +45,10 @@ class TaskSource(Protocol):
 
 
 def is_transient(exc: SeedanceError) -> bool:
-    """Failures that may pass by themselves: the network, timeouts, 429, 5xx."""
-    return isinstance(exc, ServiceError | RateLimitError | ServerError)
+    """Failures that may pass by themselves: the network, timeouts, 408, 429, 5xx - what a read
+    is retried for (``retry.read_retryable``). A refused redirect would be refused again: it
+    ends the wait at once, as a 404 does."""
+    return read_retryable(exc)
 
 
 @dataclasses.dataclass
@@ -129,11 +129,16 @@ class Poller:
         A task never polled is polled at once, or ``interval`` from now when it is known (as its
         create answered). A polled task is polled again ``interval`` after its last poll was
         sent (a slow answer does not slow the cadence), unless its polls are failing: then
-        ``interval`` after the failure, whose retries took their own time. ``add`` and
-        ``record`` cap it at the deadline, where every task gets its last poll."""
+        ``interval`` after the failure, whose retries took their own time, or after the
+        ``Retry-After`` the failure carried when that is longer (a 429 is never hammered, even
+        when the deadline is nearer than it). ``add`` and ``record`` cap it at the deadline,
+        where every task gets its last poll."""
         if followed.sent is None:
             return now if followed.last is None else now + self.interval
         if followed.outage_since is not None:
+            asked = getattr(followed.last_error, "retry_after", None)
+            if isinstance(asked, int | float) and asked > self.interval:
+                return now + min(asked, MAX_POLL_INTERVAL)
             return now + self.interval
         return followed.sent + self.interval
 
@@ -162,8 +167,8 @@ class Poller:
         elif not is_transient(result):
             return self._end(task_id, result)
         else:
-            if followed.outage_since is None:
-                followed.outage_since = now
+            if followed.outage_since is None:  # since the failing poll was sent
+                followed.outage_since = followed.sent
             followed.last_error = result
             if self.deadline is None and now - followed.outage_since >= self.max_outage:
                 return self._end(task_id, result)

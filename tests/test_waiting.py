@@ -20,7 +20,14 @@ from seedance_cli import (
     WaitTimeout,
 )
 from seedance_cli.emulator import Emulator, FakeClock
-from seedance_cli.errors import ExitCode, SeedanceError, UnreachableAtDeadline
+from seedance_cli.errors import (
+    ExitCode,
+    RateLimitError,
+    RedirectRefused,
+    SeedanceError,
+    ServiceError,
+    UnreachableAtDeadline,
+)
 from seedance_cli.waiting import (
     DEFAULT_POLL_INTERVAL,
     MAX_POLL_INTERVAL,
@@ -359,3 +366,53 @@ def test_the_poller_bounds_its_interval_and_timeout(clock: FakeClock) -> None:
     assert Poller(interval=1e300).interval == MAX_POLL_INTERVAL
     assert Poller(timeout=1e300).deadline is None
     assert Poller(timeout=-5, clock=clock.monotonic).deadline == clock.monotonic()
+
+
+def test_a_429_with_retry_after_is_polled_again_after_it_not_at_the_interval() -> None:
+    """The attack: a 429 asking for 100 s, a deadline 5 s away and a 0.5 s interval; the old
+    engine polled eleven times in those 5 s. Now: once, then once more at the deadline."""
+    clock = FakeClock()
+    poller = Poller(interval=0.5, timeout=5, clock=clock.monotonic)
+    poller.add("t")
+    busy = RateLimitError("slow down", status=429, retry_after=100.0)
+    polls = 0
+    while not poller.expired():
+        for task_id in poller.due():
+            polls += 1
+            assert poller.record(task_id, busy) is None
+        clock.advance(max(0.0, (poller.wake() or 0) - clock.monotonic()))
+    for task_id in poller.due():  # the last poll, at the deadline
+        polls += 1
+        poller.record(task_id, busy)
+    assert polls == 2
+    (outcome,) = poller.close().values()
+    assert isinstance(outcome, UnreachableAtDeadline)
+
+
+def test_a_short_retry_after_never_makes_polls_faster_than_the_interval() -> None:
+    clock = FakeClock()
+    poller = Poller(interval=5, clock=clock.monotonic)
+    poller.add("t")
+    poller.record("t", RateLimitError("slow down", status=429, retry_after=1.0))
+    assert poller.wake() == clock.monotonic() + 5
+
+
+def test_an_outage_counts_from_when_the_failing_poll_was_sent() -> None:
+    """A poll whose own retries took 10 s before failing: the outage began when it was sent."""
+    clock = FakeClock()
+    poller = Poller(interval=5, timeout=30, clock=clock.monotonic)
+    poller.add("t")
+    sent = clock.monotonic()
+    clock.advance(10)  # the client's retries
+    poller.record("t", ServiceError("no route"), sent=sent)
+    clock.advance(20)
+    (outcome,) = poller.close().values()
+    assert isinstance(outcome, UnreachableAtDeadline) and "last 30s" in outcome.message
+
+
+def test_a_refused_redirect_ends_the_wait_at_once() -> None:
+    """It would be refused again: as a 404 does, it ends the task's wait, not an outage."""
+    poller = Poller(interval=5, timeout=60, clock=FakeClock().monotonic)
+    poller.add("t")
+    refused = RedirectRefused("a redirect to another origin")
+    assert poller.record("t", refused) is refused

@@ -138,7 +138,7 @@ def how_to_download(
     """A save that failed after the task was done and paid for: the hint ends with the command
     that downloads it once the cause is fixed - never "run the same command again", which for
     ``generate`` would create (and pay for) another task."""
-    if isinstance(error, TaskFailed | NotFinished):
+    if isinstance(error, TaskFailed | NotFinished | Interrupted):
         return error
     then = rt.resume_command("download", [task_id], "-o", destination.option())
     return error.replace(hint=f"{error.hint}; then: {then}" if error.hint else f"then: {then}")

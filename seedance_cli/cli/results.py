@@ -86,7 +86,10 @@ def download(
                         hint="wait and download with: "
                         + rt.resume_command("wait", [task_id], "-o", destination.option()),
                     )
-                save(rt, session, task, destination, force=force)
+                try:
+                    save(rt, session, task, destination, force=force)
+                except (SeedanceError, OSError) as exc:
+                    raise how_to_download(rt, as_error(exc), task_id, destination) from None
             except KeyboardInterrupt:
                 raise Interrupted(
                     f"interrupted during {task_id}", hint=rt.resume_hint("download", [task_id])
@@ -94,8 +97,7 @@ def download(
             except Interrupted:
                 raise
             except (SeedanceError, OSError) as exc:
-                error = how_to_download(rt, as_error(exc), task_id, destination)
-                failures.append(error.about(task_id))
+                failures.append(as_error(exc).about(task_id))
     report(rt, failures)
 
 
