@@ -24,9 +24,13 @@ _MIN_SECRET_CHARS: Final = 4
 
 
 def _mask_known(text: str, secrets: Iterable[str]) -> str:
+    """Every known secret masked, in any letter case: a server that lowercases what it echoes
+    (a host name made of the key, say) must not show it either."""
+    folded = text.casefold()
     for secret in secrets:
-        if secret and len(secret) >= _MIN_SECRET_CHARS and secret in text:
-            text = text.replace(secret, MASK)
+        if secret and len(secret) >= _MIN_SECRET_CHARS and secret.casefold() in folded:
+            text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
+            folded = text.casefold()
     return text
 
 

@@ -74,3 +74,16 @@ def test_render_masks_bearer_tokens_even_without_knowing_the_key() -> None:
     shown.error(APIError("echo: Bearer sk-abcdef0123456789", status=400))
     assert "abcdef0123456789" not in err.getvalue()
     assert err.getvalue().startswith("error: echo: Bearer ***")
+
+
+def test_the_known_key_is_masked_in_any_letter_case() -> None:
+    """A server that redirects to ``http://<key>.evil.example`` gets the host lowercased in the
+    message: the key must not come through in another case either."""
+    key = "MyS3cretKeyValue"
+    text = f"redirect to another origin ({key.lower()}.evil.example); was {key.upper()}"
+    masked = redact(text, (key,))
+    assert key.casefold() not in masked.casefold()
+    assert masked == "redirect to another origin (***.evil.example); was ***"
+    assert scrub({"u": f"https://{key.lower()}.cdn.example/v.mp4"}, (key,)) == {
+        "u": "https://***.cdn.example/v.mp4"
+    }
