@@ -338,6 +338,7 @@ def test_a_line_whose_polls_keep_failing_ends_as_an_error_after_the_outage_limit
     assert "error: line 1: Service temporarily unavailable" in result.err  # the last failure
     assert DEFAULT_MAX_OUTAGE <= clock.monotonic() - start < DEFAULT_MAX_OUTAGE + 60
     assert "batch: 0 succeeded, 0 failed, 0 timed out, 1 errors" in result.err
+    assert "resume with: seedance batch one.jsonl" in result.err  # its task may well finish
 
 
 def test_a_line_unreachable_at_the_deadline_is_an_error_exit_7_not_timed_out(

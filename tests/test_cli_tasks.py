@@ -267,6 +267,19 @@ def test_wait_and_download_plain_print_each_error_once(
     assert result.err.count(MISSING) == 1 and result.err.count(f"task {failed} failed") == 1
 
 
+def test_wait_whose_polls_fail_for_the_outage_limit_says_how_to_resume(
+    cli: CliRunner, api: Emulator
+) -> None:
+    """No --timeout, every poll 503 for ten minutes: exit 7 with the command that waits again
+    (the task may well finish), not a bare "Service temporarily unavailable"."""
+    task_id = create(cli)
+    api.add_fault("query:503:*")
+    result = cli("wait", task_id, "-o", "out/")
+    assert result.code == 7 and result.out == ""
+    assert f"error: {task_id}: Service temporarily unavailable" in result.err
+    assert f"hint: resume with: seedance wait {task_id} -o out/" in result.err
+
+
 def test_wait_whose_polls_all_fail_until_the_deadline_is_exit_7_not_still_running(
     cli: CliRunner, api: Emulator
 ) -> None:

@@ -13,7 +13,7 @@ from ..errors import (
     UnreachableAtDeadline,
     UsageError,
 )
-from ..waiting import MAX_POLL_INTERVAL
+from ..waiting import MAX_POLL_INTERVAL, is_transient
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
@@ -171,7 +171,11 @@ def batch(
         if counts.get(k) or k in ("succeeded", "failed", "timed_out")
     )
     rt.out.info(f"batch: {summary}; {run.reserved:g} credits reserved by this run")
-    if counts.get("timed_out") or any(isinstance(f, UnreachableAtDeadline) for f in failures):
+    # Lines still running, or whose polls failed at the deadline or for the outage limit: their
+    # tasks may well finish, and the rerun waits on them again.
+    if counts.get("timed_out") or any(
+        isinstance(f, UnreachableAtDeadline) or is_transient(f) for f in failures
+    ):
         rt.out.info(f"resume with: {command}")  # the rerun waits on those tasks again
     report(rt, failures)
 

@@ -22,6 +22,7 @@ from ..errors import (
     WaitTimeout,
     WaitTimeoutAll,
 )
+from ..waiting import is_transient
 
 if TYPE_CHECKING:
     from ..images import ImageInfo
@@ -107,7 +108,10 @@ def finish_wait(
         elif isinstance(outcome, UnreachableAtDeadline):
             failures.append(outcome.replace(hint=rt.resume_hint("wait", [task_id], *output_flags)))
         elif isinstance(outcome, SeedanceError):
-            failures.append(outcome.about(task_id))
+            error = outcome
+            if is_transient(error):  # polls failed for the outage limit: it may well finish
+                error = error.replace(hint=rt.resume_hint("wait", [task_id], *output_flags))
+            failures.append(error.about(task_id))
         elif outcome.succeeded:
             try:
                 if destination is None:
