@@ -160,6 +160,14 @@ class Entry:
         return "downloadable"
 
 
+def _busy(exc: BaseException) -> bool:
+    """Whether a database error is another writer holding it past the busy timeout (a passing
+    condition), rather than a broken, full or unwritable history."""
+    return isinstance(exc, sqlite3.OperationalError) and any(
+        word in str(exc).lower() for word in ("locked", "busy")
+    )
+
+
 def _guarded(method: Callable[P, R]) -> Callable[P, R | None]:
     """Run a ledger method; on a database or file-system error warn once and return ``None``."""
 
@@ -173,6 +181,30 @@ def _guarded(method: Callable[P, R]) -> Callable[P, R | None]:
         except (sqlite3.Error, OSError) as exc:
             ledger.fail(exc)
             return None
+
+    run.__name__ = method.__name__
+    run.__doc__ = method.__doc__
+    return run
+
+
+def _kept(method: Callable[P, None]) -> Callable[P, None]:
+    """A write of what happened to a task (its id, its status, a saved file): never dropped for
+    a history that is only busy. While another process holds the database past the busy timeout,
+    the write is kept, in order, and made at the next write or at ``flush``; the run goes on.
+    Any other failure turns the history off, as ``_guarded`` does."""
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        ledger = args[0]
+        assert isinstance(ledger, Ledger)
+        if ledger.disabled:
+            return
+        about = next(
+            (a.id if isinstance(a, Task) else a for a in args[1:] if isinstance(a, Task | str)),
+            "?",
+        )
+        with ledger._lock:
+            ledger._pending.append((about, lambda: method(*args, **kwargs)))
+            ledger._drain()
 
     run.__name__ = method.__name__
     run.__doc__ = method.__doc__
@@ -196,6 +228,9 @@ class Ledger:
         self.broken: BaseException | None = None  # why writing failed; claims refuse after it
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        #: Writes kept while the database was busy, made in order as soon as it is free again.
+        self._pending: list[tuple[str, Callable[[], None]]] = []
+        self._busy_told = False
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -208,6 +243,47 @@ class Ledger:
             )
         self.disabled = True
         self.broken = exc
+
+    def _drain(self) -> None:
+        """Make the kept writes, oldest first; stop at the first that finds the database still
+        busy (it stays kept, as do those after it)."""
+        while self._pending and not self.disabled:
+            try:
+                self._pending[0][1]()
+            except (sqlite3.Error, OSError) as exc:
+                if not _busy(exc):
+                    self._pending.clear()
+                    self.fail(exc)
+                    return
+                if not self._busy_told and self.on_warning is not None:
+                    self.on_warning(
+                        f"task history busy ({self.path}: another process holds it); what "
+                        "happens is kept and written as soon as it is free"
+                    )
+                self._busy_told = True
+                return
+            self._pending.pop(0)
+
+    def flush(self, *, patience: float = 60.0) -> bool:
+        """Write what was kept while the database was busy, trying for up to ``patience``
+        seconds; whether nothing is left unwritten (if something is, a warning names it)."""
+        deadline = time.monotonic() + patience
+        with self._lock:
+            self._drain()
+            while self._pending and not self.disabled and time.monotonic() < deadline:
+                time.sleep(0.2)
+                self._drain()
+            if self._pending and self.on_warning is not None:
+                about = ", ".join(dict.fromkeys(what for what, _ in self._pending))
+                self.on_warning(
+                    f"the task history ({self.path}) stayed busy: not recorded for {about}"
+                )
+            return not self._pending
+
+    @property
+    def unwritten(self) -> int:
+        """How many writes are still kept, waiting for a busy database."""
+        return len(self._pending)
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -326,6 +402,8 @@ class Ledger:
         process. ``mine`` when it is ours to send; otherwise the row that holds the key (or the
         batch line) already. Raises ``HistoryUnavailable`` when the claim cannot be written.
         A ledger turned off on purpose (``--sandbox``) lets every create through."""
+        with self._lock:
+            self._drain()  # what happened before this claim is recorded before it
         if self.broken is not None:
             raise self._unavailable(self.broken)
         if self.disabled:
@@ -369,6 +447,8 @@ class Ledger:
     def holder(self, idempotency_key: str) -> Claim | None:
         """Who holds ``idempotency_key`` now (``None``: no row). Raises ``HistoryUnavailable``
         when the history cannot be asked."""
+        with self._lock:
+            self._drain()  # what happened before this claim is recorded before it
         if self.broken is not None:
             raise self._unavailable(self.broken)
         if self.disabled:
@@ -406,7 +486,7 @@ class Ledger:
             "history (another process holding it, a full disk, a read-only folder) and run again",
         )
 
-    @_guarded
+    @_kept
     def created(self, idempotency_key: str, task: Task) -> None:
         """The create answered: the task id is now known. Written before anything else can fail.
 
@@ -440,7 +520,7 @@ class Ledger:
                     ),
                 )
 
-    @_guarded
+    @_kept
     def outcome_unknown(self, idempotency_key: str, cause: str) -> None:
         with self._write() as conn:
             conn.execute(
@@ -449,7 +529,7 @@ class Ledger:
                 (UNKNOWN, cause, self.clock(), idempotency_key),
             )
 
-    @_guarded
+    @_kept
     def not_created(self, idempotency_key: str) -> None:
         """The create surely made no task (refused, or never sent): forget the row."""
         with self._write() as conn:
@@ -460,7 +540,7 @@ class Ledger:
 
     # -- observations -------------------------------------------------------------------------------
 
-    @_guarded
+    @_kept
     def observe(self, task: Task, *, base_url: str | None = None) -> None:
         """Record what a poll saw. A task this ledger never created gets a row of its own."""
         now = self.clock()
@@ -501,7 +581,7 @@ class Ledger:
                     (*values, task.id),
                 )
 
-    @_guarded
+    @_kept
     def saved(self, task_id: str, result_index: int, path: Path, sha256: str, size: int) -> None:
         # A name that is not UTF-8 (``-o $'\\xff/'``) cannot be SQLite text: it is kept as its bytes.
         text = str(path)

@@ -207,7 +207,12 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        self._stack.close()
+        """Close what the session opened, once the history holds everything it saw (a history
+        another process keeps busy is waited on for a minute, then named in a warning)."""
+        try:
+            self.ledger.flush()
+        finally:
+            self._stack.close()
 
     @property
     def client(self) -> Client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,77 @@ def test_history_status_names_the_ledgers_own_create_states() -> None:
         HISTORY_STATUSES
     )  # rows with a task id: filtered by its status
     assert set(TaskStatus.TERMINAL) | {"pending", "processing"} <= set(HISTORY_STATUSES)
+
+
+def _hold(ledger: Ledger) -> sqlite3.Connection:
+    """Another process's long write: the database locked until the returned connection ends."""
+    other = sqlite3.connect(ledger.path, timeout=0, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")
+    return other
+
+
+def test_a_task_id_answered_while_the_history_is_busy_is_kept_and_written_later(
+    client: Client, emulator: Emulator, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The attack: the history locked past the busy timeout as the create answers. The id must
+    not be lost (nor every later write dropped): it is kept and written once the lock goes."""
+    monkeypatch.setattr("seedance_cli.ledger.BUSY_TIMEOUT_MS", 50)
+    warnings: list[str] = []
+    ledger.on_warning = warnings.append
+    assert ledger.entries() == []  # opened (and its busy timeout set) before the lock
+    session = Session(ledger, client)
+    original = client.create_generation
+    holder: list[sqlite3.Connection] = []
+
+    def create_then_lock(request: GenerationRequest, *, idempotency_key: str | None = None) -> Task:
+        task = original(request, idempotency_key=idempotency_key)
+        holder.append(_hold(ledger))  # the answer comes while someone holds the history
+        return task
+
+    monkeypatch.setattr(client, "create_generation", create_then_lock)
+    task = session.create(REQUEST, idempotency_key="k-busy")
+    assert ledger.unwritten == 1 and not ledger.disabled
+    assert len(warnings) == 1 and "busy" in warnings[0]
+    holder[0].execute("COMMIT")  # the other process is done
+    holder[0].close()
+    session.get_task(task.id)  # the next write makes the kept one first, then its own
+    assert ledger.unwritten == 0
+    (entry,) = ledger.entries() or []
+    assert (entry.task_id, entry.idempotency_key, entry.state) == (task.id, "k-busy", "created")
+
+
+def test_a_history_still_busy_when_the_session_ends_names_what_it_could_not_record(
+    client: Client, emulator: Emulator, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("seedance_cli.ledger.BUSY_TIMEOUT_MS", 50)
+    warnings: list[str] = []
+    ledger.on_warning = warnings.append
+    assert ledger.entries() == []
+    task = client.create_generation(REQUEST)
+    other = _hold(ledger)
+    try:
+        ledger.observe(task)
+        assert ledger.flush(patience=0.3) is False
+    finally:
+        other.close()
+    assert f"not recorded for {task.id}" in warnings[-1]
+    assert ledger.flush(patience=0.3) is True and ledger.entry(task.id) is not None
+
+
+def test_the_end_of_a_session_waits_for_a_busy_history_to_record_what_it_saw(
+    client: Client, emulator: Emulator, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("seedance_cli.ledger.BUSY_TIMEOUT_MS", 50)
+    ledger.on_warning = lambda text: None
+    assert ledger.entries() == []
+    task = client.create_generation(REQUEST)
+    other = _hold(ledger)
+    ledger.observe(task)
+    assert ledger.unwritten == 1
+    release = threading.Timer(0.3, other.close)  # the other process finishes a moment later
+    release.start()
+    try:
+        Session(ledger, client).close()  # waits for it, then writes
+    finally:
+        release.join()
+    assert ledger.unwritten == 0 and ledger.entry(task.id) is not None
