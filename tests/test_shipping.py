@@ -166,6 +166,7 @@ def test_the_wheel_ships_completions_and_the_man_page(tmp_path: Path) -> None:
         "share/zsh/site-functions/_seedance",
     ]
     assert "seedance_cli/emulator/sample.mp4" in names
+    assert "seedance_cli/catalogue.json" in names  # the model catalogue
 
 
 # -- start-up --------------------------------------------------------------------------------------

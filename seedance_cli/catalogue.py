@@ -1,0 +1,118 @@
+"""The Seedance family EvoLink serves on ``POST /v1/videos/generations``: one entry per model.
+
+The data (``catalogue.json``) is derived from EvoLink's official OpenAPI file of each model by
+``scripts/catalogue.py``, never written by hand; a test fails when it and the files disagree. For
+each model: its mode, the request fields it takes, durations (and whether ``-1``, automatic, is
+allowed), qualities, aspect ratios, how many reference images, videos and audio clips, the prompt
+limit and the defaults. Read on first use (standard library only, a few kilobytes of JSON).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import json
+from pathlib import Path
+from typing import Any, Final
+
+#: The model ``generate`` uses unless told otherwise, as the original reference page describes.
+DEFAULT_MODEL: Final = "seedance-1.5-pro"
+DATA: Final = Path(__file__).with_name("catalogue.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class MediaLimit:
+    """How many URLs of one kind (``image_urls``, ``video_urls``, ``audio_urls``) a model takes:
+    ``minimum`` when any is given, ``maximum`` (``None``: the schema sets none), ``required``."""
+
+    minimum: int
+    maximum: int | None
+    required: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What one model accepts, as its official file says. ``None`` means the file states no rule
+    (only the generic checks apply)."""
+
+    id: str
+    mode: str
+    source: str
+    fields: frozenset[str]
+    required: frozenset[str]
+    prompt_max_chars: int | None
+    prompt_max_tokens: int | None
+    duration_min: int | None
+    duration_max: int | None
+    duration_auto: bool
+    duration_default: int | None
+    qualities: tuple[str, ...] | None
+    quality_default: str | None
+    aspect_ratios: tuple[str, ...] | None
+    aspect_ratio_default: str | None
+    media: dict[str, MediaLimit]
+    model_params: frozenset[str]
+    output_formats: tuple[str, ...] | None
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> ModelSpec:
+        duration = entry.get("duration") or {}
+        prompt = entry.get("prompt") or {}
+        return cls(
+            id=entry["id"],
+            mode=entry["mode"],
+            source=entry["source"],
+            fields=frozenset(entry["fields"]),
+            required=frozenset(entry["required"]),
+            prompt_max_chars=prompt.get("max_chars"),
+            prompt_max_tokens=prompt.get("max_tokens"),
+            duration_min=duration.get("min"),
+            duration_max=duration.get("max"),
+            duration_auto=bool(duration.get("auto")),
+            duration_default=duration.get("default"),
+            qualities=_tuple(entry.get("qualities")),
+            quality_default=entry.get("quality_default"),
+            aspect_ratios=_tuple(entry.get("aspect_ratios")),
+            aspect_ratio_default=entry.get("aspect_ratio_default"),
+            media={
+                name: MediaLimit(limit["min"], limit["max"], limit["required"])
+                for name, limit in entry["media"].items()
+            },
+            model_params=frozenset(entry.get("model_params") or ()),
+            output_formats=_tuple(entry.get("output_formats")),
+        )
+
+    @property
+    def durations(self) -> str:
+        """The durations it takes, as people write them: ``4-15``, ``4-30 or auto``, ``auto``."""
+        span = (
+            f"{self.duration_min}-{self.duration_max}"
+            if self.duration_min is not None and self.duration_max is not None
+            else ""
+        )
+        if self.duration_auto:
+            return f"{span} or auto" if span else "auto"
+        return span or "any"
+
+
+def _tuple(value: Any) -> tuple[str, ...] | None:
+    return tuple(value) if isinstance(value, list) else None
+
+
+@functools.cache
+def catalogue() -> dict[str, ModelSpec]:
+    """Every model the catalogue knows, by id, in the order of the official files."""
+    entries = json.loads(DATA.read_text(encoding="utf-8"))
+    return {entry["id"]: ModelSpec.from_entry(entry) for entry in entries}
+
+
+def spec(model_id: str) -> ModelSpec | None:
+    """The model's entry; ``None`` for an id the catalogue does not know (a newer model: it is
+    sent with the generic checks only, never blocked by an old catalogue)."""
+    return catalogue().get(model_id)
+
+
+def closest(model_id: str, count: int = 3) -> list[str]:
+    """The known ids nearest to ``model_id``, for a warning about an unknown one."""
+    return difflib.get_close_matches(model_id, list(catalogue()), n=count, cutoff=0.5)
