@@ -272,6 +272,7 @@ class Session:
         idempotency_key: str,
         local_images: Sequence[Mapping[str, str]] = (),
         batch_key: str | None = None,
+        on_adopted: Callable[[Task], None] | None = None,
     ) -> Task:
         """Create a task, keeping the history right whatever happens.
 
@@ -280,7 +281,8 @@ class Session:
         sent again: its task is returned; a live process still sending it is waited on; a create
         of unknown outcome raises ``OutcomeUnknown``. A definite refusal or a create that never
         left removes the row; an unknown outcome (or Ctrl-C while the create was under way) marks
-        it ``outcome_unknown`` with the key.
+        it ``outcome_unknown`` with the key. ``on_adopted`` hears of a task another process's
+        create made (nothing was sent here, nothing paid), before it is returned.
         """
         while True:
             made = self.try_create(
@@ -293,6 +295,8 @@ class Session:
                 return made
             adopted = self.adopt(made)
             if adopted is not None:
+                if on_adopted is not None:
+                    on_adopted(adopted)
                 return adopted
             # The holder's create was refused (its row is gone): nothing was made; claim again.
 

@@ -146,6 +146,28 @@ def test_a_create_another_process_had_refused_is_claimed_again(
     assert entry is not None and entry.idempotency_key == "k"
 
 
+def test_generate_that_waits_for_another_process_says_it_created_nothing(
+    cli: CliRunner, api: Emulator, make_client: Any, clock: FakeClock
+) -> None:
+    """Two `generate --idempotency-key K` at once: the second waits for the first's answer and
+    shows that task, saying it made none (it sent nothing, paid nothing)."""
+    other = Ledger(Path(os.environ["SEEDANCE_DATA_DIR"]), clock=clock.time)
+    assert other.claim("k-both", REQUEST.to_body(), profile="default", base_url=api.url).mine
+    theirs = make_client(base_url=api.url, files_url=api.url, api_key=SENTINEL_KEY)
+    made = theirs.create_generation(REQUEST, idempotency_key="k-both")  # the first process's
+
+    def sleep(seconds: float) -> None:
+        other.created("k-both", made)  # the first process records its answer
+        clock.sleep(seconds)
+
+    result = cli("generate", "A cat playing piano", "--idempotency-key", "k-both", sleep=sleep)
+    assert result.code == 0, result.err
+    assert result.out.strip() == made.id
+    assert f"idempotency key k-both made task {made.id} in another seedance process" in result.err
+    assert "created " not in result.err.replace("was created", "")
+    assert len(api.requests("create")) == 1
+
+
 def test_generate_with_a_key_already_used_creates_nothing(cli: CliRunner, api: Emulator) -> None:
     first = cli("generate", "A cat", "--idempotency-key", "ci-run-42")
     assert first.code == 0, first.err

@@ -229,8 +229,11 @@ def generate(
             for local, file in files:
                 rt.out.info(f"uploaded {local.path} -> {file.file_url}")
             request = dataclasses.replace(request, image_urls=tuple(urls))
+            adopted: list[Task] = []
             try:
-                shown = session.create(request, idempotency_key=key, local_images=uploaded)
+                shown = session.create(
+                    request, idempotency_key=key, local_images=uploaded, on_adopted=adopted.append
+                )
             except KeyboardInterrupt:
                 raise Interrupted(
                     "interrupted while the create was under way; it may have reached the server",
@@ -239,7 +242,13 @@ def generate(
             reserved = (
                 f" ({shown.credits_reserved:g} credits reserved)" if shown.credits_reserved else ""
             )
-            rt.out.info(f"created {shown.id}{reserved}")
+            if adopted:  # another seedance sent this key's create meanwhile: that task, no new one
+                rt.out.info(
+                    f"idempotency key {key} made task {shown.id} in another seedance process; "
+                    "nothing was created"
+                )
+            else:
+                rt.out.info(f"created {shown.id}{reserved}")
         task_id = shown.id if shown is not None else prior.task_id if prior is not None else None
         assert task_id is not None
         if not wait and destination is None:
