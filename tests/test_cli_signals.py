@@ -52,6 +52,21 @@ def until(condition: object, seconds: float = 20) -> None:
     raise AssertionError("condition not met in time")
 
 
+def terminated_while_held(emu: Emulator, kind: str, *args: str) -> tuple[str, str]:
+    """Run ``seedance ARGS``, send SIGTERM once a request of ``kind`` reached the emulator (whose
+    answer a ``slow`` fault holds back), and return its stdout and stderr: exit 143, no traceback."""
+    proc = subprocess.Popen(
+        seedance(*args), env=env_for(emu), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    until(lambda: emu.requests(kind))
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    return out, err
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
 def test_signal_during_wait_exits_128_plus_n_and_the_resume_command_works(
     held: tuple[Emulator, FakeClock], signum: signal.Signals
@@ -108,18 +123,9 @@ def test_sigterm_while_the_create_is_unanswered_prints_the_key_and_marks_the_his
 ) -> None:
     live.add_fault("create:slow:1:seconds=30")
     key = "ci-run-42-signal"
-    proc = subprocess.Popen(
-        seedance("generate", "A cat", "--wait", "--idempotency-key", key),
-        env=env_for(live),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    until(lambda: live.requests("create"))  # sent; the answer is held back
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143, err
+    out, err = terminated_while_held(
+        live, "create", "generate", "A cat", "--wait", "--idempotency-key", key
+    )  # sent; the answer is held back
     assert out == ""
     assert "error: interrupted by SIGTERM while the create was under way" in err
     assert f"hint: idempotency key {key}: check `seedance history`" in err
@@ -171,18 +177,7 @@ def test_sigterm_during_an_upload_exits_143_saying_what_was_left(
     image = tmp_path / "frame.png"
     image.write_bytes(png_bytes(400, 400))
     live.add_fault("upload:slow:1:seconds=30")
-    proc = subprocess.Popen(
-        seedance("upload", str(image)),
-        env=env_for(live),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    until(lambda: live.requests("upload"))
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143, err
+    out, err = terminated_while_held(live, "upload", "upload", str(image))
     assert out == ""
     assert f"error: interrupted by SIGTERM while uploading {image}" in err
     assert "Traceback" not in err
@@ -190,18 +185,7 @@ def test_sigterm_during_an_upload_exits_143_saying_what_was_left(
 
 def test_sigterm_in_a_command_without_its_own_handling_still_says_so(live: Emulator) -> None:
     live.add_fault("credits:slow:1:seconds=30")
-    proc = subprocess.Popen(
-        seedance("credits"),
-        env=env_for(live),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    until(lambda: live.requests("credits"))
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 143, err
+    out, err = terminated_while_held(live, "credits", "credits")
     assert out == ""
     assert err.strip().splitlines()[-1] == "error: interrupted by SIGTERM"
     assert "Traceback" not in err
