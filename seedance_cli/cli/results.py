@@ -140,8 +140,9 @@ def history(
             )
     if rt.options.sandbox:
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
-    session = rt.session()
-    entries = session.history(limit=limit, status=status_filter, search=search)
+    with rt.session() as session:
+        entries = session.history(limit=limit, status=status_filter, search=search)
+        path = session.ledger.path
     from ..views import HistoryRows
 
-    rt.out.show(HistoryRows(tuple(entries), rt.env.wall_clock(), session.ledger.path))
+    rt.out.show(HistoryRows(tuple(entries), rt.env.wall_clock(), path))
