@@ -371,3 +371,33 @@ def test_lines_not_started_by_the_deadline_are_timed_out_and_say_so(
     assert "still running after 30s" in result.err
     assert result.err.count("not started before the deadline") == 3
     assert len(api.requests("create")) == 1
+
+
+def test_a_saved_file_is_hashed_once_per_run_yet_a_changed_one_is_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rerun checks each saved file before it starts and again as it runs: the second check
+    does not read the file again while nothing about it changed; a file changed meanwhile (even
+    to the same size) is read and found not intact."""
+    import hashlib
+    import os
+
+    from seedance_cli import batch
+    from seedance_cli.ledger import SavedFile
+
+    video = tmp_path / "cat.mp4"
+    video.write_bytes(b"x" * 1000)
+    saved = SavedFile(0, str(video), hashlib.sha256(b"x" * 1000).hexdigest(), 1000, 0.0)
+    reads: list[Path] = []
+    from seedance_cli.download import file_sha256 as real
+
+    def counted(path: Path) -> Any:
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(batch, "file_sha256", counted)
+    assert batch.intact(saved) and batch.intact(saved)
+    assert len(reads) == 1
+    video.write_bytes(b"y" * 1000)  # same size, other bytes
+    os.utime(video, ns=(1, 1))
+    assert not batch.intact(saved) and len(reads) == 2
