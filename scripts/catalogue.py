@@ -9,8 +9,10 @@ schema states in keywords (enums, minimum/maximum, minItems/maxItems, maxLength,
 taken as it is; what only its prose states is read by a few narrow patterns, each tried on the one field
 it describes: a duration range (``between `4`–`30` ``), the automatic duration (`` `-1` ``), a default
 (``defaults to `5` ``, ``Default value: `16:9` ``), the aspect ratios listed on "Supported values"
-lines, and a prompt limit in tokens. A pattern that finds nothing leaves the rule out (the generic
-checks apply), never guesses.
+lines (with the extra ones a file allows only "when using image_urls"), a prompt limit in tokens, each
+medium's size limit (``Max size per image: `30MB` ``) and formats (``Supported formats: `.png`...``),
+audio that may not come alone, and "at least one of" the media. A pattern that finds nothing leaves the
+rule out (the generic checks apply), never guesses.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ MODES = {
 }
 _BACKTICKED = re.compile(r"`([^`]+)`")
 _RATIO = re.compile(r"\d+:\d+|adaptive|keep_ratio")
+_SIZE = re.compile(r"(?:Max size per \w+|size): (?:Not exceeding )?`(\d+)\s*MB`", re.IGNORECASE)
+_FORMATS = re.compile(r"[Ss]upported (?:file )?formats: (.*)")
+_NOT_ALONE = re.compile(r"only `audio_urls`|Audio cannot be provided alone")
+_ONE_OF = re.compile(
+    r"At least one of `image_urls`, `video_urls`, or `audio_urls` must be provided"
+)
+#: Where a file lists more ratios for requests with an image (1.0 pro fast's "Image-to-video mode").
+_WITH_IMAGES = re.compile(r"\*\*Image-to-video mode[^*]*\*\*")
 
 
 def _files() -> list[Path]:
@@ -75,12 +85,18 @@ def _durations(schema: dict[str, Any]) -> dict[str, Any]:
     return {"min": low, "max": high, "auto": auto, "default": _default(schema)}
 
 
-def _ratios(schema: dict[str, Any]) -> list[str] | None:
+def _ratios(schema: dict[str, Any], *, with_images: bool = False) -> list[str] | None:
+    """The ratios the prose lists; ``with_images``: also those of an "Image-to-video mode" section
+    (without one, the same list)."""
     if "enum" in schema:
         return list(schema["enum"])
+    prose = _prose(schema)
+    section = _WITH_IMAGES.search(prose)
+    if section is not None and not with_images:
+        prose = prose[: section.start()]
     found: list[str] = []
     listing = False  # inside a "Supported values" line or the bullets under it
-    for line in _prose(schema).splitlines():
+    for line in prose.splitlines():
         text = line.strip()
         if "Supported values" in text:
             listing = True
@@ -92,6 +108,28 @@ def _ratios(schema: dict[str, Any]) -> list[str] | None:
                 if _RATIO.fullmatch(token) and token not in found:
                     found.append(token)
     return found or None
+
+
+def _image_mode_default(schema: dict[str, Any]) -> Any:
+    """The default a file gives for requests with an image, where it has its own section."""
+    prose = _prose(schema)
+    section = _WITH_IMAGES.search(prose)
+    return _default({"description": prose[section.end() :]}) if section else _default(schema)
+
+
+def _medium(schema: dict[str, Any], required: bool) -> dict[str, Any]:
+    prose = _prose(schema)
+    size = _SIZE.search(prose)
+    formats = _FORMATS.search(prose)
+    return {
+        "min": schema.get("minItems", 0),
+        "max": schema.get("maxItems"),
+        "required": required,
+        "max_mb": int(size.group(1)) if size else None,
+        "formats": [f.lstrip(".") for f in _BACKTICKED.findall(formats.group(1))]
+        if formats
+        else None,
+    }
 
 
 def _prompt(schema: dict[str, Any]) -> dict[str, Any]:
@@ -112,15 +150,8 @@ def entries(files: list[Path] | None = None) -> list[dict[str, Any]]:
         required = set(request.get("required", []))
         stem = path.stem
         mode = next((m for suffix, m in MODES.items() if stem.endswith(suffix)), "unknown")
-        media = {
-            name: {
-                "min": props[name].get("minItems", 0),
-                "max": props[name].get("maxItems"),
-                "required": name in required,
-            }
-            for name in MEDIA
-            if name in props
-        }
+        media = {name: _medium(props[name], name in required) for name in MEDIA if name in props}
+        prose = " ".join(_prose(props[name]) for name in MEDIA if name in props)
         params = props.get("model_params", {}).get("properties", {})
         quality = props.get("quality", {})
         ratio = props.get("aspect_ratio", {})
@@ -139,7 +170,15 @@ def entries(files: list[Path] | None = None) -> list[dict[str, Any]]:
                     "quality_default": _default(quality) if quality else None,
                     "aspect_ratios": _ratios(ratio) if ratio else None,
                     "aspect_ratio_default": _default(ratio) if ratio else None,
+                    "aspect_ratios_with_images": _ratios(ratio, with_images=True)
+                    if ratio
+                    else None,
+                    "aspect_ratio_default_with_images": _image_mode_default(ratio)
+                    if ratio
+                    else None,
                     "media": media,
+                    "audio_alone": _NOT_ALONE.search(prose) is None,
+                    "media_required": _ONE_OF.search(prose) is not None,
                     "model_params": sorted(params),
                     "output_formats": formats.get("enum"),
                 }

@@ -24,11 +24,14 @@ DATA: Final = Path(__file__).with_name("catalogue.json")
 @dataclasses.dataclass(frozen=True)
 class MediaLimit:
     """How many URLs of one kind (``image_urls``, ``video_urls``, ``audio_urls``) a model takes:
-    ``minimum`` when any is given, ``maximum`` (``None``: the schema sets none), ``required``."""
+    ``minimum`` when any is given, ``maximum`` (``None``: the schema sets none), ``required``; the
+    size of one file in MB and its formats (extensions), where the file states them."""
 
     minimum: int
     maximum: int | None
     required: bool
+    max_mb: int | None = None
+    formats: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,11 @@ class ModelSpec:
     quality_default: str | None
     aspect_ratios: tuple[str, ...] | None
     aspect_ratio_default: str | None
+    aspect_ratios_with_images: tuple[str, ...] | None
+    aspect_ratio_default_with_images: str | None
     media: dict[str, MediaLimit]
+    audio_alone: bool
+    media_required: bool
     model_params: frozenset[str]
     output_formats: tuple[str, ...] | None
 
@@ -75,13 +82,50 @@ class ModelSpec:
             quality_default=entry.get("quality_default"),
             aspect_ratios=_tuple(entry.get("aspect_ratios")),
             aspect_ratio_default=entry.get("aspect_ratio_default"),
+            aspect_ratios_with_images=_tuple(entry.get("aspect_ratios_with_images")),
+            aspect_ratio_default_with_images=entry.get("aspect_ratio_default_with_images"),
             media={
-                name: MediaLimit(limit["min"], limit["max"], limit["required"])
+                name: MediaLimit(
+                    limit["min"],
+                    limit["max"],
+                    limit["required"],
+                    limit.get("max_mb"),
+                    _tuple(limit.get("formats")),
+                )
                 for name, limit in entry["media"].items()
             },
+            audio_alone=bool(entry.get("audio_alone", True)),
+            media_required=bool(entry.get("media_required")),
             model_params=frozenset(entry.get("model_params") or ()),
             output_formats=_tuple(entry.get("output_formats")),
         )
+
+    def ratios(self, *, with_images: bool) -> tuple[str, ...] | None:
+        """The aspect ratios it takes for a request with or without images (1.0 pro fast allows
+        ``adaptive`` and ``keep_ratio`` only with an image)."""
+        return self.aspect_ratios_with_images if with_images else self.aspect_ratios
+
+    def takes(self, field: str) -> bool:
+        """Whether the request field (``model_params.web_search`` for the nested one) is the model's."""
+        if field.startswith("model_params."):
+            return field.split(".", 1)[1] in self.model_params
+        return field in self.fields
+
+    @property
+    def family(self) -> str:
+        """``1.0``, ``1.5``, ``2.0``, ``2.5``: the generation, from the id."""
+        for generation in ("1.0", "1.5", "2.0", "2.5"):
+            if f"-{generation}-" in self.id:
+                return generation
+        return "?"
+
+    @property
+    def tier(self) -> str:
+        """``standard``, ``fast`` or ``mini`` (the ids say it: ``seedance-2.0-fast-...``)."""
+        for tier in ("fast", "mini"):
+            if f"-{tier}" in self.id:
+                return tier
+        return "standard"
 
     @property
     def durations(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeGuard
 from urllib.parse import urlsplit
 
@@ -13,6 +13,8 @@ from .errors import MAX_MESSAGE_CHARS, BadResponse, ConfigError, ValidationError
 
 if TYPE_CHECKING:
     import ipaddress
+
+    from .catalogue import ModelSpec
 
 DEFAULT_BASE_URL: Final = "https://api.evolink.ai"
 DEFAULT_FILES_URL: Final = "https://files-api.evolink.ai"
@@ -239,12 +241,44 @@ def is_utf8_text(value: str) -> bool:
     return True
 
 
+#: ``duration: -1``: the model picks the length (2.5), billed on what it produced.
+AUTO_DURATION: Final = -1
+#: The prompt limit where a model's file states none in characters (2.x counts 10,000 tokens):
+#: a sane local cap only, far above any real prompt; the API judges the tokens.
+PROMPT_SANE_MAX_CHARS: Final = 100_000
+#: Generic limits for a model the catalogue does not know: wide, so that a newer model is never
+#: blocked by an older version of this tool, yet nothing absurd is sent.
+GENERIC_DURATION_MAX: Final = 600
+GENERIC_MEDIA_MAX: Final = 100
+MEDIA_FIELDS: Final = ("image_urls", "video_urls", "audio_urls")
+#: What one item of each medium is called in messages.
+MEDIUM_NAME: Final = {"image_urls": "image", "video_urls": "video", "audio_urls": "audio clip"}
+_WORD: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,63}")
+
+
+def _models_taking(test: Callable[[ModelSpec], bool]) -> str:
+    """The known models for which ``test`` holds, for a hint (``seedance models`` shows the rest)."""
+    from .catalogue import catalogue
+
+    names = [spec.id for spec in catalogue().values() if test(spec)]
+    if not names:
+        return "no model this version knows takes it; 'seedance models' shows each model's rules"
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"models that take it: {shown}; 'seedance models' shows each model's rules"
+
+
 @dataclasses.dataclass(frozen=True)
 class GenerationRequest:
-    """One create request. Every rule of API.md is checked on construction (``ValidationError``).
+    """One create request, checked on construction against the rules of its model
+    (``ValidationError`` naming the field and the model).
 
-    ``None`` means "not set": the field is left out of the body and the API's default applies
-    (duration 5, quality 720p, aspect ratio 16:9, audio on).
+    The rules come from the model catalogue (``catalogue.py``, derived from EvoLink's official file
+    of each model). A model the catalogue does not know gets the generic checks only (types, URLs,
+    sane limits): a newer model must not be blocked by an older catalogue; ``known_model`` tells.
+
+    ``None`` (or an empty tuple) means "not set": the field is left out of the body and the model's
+    own default applies. ``duration=-1`` (``AUTO_DURATION``) asks the model to pick the length,
+    where it allows that. ``web_search`` travels as ``model_params.web_search``.
     """
 
     prompt: str
@@ -255,60 +289,95 @@ class GenerationRequest:
     generate_audio: bool | None = None
     callback_url: str | None = None
     model: str = MODEL
+    video_urls: Sequence[str] = ()
+    audio_urls: Sequence[str] = ()
+    content_filter: bool | None = None
+    web_search: bool | None = None
+    output_format: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.image_urls, tuple):
-            object.__setattr__(self, "image_urls", tuple(self.image_urls))
+        for name in MEDIA_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str):  # one URL is not a list of its characters
+                raise ValidationError(name, "must be a list of URLs")
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
         self._check_text()
-        self._check()
+        spec = self.spec
+        self._check(spec)
+        if spec is not None:
+            self._check_model(spec)
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        """The catalogue's entry of the model; ``None`` when this version does not know it."""
+        from .catalogue import spec
+
+        return spec(self.model) if isinstance(self.model, str) else None
+
+    @property
+    def known_model(self) -> bool:
+        return self.spec is not None
 
     def _check_text(self) -> None:
         """Text a JSON body cannot carry: bytes that were not UTF-8 (a command line or stdin in
         another encoding reaches Python as lone surrogates)."""
         fields: list[tuple[str, object]] = [("model", self.model), ("prompt", self.prompt)]
-        fields += [("image_urls", url) for url in self.image_urls]
+        for name in MEDIA_FIELDS:
+            fields += [(name, url) for url in getattr(self, name)]
         fields.append(("callback_url", self.callback_url))
         for name, value in fields:
             if isinstance(value, str) and not is_utf8_text(value):
                 raise ValidationError(name, "is not valid UTF-8 text")
 
-    def _check(self) -> None:
-        if not isinstance(self.model, str) or not self.model.strip():
-            raise ValidationError("model", "must be a model name")
+    def _check(self, spec: ModelSpec | None) -> None:
+        """The rules every model shares (and all a model the catalogue does not know gets)."""
+        if not isinstance(self.model, str) or not _WORD.fullmatch(self.model.strip() or "-"):
+            raise ValidationError(
+                "model", "must be a model name such as seedance-2.0-text-to-video"
+            )
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise ValidationError("prompt", "must not be empty")
-        if len(self.prompt) > PROMPT_MAX_CHARS:
+        limit = spec.prompt_max_chars if spec is not None else None
+        if spec is not None and limit is not None and len(self.prompt) > limit:
+            raise ValidationError(
+                "prompt", f"is {len(self.prompt)} characters; {spec.id} takes at most {limit}"
+            )
+        if len(self.prompt) > PROMPT_SANE_MAX_CHARS:
             raise ValidationError(
                 "prompt",
-                f"is {len(self.prompt)} characters; at most {PROMPT_MAX_CHARS} are allowed",
+                f"is {len(self.prompt)} characters; at most {PROMPT_SANE_MAX_CHARS} are sent",
             )
-        if len(self.image_urls) > MAX_IMAGES:
-            raise ValidationError(
-                "image_urls",
-                f"{len(self.image_urls)} images given; at most {MAX_IMAGES} "
-                "(first frame, then last frame)",
-            )
-        for url in self.image_urls:
-            check_http_url("image_urls", url)
+        for name in MEDIA_FIELDS:
+            urls = getattr(self, name)
+            if len(urls) > GENERIC_MEDIA_MAX:
+                raise ValidationError(name, f"{len(urls)} URLs given; at most {GENERIC_MEDIA_MAX}")
+            for url in urls:
+                check_http_url(name, url)
         if self.duration is not None:
             if not isinstance(self.duration, int) or isinstance(self.duration, bool):
-                raise ValidationError("duration", "must be a whole number of seconds")
-            if not DURATION_MIN <= self.duration <= DURATION_MAX:
+                raise ValidationError("duration", "must be a whole number of seconds, or auto")
+            generic = spec is None and self.duration != AUTO_DURATION
+            if generic and not 1 <= self.duration <= GENERIC_DURATION_MAX:
                 raise ValidationError(
                     "duration",
-                    f"must be {DURATION_MIN} to {DURATION_MAX} seconds, got {self.duration}",
+                    f"must be 1 to {GENERIC_DURATION_MAX} seconds or auto, got {self.duration}",
                 )
-        if self.quality is not None and self.quality not in QUALITIES:
+        for name in ("quality", "aspect_ratio", "output_format"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not _WORD.fullmatch(value)):
+                raise ValidationError(
+                    name, f"must be a word such as 720p, 16:9 or mp4, got {value!r}"
+                )
+        for name in ("generate_audio", "content_filter", "web_search"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise ValidationError(_field(name), "must be true or false")
+        if self.content_filter is False and self.web_search is True:
             raise ValidationError(
-                "quality", f"must be one of {', '.join(QUALITIES)}, got {self.quality!r}"
+                "content_filter",
+                "cannot be off together with web search (the API refuses the pair)",
             )
-        if self.aspect_ratio is not None and self.aspect_ratio not in ASPECT_RATIOS:
-            raise ValidationError(
-                "aspect_ratio",
-                f"must be one of {', '.join(ASPECT_RATIOS)}, got {self.aspect_ratio!r}",
-            )
-        if self.generate_audio is not None and not isinstance(self.generate_audio, bool):
-            raise ValidationError("generate_audio", "must be true or false")
         if self.callback_url is not None:
             url = check_http_url("callback_url", self.callback_url, https_only=True)
             if len(url) > CALLBACK_URL_MAX_CHARS:
@@ -323,16 +392,164 @@ class GenerationRequest:
                     f"points at a private or loopback address ({host}); the API refuses those",
                 )
 
+    def _check_model(self, spec: ModelSpec) -> None:
+        """The rules of ``spec``'s official file: fields it takes, ranges, counts, combinations."""
+        model = spec.id
+        for name in self._given():
+            if not spec.takes(name):
+                raise ValidationError(
+                    name,
+                    f"{model} does not take {_what(name)}",
+                    hint=_models_taking(lambda s, n=name: s.takes(n)),  # type: ignore[misc]
+                )
+        self._check_duration(spec)
+        if self.quality is not None and spec.qualities and self.quality not in spec.qualities:
+            raise ValidationError(
+                "quality",
+                f"{model} takes {', '.join(spec.qualities)}, got {self.quality!r}",
+                hint=_models_taking(lambda s: self.quality in (s.qualities or ())),
+            )
+        ratios = spec.ratios(with_images=bool(self.image_urls))
+        if self.aspect_ratio is not None and ratios and self.aspect_ratio not in ratios:
+            extra = spec.ratios(with_images=True) or ()
+            note = " (that one only with an image)" if self.aspect_ratio in extra else ""
+            raise ValidationError(
+                "aspect_ratio",
+                f"{model} takes {', '.join(ratios)}, got {self.aspect_ratio!r}{note}",
+            )
+        formats = spec.output_formats
+        if self.output_format is not None and formats and self.output_format not in formats:
+            raise ValidationError(
+                "output_format",
+                f"{model} takes {', '.join(formats)}, got {self.output_format!r}",
+            )
+        self._check_media(spec)
+
+    def _given(self) -> list[str]:
+        """The request fields this request sets (the nested one as ``model_params.web_search``)."""
+        given = [name for name in MEDIA_FIELDS if getattr(self, name)]
+        given += [
+            name
+            for name in (
+                "duration",
+                "quality",
+                "aspect_ratio",
+                "generate_audio",
+                "callback_url",
+                "content_filter",
+                "output_format",
+            )
+            if getattr(self, name) is not None
+        ]
+        if self.web_search is not None:
+            given.append("model_params.web_search")
+        return given
+
+    def _check_duration(self, spec: ModelSpec) -> None:
+        if self.duration is None:
+            return
+        model = spec.id
+        if self.duration == AUTO_DURATION:
+            if not spec.duration_auto:
+                raise ValidationError(
+                    "duration",
+                    f"{model} does not pick the length itself (auto); give "
+                    f"{spec.duration_min} to {spec.duration_max} seconds",
+                    hint=_models_taking(lambda s: s.duration_auto),
+                )
+            return
+        low, high = spec.duration_min, spec.duration_max
+        if low is None or high is None:  # automatic only (2.5 video edit)
+            raise ValidationError(
+                "duration",
+                f"{model} takes only auto (the length follows the input video), "
+                f"got {self.duration}",
+            )
+        if not low <= self.duration <= high:
+            raise ValidationError(
+                "duration",
+                f"{model} takes {low} to {high} seconds"
+                + (" or auto" if spec.duration_auto else "")
+                + f", got {self.duration}",
+                hint=_models_taking(
+                    lambda s: (s.duration_min or 0) <= self.duration <= (s.duration_max or 0)  # type: ignore[operator]
+                ),
+            )
+
+    def _check_media(self, spec: ModelSpec) -> None:
+        model = spec.id
+        for name in MEDIA_FIELDS:
+            limit = spec.media.get(name)
+            count = len(getattr(self, name))
+            if limit is None:
+                continue  # not taken at all: refused above when given
+            if limit.required and count == 0:
+                raise ValidationError(
+                    name, f"{model} needs at least {max(1, limit.minimum)} {MEDIUM_NAME[name]} URL"
+                )
+            if count and count < limit.minimum:
+                raise ValidationError(
+                    name, f"{model} takes at least {limit.minimum} when any is given, got {count}"
+                )
+            if limit.maximum is not None and count > limit.maximum:
+                raise ValidationError(
+                    name,
+                    f"{count} given; {model} takes at most {limit.maximum}"
+                    + (
+                        " (first frame, then last frame)"
+                        if name == "image_urls" and limit.maximum == 2
+                        else ""
+                    ),
+                )
+        if self.audio_urls and not spec.audio_alone and not (self.image_urls or self.video_urls):
+            raise ValidationError(
+                "audio_urls",
+                f"{model} does not take audio alone; give at least one image or video with it",
+            )
+        if spec.media_required and not any(getattr(self, name) for name in MEDIA_FIELDS):
+            raise ValidationError(
+                "image_urls",
+                f"{model} needs at least one reference: an image, a video or an audio clip",
+            )
+
     def to_body(self) -> dict[str, Any]:
         """The JSON body of ``POST /v1/videos/generations``; unset fields are left out."""
         body: dict[str, Any] = {"model": self.model, "prompt": self.prompt}
-        if self.image_urls:
-            body["image_urls"] = list(self.image_urls)
-        for name in ("duration", "quality", "aspect_ratio", "generate_audio", "callback_url"):
+        for name in MEDIA_FIELDS:
+            if getattr(self, name):
+                body[name] = list(getattr(self, name))
+        for name in (
+            "duration",
+            "quality",
+            "aspect_ratio",
+            "generate_audio",
+            "content_filter",
+            "output_format",
+            "callback_url",
+        ):
             value = getattr(self, name)
             if value is not None:
                 body[name] = value
+        if self.web_search is not None:
+            body["model_params"] = {"web_search": self.web_search}
         return body
+
+
+def _field(name: str) -> str:
+    """The request field an attribute fills (``web_search`` travels in ``model_params``)."""
+    return "model_params.web_search" if name == "web_search" else name
+
+
+def _what(field: str) -> str:
+    """A field in words, for "MODEL does not take ..."."""
+    return {
+        "image_urls": "images",
+        "video_urls": "reference videos",
+        "audio_urls": "reference audio",
+        "generate_audio": "generate_audio (it makes no audio choice)",
+        "model_params.web_search": "web search",
+        "output_format": "output_format (it makes mp4 only)",
+    }.get(field, field)
 
 
 def check_idempotency_key(key: str) -> str:

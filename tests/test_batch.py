@@ -109,7 +109,7 @@ def test_one_invalid_line_refuses_the_whole_batch(
     manifest = JSONL + '{"prompt": "x", "duration": 30}\n\n{"prompt": "y", "colour": "red"}\n[1]\n'
     result = cli("batch", "-", input=manifest)
     assert result.code == 2
-    assert "error: line 5: duration: must be 4 to 12 seconds, got 30" in result.err
+    assert "error: line 5: duration: seedance-1.5-pro takes 4 to 12 seconds, got 30" in result.err
     assert "error: line 7: colour: unknown field" in result.err
     assert "error: line 8: not a JSON object" in result.err
     assert "error: 3 invalid lines in the manifest; nothing was sent" in result.err
@@ -120,8 +120,9 @@ def test_csv_problems_are_named_by_line(cli: CliRunner, api: Emulator, work: Pat
     bad = "prompt,duration\nok,5\nbad,3\nshort\n"
     result = cli("batch", "-", input=bad)
     assert result.code == 2
-    assert "line 3: duration: must be 4 to 12" in result.err and "line 4: 1 cells for 2" in (
-        result.err
+    assert (
+        "line 3: duration: seedance-1.5-pro takes 4 to 12" in result.err
+        and "line 4: 1 cells for 2" in (result.err)
     )
     assert cli("batch", "-", input="prompt,size\nx,big\n").code == 2
     assert api.requests() == []

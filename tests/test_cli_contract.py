@@ -166,8 +166,9 @@ def test_json_shapes_are_pinned(cli: CliRunner, api: Emulator) -> None:
         {
             "error": {
                 "code": "usage_error",
-                "message": "--duration: must be 4 to 12 seconds, got 2",
-                "hint": None,
+                "message": "--duration: seedance-1.5-pro takes 4 to 12 seconds, got 2",
+                "hint": "models that take it: doubao-seedance-1.0-pro-fast; "
+                "'seedance models' shows each model's rules",
             }
         }
     ]

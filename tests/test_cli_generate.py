@@ -173,11 +173,11 @@ def test_profile_defaults_apply_and_flags_override(cli: CliRunner, api: Emulator
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-d", "3"], "--duration: must be 4 to 12 seconds, got 3"),
-        (["-d", "13"], "--duration: must be 4 to 12 seconds, got 13"),
+        (["-d", "3"], "--duration: seedance-1.5-pro takes 4 to 12 seconds, got 3"),
+        (["-d", "13"], "--duration: seedance-1.5-pro takes 4 to 12 seconds, got 13"),
         (["-d", "five"], "Invalid value for '--duration'"),
-        (["--quality", "4k"], "--quality: must be one of 480p, 720p, 1080p, got '4k'"),
-        (["-a", "2:1"], "--aspect-ratio: must be one of"),
+        (["--quality", "4k"], "--quality: seedance-1.5-pro takes 480p, 720p, 1080p, got '4k'"),
+        (["-a", "2:1"], "--aspect-ratio: seedance-1.5-pro takes 16:9"),
         (["-i", "ftp://example.com/a.png"], "--image: must be an http:// or https:// URL"),
         (["-i", IMG1, "-i", IMG1, "-i", IMG2], "--image: 3 images given; at most 2"),
         (["--callback-url", "http://hooks.example.com/x"], "--callback-url: must be an https://"),
@@ -208,7 +208,7 @@ def test_bad_input_exits_2_naming_the_flag_and_sends_nothing(
     [
         ("", "PROMPT: must not be empty"),
         ("   ", "PROMPT: must not be empty"),
-        ("x" * 2001, "PROMPT: is 2001 characters; at most 2000"),
+        ("x" * 2001, "PROMPT: is 2001 characters; seedance-1.5-pro takes at most 2000"),
         ("@/nonexistent/prompt.txt", "PROMPT: no such file '/nonexistent/prompt.txt'"),
     ],
 )
@@ -234,8 +234,9 @@ def test_bad_input_with_json_also_prints_the_error_object(cli: CliRunner, api: E
         {
             "error": {
                 "code": "usage_error",
-                "message": "--duration: must be 4 to 12 seconds, got 3",
-                "hint": None,
+                "message": "--duration: seedance-1.5-pro takes 4 to 12 seconds, got 3",
+                "hint": "models that take it: doubao-seedance-1.0-pro-fast; "
+                "'seedance models' shows each model's rules",
             }
         }
     ]
