@@ -3,6 +3,7 @@ what it lets through is what that model's official file accepts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -305,7 +306,7 @@ def test_generated_valid_requests_pass_and_match_the_official_schema(
     schema_of(spec).validate(GenerationRequest(**fields).to_body())
 
 
-BREAKS = {
+BREAKS: dict[str, Callable[[ModelSpec], object]] = {
     "duration": lambda spec: (spec.duration_max or 0) + 1,
     "quality": lambda spec: "2160p",
     "aspect_ratio": lambda spec: "5:4",
