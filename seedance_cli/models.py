@@ -256,15 +256,18 @@ MEDIUM_NAME: Final = {"image_urls": "image", "video_urls": "video", "audio_urls"
 _WORD: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,63}")
 
 
-def _models_taking(test: Callable[[ModelSpec], bool]) -> str:
-    """The known models for which ``test`` holds, for a hint (``seedance models`` shows the rest)."""
+def _models_taking(model: str, test: Callable[[ModelSpec], bool]) -> str:
+    """The known models for which ``test`` holds, nearest to ``model`` first, for a hint."""
+    import difflib
+
     from .catalogue import catalogue
 
     names = [spec.id for spec in catalogue().values() if test(spec)]
     if not names:
         return "no model this version knows takes it; 'seedance models' shows each model's rules"
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    return f"models that take it: {shown}; 'seedance models' shows each model's rules"
+    names.sort(key=lambda name: -difflib.SequenceMatcher(None, model, name).ratio())
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"models that take it: {shown} (see 'seedance models')"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -400,14 +403,14 @@ class GenerationRequest:
                 raise ValidationError(
                     name,
                     f"{model} does not take {_what(name)}",
-                    hint=_models_taking(lambda s, n=name: s.takes(n)),  # type: ignore[misc]
+                    hint=_models_taking(model, lambda s, n=name: s.takes(n)),  # type: ignore[misc]
                 )
         self._check_duration(spec)
         if self.quality is not None and spec.qualities and self.quality not in spec.qualities:
             raise ValidationError(
                 "quality",
                 f"{model} takes {', '.join(spec.qualities)}, got {self.quality!r}",
-                hint=_models_taking(lambda s: self.quality in (s.qualities or ())),
+                hint=_models_taking(model, lambda s: self.quality in (s.qualities or ())),
             )
         ratios = spec.ratios(with_images=bool(self.image_urls))
         if self.aspect_ratio is not None and ratios and self.aspect_ratio not in ratios:
@@ -455,7 +458,7 @@ class GenerationRequest:
                     "duration",
                     f"{model} does not pick the length itself (auto); give "
                     f"{spec.duration_min} to {spec.duration_max} seconds",
-                    hint=_models_taking(lambda s: s.duration_auto),
+                    hint=_models_taking(model, lambda s: s.duration_auto),
                 )
             return
         low, high = spec.duration_min, spec.duration_max
@@ -472,7 +475,8 @@ class GenerationRequest:
                 + (" or auto" if spec.duration_auto else "")
                 + f", got {self.duration}",
                 hint=_models_taking(
-                    lambda s: (s.duration_min or 0) <= self.duration <= (s.duration_max or 0)  # type: ignore[operator]
+                    model,
+                    lambda s: (s.duration_min or 0) <= self.duration <= (s.duration_max or 0),  # type: ignore[operator]
                 ),
             )
 
