@@ -30,6 +30,9 @@ CALLBACK_URL_MAX_CHARS: Final = 2048
 MAX_EPOCH: Final = 1e11
 #: Longest duration an answer may state (an estimate): a year. Anything above is absurd.
 MAX_SECONDS: Final = 366 * 86400.0
+#: The most credits one task may state (reserved, charged...): a figure above it, or below 0, is
+#: absurd and read as absent (a video costs at most about a thousand credits).
+MAX_CREDITS: Final = 1e9
 #: Task ids are put into a URL path; anything outside this set could change the request's meaning.
 TASK_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
@@ -66,6 +69,13 @@ def _number(value: object, low: float, high: float) -> float | None:
     if not math.isfinite(number):
         return None
     return min(high, max(low, number))
+
+
+def _amount(value: object) -> float | None:
+    """A number of credits a task states; ``None`` when absent, not a number, negative or absurd
+    (never clamped: a lying server must not make a task look as if it cost a billion)."""
+    number = _number(value, -1.0, MAX_CREDITS + 1)
+    return number if number is not None and 0 <= number <= MAX_CREDITS else None
 
 
 def epoch_seconds(number: float) -> float | None:
@@ -622,8 +632,35 @@ class TaskError:
 
 
 @dataclasses.dataclass(frozen=True)
+class Billing:
+    """A task's ``billing`` object (API.md, seen only in EvoLink's own CLI: uncertain). Each figure
+    is ``None`` when absent or absurd; ``charge_status`` is ``reserved``, ``charged`` or
+    ``released`` as sent (any other word is kept, never trusted for control flow)."""
+
+    charge_status: str | None
+    reserved: float | None
+    charged: float | None
+    refunded: float | None
+
+    @classmethod
+    def from_api(cls, data: object) -> Billing | None:
+        if not isinstance(data, dict):
+            return None
+        billing = cls(
+            charge_status=_text(data.get("charge_status"), 32),
+            reserved=_amount(data.get("reserved_credits")),
+            charged=_amount(data.get("charged_credits")),
+            refunded=_amount(data.get("refunded_credits")),
+        )
+        return billing if billing != cls(None, None, None, None) else None
+
+
+@dataclasses.dataclass(frozen=True)
 class Task:
-    """A generation task as the API returned it. ``raw`` keeps the answer untouched for ``--json``."""
+    """A generation task as the API returned it. ``raw`` keeps the answer untouched for ``--json``.
+
+    ``replayed``: the create was answered with ``idempotency-replayed: true`` (the original task,
+    no new charge); set by the client from the answer's header."""
 
     id: str
     status: str
@@ -635,6 +672,9 @@ class Task:
     estimated_time: float | None
     credits_reserved: float | None
     raw: Mapping[str, Any]
+    billing: Billing | None = None
+    credits_used: float | None = None
+    replayed: bool = False
 
     @classmethod
     def from_api(cls, data: object, *, default_status: str | None = None) -> Task:
@@ -689,10 +729,12 @@ class Task:
             estimated_time=_number(
                 info.get("estimated_time") if isinstance(info, dict) else None, 0.0, MAX_SECONDS
             ),
-            credits_reserved=_number(
-                usage.get("credits_reserved") if isinstance(usage, dict) else None, 0.0, 1e12
+            credits_reserved=_amount(
+                usage.get("credits_reserved") if isinstance(usage, dict) else None
             ),
             raw=data,
+            billing=Billing.from_api(data.get("billing")),
+            credits_used=_amount(usage.get("credits_used") if isinstance(usage, dict) else None),
         )
 
     @property
