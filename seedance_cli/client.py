@@ -38,6 +38,7 @@ import httpx
 
 from . import __version__
 from .errors import (
+    APIError,
     BadResponse,
     ConnectionFailed,
     OutcomeUnknown,
@@ -60,6 +61,7 @@ from .models import (
     DEFAULT_FILES_URL,
     Credits,
     GenerationRequest,
+    ModelList,
     Task,
     UploadedFile,
     check_api_key,
@@ -454,6 +456,20 @@ class Client:
                     f"the credits answer says it failed: {clip(str(data.get('message')))}"
                 )
             return Credits.from_api(data)
+
+    def list_models(self) -> ModelList | None:
+        """The models this key may use, as ``GET /v1/models`` lists them (every model of the key,
+        not only Seedance ones). That endpoint is known only from EvoLink's own CLI: where it
+        answers 404 or 405 the API does not say, and this returns ``None`` instead of raising.
+        Retried like any read; an answer without a list of models is a ``BadResponse``."""
+        with self._masked():
+            try:
+                data = self._read(f"{self.base_url}/v1/models", None)
+            except APIError as exc:
+                if exc.status in (404, 405):
+                    return None
+                raise
+            return ModelList.from_api(data)
 
     def upload_file(
         self,
