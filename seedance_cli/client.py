@@ -54,6 +54,7 @@ from .http_errors import (
     decode_json,
     files_error,
     http_error,
+    model_refusal,
     next_hop,
 )
 from .models import (
@@ -424,7 +425,9 @@ class Client:
             error = self._http_error(response)
             if not 400 <= status < 500 or status == 408:  # 5xx, 1xx, odd codes: it got there
                 raise OutcomeUnknown(key, f"HTTP {status}: {error.message}") from None
-            raise error  # a 429 is tried again (``create_retryable``); any other 4xx is final
+            # A 429 is tried again (``create_retryable``); any other 4xx is final, and one that
+            # says the model is not served (any more) is told as such.
+            raise model_refusal(error, request.model, known=request.known_model)
 
         return self.retry.run(
             attempt,
