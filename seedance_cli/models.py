@@ -818,6 +818,49 @@ class UploadedFile:
         )
 
 
+#: The most entries of a ``GET /v1/models`` answer read: EvoLink lists every model of the key
+#: (chat, image, video), a few hundred at most; an answer of a million is not looked through.
+MAX_LISTED_MODELS: Final = 10_000
+#: A model id longer than this, or with control characters, is no id: skipped.
+MAX_MODEL_ID_CHARS: Final = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelList:
+    """The models ``GET /v1/models`` says this key may use: ``ids`` in the API's order, each once.
+
+    Read tolerantly: an entry is ``{"id": "..."}`` (the OpenAI-style list EvoLink's own CLI
+    reads) or a bare string; entries without a usable id are counted in ``skipped``; past
+    ``MAX_LISTED_MODELS`` entries the rest is not read (``truncated``).
+    """
+
+    ids: tuple[str, ...]
+    skipped: int = 0
+    truncated: bool = False
+
+    @classmethod
+    def from_api(cls, data: object) -> ModelList:
+        """Build from the answer: ``{"data": [...]}`` or a bare list; ``BadResponse`` for
+        anything without a list of models."""
+        items = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise BadResponse("the answer of GET /v1/models holds no list of models")
+        ids: dict[str, None] = {}
+        skipped = 0
+        for item in items[:MAX_LISTED_MODELS]:
+            value = item.get("id") if isinstance(item, dict) else item
+            if (
+                isinstance(value, str)
+                and value.strip()
+                and len(value) <= MAX_MODEL_ID_CHARS
+                and value.isprintable()
+            ):
+                ids.setdefault(value.strip(), None)
+            else:
+                skipped += 1
+        return cls(tuple(ids), skipped, len(items) > MAX_LISTED_MODELS)
+
+
 def task_ids(items: Sequence[str]) -> list[str]:
     """Check every id with ``check_task_id`` and drop repeats, keeping order."""
     seen: dict[str, None] = {}
