@@ -47,8 +47,11 @@ from .views import (
 )
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from .catalogue import ModelSpec
     from .ledger import Entry
+    from .pricing import SecondPrice
     from .views import Availability
 
 # C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text on a terminal.
@@ -276,7 +279,7 @@ class Output:
                         self._fields(model_id, yes_no(available), yes_no(known))
             case ModelDetail():
                 for key, _, value in model_facts(result):
-                    self._fields(key, value)
+                    self._fields(key, value.replace("\n", "; "))
             case _:
                 assert_never(result)
 
@@ -542,9 +545,11 @@ def json_objects(result: Shown) -> Iterator[Any]:
         case ModelDetail():
             yield model_json(
                 result.spec,
+                detail=True,
                 default=result.is_default,
                 availability=result.availability,
-                price_per_second=result.price_per_second,
+                prices=result.prices,
+                minimum=result.minimum,
             )
         case _:
             assert_never(result)
@@ -646,12 +651,16 @@ def model_json(
     *,
     default: bool,
     availability: Availability | None,
-    price_per_second: str | None = None,
+    detail: bool = False,
+    prices: Sequence[SecondPrice] | None = None,
+    minimum: Decimal | None = None,
 ) -> dict[str, Any]:
     """One model as ``models --json`` prints it: ``id``, ``known`` (true: this version has its
     rules), ``default``, ``family``, ``tier``, ``durations`` (as text), then every field of its
     ``catalogue.json`` entry under the same names; ``available`` with ``--available`` (``null``
-    when the API does not say)."""
+    when the API does not say); for one model, ``price_per_second`` (a list of ``quality``,
+    ``audio`` (``null`` where it costs nothing), ``reference_videos``, ``credits``, ``usd``; ``null``
+    when no price is published) and ``minimum_credits``."""
     entry = spec.to_entry()
     data: dict[str, Any] = {
         "id": entry.pop("id"),
@@ -664,9 +673,54 @@ def model_json(
     }
     if availability is not None:
         data["available"] = availability.of_model(spec.id)
-    if price_per_second is not None:
-        data["price_per_second"] = price_per_second
+    if detail:
+        from .pricing import CREDITS_PER_USD
+
+        data["price_per_second"] = (
+            [
+                {
+                    "quality": price.quality,
+                    "audio": price.audio,
+                    "reference_videos": price.videos,
+                    "credits": float(price.credits),
+                    "usd": float(price.credits / CREDITS_PER_USD),
+                }
+                for price in prices
+            ]
+            if prices is not None
+            else None
+        )
+        data["minimum_credits"] = float(minimum) if minimum is not None else None
     return data
+
+
+def prices_text(result: ModelDetail) -> str:
+    """The price of a second per quality, one quality per line: ``720p: 3.5568 credits ($0.052)
+    with audio, 1.7784 ($0.026) without``; "unknown" (never 0) where no rule is published."""
+    if result.prices is None:
+        return "unknown: EvoLink publishes no price for this model"
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from .pricing import CREDITS_PER_USD
+
+    def money(credits: Decimal, unit: str = "") -> str:
+        figure = credits.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
+        return f"{figure:f}{unit} (${credits / CREDITS_PER_USD:.3f})"
+
+    lines: list[str] = []
+    for quality in dict.fromkeys(price.quality for price in result.prices):
+        parts: list[str] = []
+        for price in (price for price in result.prices if price.quality == quality):
+            text = money(price.credits, "" if parts else " credits")
+            if price.videos:
+                text += " a billed second with reference videos"
+            elif price.audio is not None:
+                text += " with audio" if price.audio else " without"
+            parts.append(text)
+        lines.append(f"{quality}: " + ", ".join(parts))
+    if result.minimum is not None:
+        lines.append(f"at least {result.minimum.normalize():f} credits a create")
+    return "\n".join(lines)
 
 
 def availability_rows(result: ModelRows) -> list[tuple[str, bool | None, bool]]:
@@ -779,9 +833,7 @@ def model_facts(result: ModelDetail) -> list[tuple[str, str, str]]:
         facts.append(("model_params", "model_params", " ".join(sorted(spec.model_params))))
     if spec.output_formats:
         facts.append(("output_formats", "output formats", " ".join(spec.output_formats)))
-    # The pricing module fills ``price_per_second``; until then there is no row for it.
-    if result.price_per_second is not None:
-        facts.append(("price_per_second", "price per second", result.price_per_second))
+    facts.append(("price_per_second", "price per second", prices_text(result)))
     if result.availability is not None:
         available = result.availability.of_model(spec.id)
         facts.append(
@@ -804,7 +856,7 @@ def model_sheet(result: ModelDetail) -> Any:
     sheet.add_column(style="bold", no_wrap=True)
     sheet.add_column(overflow="fold")
     for key, label, value in model_facts(result):
-        cell = Text(clean(value))
+        cell = Text("\n".join(clean(line) for line in value.split("\n")))
         if key == "default" and result.is_default:
             cell.stylize("green")
         elif key == "available":

@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from .batch import Outcome
     from .catalogue import ModelSpec
     from .errors import SeedanceError
     from .images import ImageInfo
     from .ledger import Entry
     from .models import Credits, ModelList, Task, UploadedFile
+    from .pricing import SecondPrice
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,13 +200,14 @@ class ModelRows:
 class ModelDetail:
     """``models MODEL``: everything about one model. ``availability`` as in ``ModelRows``.
 
-    ``price_per_second`` is where the pricing module's figure goes (text such as
-    ``1.7784 credits ($0.026)``): ``None`` until it exists, and then not shown."""
+    ``prices``: the price of a second per quality (``pricing.per_second``), ``None`` when no rule
+    is published (shown as unknown, never 0); ``minimum``: the least a create is charged."""
 
     spec: ModelSpec
     is_default: bool
     availability: Availability | None = None
-    price_per_second: str | None = None
+    prices: tuple[SecondPrice, ...] | None = None
+    minimum: Decimal | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -225,7 +225,8 @@ def test_one_model_piped_is_key_tab_value_lines(cli: CliRunner) -> None:
     assert facts["media_required"] == "at least one is required"
     assert facts["output_formats"] == "mp4 mov"
     assert facts["source"] == "models/seedance-2.5-reference-to-video.json"
-    assert "available" not in facts and "price_per_second" not in facts
+    assert "available" not in facts
+    assert facts["price_per_second"].startswith("480p: 9.3419 credits ($0.137), 5.7056 ($0.084) a billed")
 
 
 def test_the_default_model_says_so(cli: CliRunner) -> None:
@@ -238,7 +239,9 @@ def test_one_model_in_json_is_its_object_of_the_list(cli: CliRunner) -> None:
     (listing,) = cli("models", "--json").json
     result = cli("models", "doubao-seedance-1.0-pro-fast", "--json")
     assert result.code == 0 and len(result.lines) == 1
-    assert result.json == [listing[1]]
+    (model,) = result.json
+    assert model.pop("price_per_second") is None and model.pop("minimum_credits") is None
+    assert model == listing[1]
 
 
 @pytest.mark.parametrize("width", [80, 120])
@@ -251,10 +254,36 @@ def test_one_model_on_a_terminal_is_a_label_and_value_a_line(width: int) -> None
     assert "keep_ratio" in "\n".join(lines)
 
 
-def test_the_price_goes_in_its_own_row_once_known() -> None:
+def test_the_price_per_second_is_shown_per_quality_and_never_as_0() -> None:
+    from seedance_cli.pricing import per_second, rule
+
     spec = catalogue()[DEFAULT_MODEL]
-    lines = shown(ModelDetail(spec, True, price_per_second="1.7784 credits"), 100)
-    assert "price per second  1.7784 credits" in lines
+    prices, found = per_second(spec.id), rule(spec.id)
+    assert prices is not None and found is not None
+    lines = shown(ModelDetail(spec, True, None, tuple(prices), found.minimum), 100)
+    text = "\n".join(lines)
+    assert "720p: 3.5568 credits ($0.052) with audio, 1.7784 ($0.026) without" in text
+    assert "at least 3.4445 credits a create" in text
+    unpriced = catalogue()["doubao-seedance-1.0-pro-fast"]
+    lines = shown(ModelDetail(unpriced, False), 100)
+    assert any("unknown: EvoLink publishes no price" in line for line in lines)
+
+
+def test_the_price_per_second_in_json_and_piped(cli: CliRunner) -> None:
+    (data,) = cli("--json", "models", "seedance-2.0-reference-to-video").json
+    assert data["minimum_credits"] == 25.002
+    assert {
+        "quality": "720p",
+        "audio": None,
+        "reference_videos": True,
+        "credits": 8.2215,
+        "usd": pytest.approx(8.2215 / 68),
+    } in data["price_per_second"]
+    piped = cli("models", "seedance-1.5-pro").out.splitlines()
+    price = next(line for line in piped if line.startswith("price_per_second\t"))
+    assert "720p: 3.5568 credits ($0.052) with audio" in price and "; 1080p:" in price
+    (unknown,) = cli("--json", "models", "doubao-seedance-1.0-pro-fast").json
+    assert unknown["price_per_second"] is None and unknown["minimum_credits"] is None
 
 
 @pytest.mark.parametrize("name", ["seedance-1.5", "Seedance-1.5-Pro", "veo-3"])

@@ -51,6 +51,18 @@ def models(
         with rt.session() as session:
             availability = Availability.of(session.available_models(), known)
     if model is not None:
-        rt.out.show(ModelDetail(known[model], model == DEFAULT_MODEL, availability))
+        from ..pricing import per_second, rule
+
+        prices = per_second(model)
+        found = rule(model)
+        rt.out.show(
+            ModelDetail(
+                known[model],
+                model == DEFAULT_MODEL,
+                availability,
+                tuple(prices) if prices is not None else None,
+                found.minimum if found is not None else None,
+            )
+        )
     else:
         rt.out.show(ModelRows(tuple(known.values()), DEFAULT_MODEL, availability))
