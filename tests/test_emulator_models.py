@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from seedance_cli.emulator import Emulator, FakeClock, RetirementError, sample_v
 from seedance_cli.emulator.rules import auto_seconds
 
 from .bodies import IDS, minimal
+from .clirunner import CliRunner
 from .conftest import TEST_KEY
 from .schemas import validate_response
 
@@ -343,3 +348,45 @@ def test_the_client_downloads_a_mov_result(
     target = tmp_path / "cat.mov"
     download(client.open_result, url, target, retry=client.retry, sleep=lambda s: None)
     assert target.read_bytes()[4:12] == b"ftypqt  "
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+
+def test_a_bad_retire_option_is_a_usage_error_before_listening(cli: CliRunner) -> None:
+    result = cli("emulator", "--retire", "seedance-9")
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: --retire 'seedance-9': not a model the emulator serves")
+
+
+def test_retire_and_no_models_endpoint_reach_the_running_emulator() -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seedance_cli",
+            "emulator",
+            "--port",
+            "0",
+            "--quiet",
+            "--retire",
+            f"{PRO}:404",
+            "--no-models-endpoint",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip().split("=", 1)[1]
+        key = {"Authorization": "Bearer k"}
+        body = {"model": PRO, "prompt": "A cat"}
+        answer = httpx.post(f"{url}/v1/videos/generations", json=body, headers=key)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "model_not_found"
+        assert httpx.get(f"{url}/v1/models", headers=key).status_code == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
