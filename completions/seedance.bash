@@ -36,7 +36,7 @@ _seedance() {
     done
     case "$prev" in
         --aspect-ratio|-a) _seedance_values 'values:16:9 9:16 1:1 4:3 3:4 21:9 adaptive'; return ;;
-        --base-url|--callback-url|--credits|--fault|--idempotency-key|--interval|--limit|--max-files|--model|--port|--require-key|--result-size|--search|--task-seconds|--timeout) _seedance_values 'none'; return ;;
+        --base-url|--callback-url|--credits|--fault|--idempotency-key|--interval|--limit|--max-files|--model|--port|--require-key|--result-size|--retire|--search|--task-seconds|--timeout) _seedance_values 'none'; return ;;
         --concurrency) _seedance_values 'values:1 2 4 8 16'; return ;;
         --duration|-d) _seedance_values 'values:4 5 6 7 8 9 10 11 12'; return ;;
         --image|--output|-i|-o) _seedance_values 'files'; return ;;
@@ -54,7 +54,7 @@ _seedance() {
         'config unset') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
         'credits') _seedance_offer 'none' "" ;;
         'download') _seedance_offer 'completed-task-ids' "--force --missing --output -o" ;;
-        'emulator') _seedance_offer 'none' "--credits --fault --files-errors-200 --legacy-error-codes --max-files --no-files-errors-200 --no-legacy-error-codes --no-second-origin --port --quiet --require-key --result-size --second-origin --task-seconds -q" ;;
+        'emulator') _seedance_offer 'none' "--credits --fault --files-errors-200 --legacy-error-codes --max-files --models-endpoint --no-files-errors-200 --no-legacy-error-codes --no-models-endpoint --no-second-origin --port --quiet --require-key --result-size --retire --second-origin --task-seconds -q" ;;
         'generate') _seedance_offer 'none' "--aspect-ratio --audio --callback-url --dry-run --duration --force --idempotency-key --image --interval --model --no-audio --output --quality --timeout --wait -a -d -i -o -w" ;;
         'history') _seedance_offer 'none' "--limit --search --status" ;;
         'models') _seedance_offer 'none' "--available" ;;

@@ -14,9 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seedance_cli import Client, GenerationRequest
+from seedance_cli.catalogue import ModelSpec
 from seedance_cli.emulator import Emulator, FakeClock
 from seedance_cli.models import ASPECT_RATIOS, QUALITIES
 
+from .bodies import IDS, SPECS, breakers, broken_bodies, minimal, valid_bodies
 from .conftest import TEST_KEY
 from .images import png_bytes
 from .schemas import component, validate_response
@@ -347,3 +349,99 @@ def test_strict_schemas_catch_an_invented_field() -> None:
     validator = component("get-task-detail.json", "TaskDetailResponse")
     with pytest.raises(jsonschema.ValidationError, match="Additional properties"):
         validator.validate({"id": "task-unified-1-a", "status": "pending", "invented": 1})
+
+
+# -- every model of the family ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def rich_emulator(clock: FakeClock) -> Iterator[Emulator]:
+    """An emulator whose key never runs out of credits, for many creates in one test."""
+    with Emulator(clock=clock, task_seconds=60, credits=1e12) as emu:
+        yield emu
+
+
+@pytest.fixture
+def rich(rich_emulator: Emulator) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=rich_emulator.url, headers={"Authorization": f"Bearer {TEST_KEY}"}
+    ) as client:
+        yield client
+
+
+def model_create(spec: ModelSpec) -> tuple[str, str, str]:
+    return (spec.source, "/v1/videos/generations", "post")
+
+
+def accepted(http: httpx.Client, spec: ModelSpec, body: dict[str, Any]) -> dict[str, Any]:
+    """Create ``body``: it must be valid by the model's own schema, and so must the answer."""
+    component(spec.source, "VideoGenerationRequest").validate(body)
+    response = http.post("/v1/videos/generations", json=body)
+    assert response.status_code == 200, response.text
+    task = conforms(model_create(spec), response)
+    assert task["model"] == spec.id and task["status"] == "pending"
+    return task
+
+
+def refused(http: httpx.Client, spec: ModelSpec, body: Any, param: str) -> None:
+    response = http.post("/v1/videos/generations", json=body)
+    assert response.status_code == 400, response.text
+    error = conforms(model_create(spec), response)["error"]
+    assert (error["code"], error["type"]) == ("invalid_request", "invalid_request_error")
+    assert error["param"] == param, error
+    assert error["message"]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_every_model_takes_its_minimal_request_and_answers_by_its_schema(
+    http: httpx.Client, clock: FakeClock, spec: ModelSpec
+) -> None:
+    task = accepted(http, spec, minimal(spec))
+    clock.advance(60)
+    later = http.get(f"/v1/tasks/{task['id']}")
+    done = conforms(QUERY, later)
+    component(spec.source, "VideoGenerationResponse", strict=False).validate(done)
+    assert done["status"] == "completed" and done["model"] == spec.id
+    assert done["task_info"]["video_duration"] > 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "rule"),
+    [(spec, rule) for spec in SPECS for rule in breakers(spec)],
+    ids=[f"{spec.id}:{rule}" for spec in SPECS for rule in breakers(spec)],
+)
+def test_every_model_refuses_each_rule_broken_naming_the_field(
+    http: httpx.Client, emulator: Emulator, spec: ModelSpec, rule: str
+) -> None:
+    body, param = breakers(spec)[rule](minimal(spec))
+    refused(http, spec, body, param)
+    assert emulator.service.tasks == {}
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_valid_request_of_any_model_is_accepted_and_valid_by_its_schema(
+    rich: httpx.Client, data: st.DataObject
+) -> None:
+    spec = data.draw(st.sampled_from(SPECS), label="model")
+    body = data.draw(valid_bodies(spec), label="body")
+    task = accepted(rich, spec, body)
+    duration = body.get("duration", spec.duration_default)
+    if duration != -1:
+        assert task["task_info"]["video_duration"] == duration
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_request_with_one_rule_broken_is_refused_naming_the_field(
+    rich: httpx.Client, rich_emulator: Emulator, data: st.DataObject
+) -> None:
+    spec = data.draw(st.sampled_from(SPECS), label="model")
+    _rule, body, param = data.draw(broken_bodies(spec), label="broken")
+    before = len(rich_emulator.service.tasks)
+    refused(rich, spec, body, param)
+    assert len(rich_emulator.service.tasks) == before

@@ -66,17 +66,34 @@ def emulator(
             "Repeatable.",
         ),
     ] = None,
+    retire: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--retire",
+            metavar="MODEL[:404]",
+            help="Answer creates for MODEL as retired: 410 model_retired, or 404 "
+            "model_not_found with :404. Its tasks stay readable. Repeatable.",
+        ),
+    ] = None,
+    models_endpoint: Annotated[
+        bool,
+        typer.Option(
+            "--models-endpoint/--no-models-endpoint",
+            help="Serve GET /v1/models (the models the key may use), or answer it 404.",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
 ) -> None:
     """Run the local EvoLink emulator on a loopback port (no key, no network, no cost).
 
-    Prints `export SEEDANCE_BASE_URL=...` and `export SEEDANCE_FILES_URL=...` lines on stdout
-    and logs each request on stderr. Stop it with Ctrl-C.
+    Serves every Seedance model with that model's own rules. Prints `export
+    SEEDANCE_BASE_URL=...` and `export SEEDANCE_FILES_URL=...` lines on stdout and logs each
+    request on stderr. Stop it with Ctrl-C.
     """
     import math
     import signal
 
-    from ..emulator import Emulator, FaultSpecError
+    from ..emulator import Emulator, FaultSpecError, RetirementError
 
     env = environment(ctx)
     if getattr(ctx.get_parameter_source("api_key"), "name", None) != "COMMANDLINE":
@@ -103,10 +120,14 @@ def emulator(
             files_errors_http_200=files_errors_200,
             result_size=result_size,
             faults=fault or (),
+            retired=retire or (),
+            models_endpoint=models_endpoint,
             log=log,
         )
     except FaultSpecError as exc:
         raise UsageError(f"--fault {exc}") from None
+    except RetirementError as exc:
+        raise UsageError(f"--retire {exc}") from None
     except ValueError as exc:
         raise UsageError(f"--result-size: {exc}") from None
 

@@ -14,7 +14,7 @@ import threading
 
 from .faults import Fault, FaultSpecError
 from .server import Emulator, RecordedRequest
-from .service import Service, sample_video
+from .service import RetirementError, Service, sample_video
 
 __all__ = [
     "Emulator",
@@ -22,6 +22,7 @@ __all__ = [
     "Fault",
     "FaultSpecError",
     "RecordedRequest",
+    "RetirementError",
     "Service",
     "sample_video",
 ]

@@ -2,9 +2,9 @@
 
 A spec reads ``KIND:ACTION[:COUNT][:KEY=VALUE,...]``:
 
-- KIND is the endpoint: ``create``, ``query``, ``credits``, ``upload``, ``quota``, ``download``
-  (result videos), ``file`` (uploaded files served back), ``any``; or ``task`` for what the next
-  created tasks do.
+- KIND is the endpoint: ``create``, ``query``, ``credits``, ``models``, ``upload``, ``quota``,
+  ``download`` (result videos), ``file`` (uploaded files served back), ``any``; or ``task`` for
+  what the next created tasks do.
 - ACTION for an endpoint:
   - a status such as ``500`` or ``429``: answered at once, with the endpoint's error envelope, and
     the request is not carried out (``retry-after=VALUE`` adds that header, seconds or an HTTP date);
@@ -42,7 +42,17 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-ENDPOINT_KINDS: Final = ("create", "query", "credits", "upload", "quota", "download", "file", "any")
+ENDPOINT_KINDS: Final = (
+    "create",
+    "query",
+    "credits",
+    "models",
+    "upload",
+    "quota",
+    "download",
+    "file",
+    "any",
+)
 ENDPOINT_ACTIONS: Final = (
     "drop",
     "slow",

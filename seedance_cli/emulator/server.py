@@ -8,12 +8,16 @@ user's CI script can steer a running emulator:
 - ``DELETE /_emulator/faults``: clear them
 - ``GET /_emulator/requests``: every request seen: kind, method, path, status, idempotency key
 - ``POST /_emulator/reset``: forget requests and faults
+- ``GET /_emulator/models``: ``{"retired": {MODEL: STATUS}, "models_endpoint": bool}``
+- ``POST /_emulator/models`` with ``{"retire": ["MODEL", "MODEL:404"], "restore": ["MODEL"],
+  "models_endpoint": false}`` (each key optional; ``"restore": "*"`` serves every model again)
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import socket
 import threading
@@ -24,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .faults import Fault, FaultSpecError
-from .service import Reply, Request, Service
+from .service import Reply, Request, Service, parse_retirement
 
 #: Largest request body read (a 10 MB image, base64-encoded, with room to spare).
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -87,6 +91,8 @@ def route(method: str, path: str) -> str:
             return "query"
         if parts == ["v1", "credits"]:
             return "credits"
+        if parts == ["v1", "models"]:
+            return "models"
         if parts == ["api", "v1", "files", "quota"]:
             return "quota"
     if method == "POST":
@@ -158,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         kind = route(self.command, split.path)
+        if kind == "models" and not emulator.service.models_endpoint:
+            kind = "unknown"  # switched off: the path does not exist
         declared = (self.headers.get("Content-Length") or "0").strip()
         if not declared.isdigit() or not declared.isascii():  # "-5", "abc", "1e3", "٣"
             # The body's end is unknown: answer, and close the connection rather than guess.
@@ -286,6 +294,8 @@ class Emulator:
         files_errors_http_200: bool = False,
         result_size: int | None = None,
         faults: Iterable[str | Fault] = (),
+        retired: Iterable[str] = (),
+        models_endpoint: bool = True,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -299,6 +309,8 @@ class Emulator:
             legacy_error_codes=legacy_error_codes,
             files_errors_http_200=files_errors_http_200,
             result_size=result_size,
+            retired=retired,
+            models_endpoint=models_endpoint,
         )
         for fault in faults:
             self.add_fault(fault)
@@ -389,6 +401,24 @@ class Emulator:
     def clear_faults(self) -> None:
         self.service.clear_faults()
 
+    def retire(self, model: str, status: int = 410) -> None:
+        """Answer creates for ``model`` as retired from now on: 410 ``model_retired``, or 404
+        ``model_not_found`` (which one the real API sends is unknown); its tasks stay readable."""
+        self.service.retire(model, status)
+
+    def restore(self, model: str | None = None) -> None:
+        """Serve ``model`` (every retired one when ``None``) again."""
+        self.service.restore(model)
+
+    @property
+    def models_endpoint(self) -> bool:
+        """Whether ``GET /v1/models`` exists; set it to ``False`` to make it a 404."""
+        return self.service.models_endpoint
+
+    @models_endpoint.setter
+    def models_endpoint(self, present: bool) -> None:
+        self.service.models_endpoint = present
+
     def requests(self, kind: str | None = None) -> list[RecordedRequest]:
         """Every request received so far (of one ``kind`` if given), oldest first."""
         with self._records_lock:
@@ -416,6 +446,8 @@ class Emulator:
         if action == "reset" and method == "POST":
             self.reset()
             return Reply.json(200, {"ok": True})
+        if action == "models" and method in ("GET", "POST"):
+            return self._control_models(body if method == "POST" else None)
         if action == "faults" and method == "DELETE":
             self.clear_faults()
             return Reply.json(200, {"ok": True})
@@ -431,3 +463,46 @@ class Emulator:
                 return Reply.json(400, {"error": {"code": "bad_fault", "message": str(exc)}})
             return Reply.json(200, {"ok": True, "added": len(specs)})
         return Reply.json(404, {"error": {"code": "not_found", "message": f"no control {path}"}})
+
+    def _control_models(self, body: bytes | None) -> Reply:
+        """Retire and restore models, switch ``GET /v1/models``; answer the resulting state."""
+        try:
+            payload = json.loads(body or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError('expected {"retire": [...], "restore": [...], ...}')
+            changes = self._model_changes(payload)
+        except (ValueError, RecursionError) as exc:
+            return Reply.json(400, {"error": {"code": "bad_models", "message": str(exc)}})
+        for change in changes:
+            change()
+        service = self.service
+        return Reply.json(
+            200, {"retired": dict(service.retired), "models_endpoint": service.models_endpoint}
+        )
+
+    def _model_changes(self, payload: dict[str, Any]) -> list[Callable[[], None]]:
+        """The changes ``payload`` asks for, all checked before any is made."""
+        changes: list[Callable[[], None]] = []
+        restore = payload.get("restore", [])
+        if restore == "*":
+            changes.append(self.restore)
+        elif _strings(restore):
+            changes += [functools.partial(self.restore, model) for model in restore]
+        else:
+            raise ValueError('"restore" must be a list of model ids, or "*"')
+        retire = payload.get("retire", [])
+        if not _strings(retire):
+            raise ValueError('"retire" must be a list of "MODEL" or "MODEL:404"')
+        for spec in retire:
+            model, status = parse_retirement(spec)
+            changes.append(functools.partial(self.retire, model, status))
+        if "models_endpoint" in payload:
+            present = payload["models_endpoint"]
+            if not isinstance(present, bool):
+                raise ValueError('"models_endpoint" must be true or false')
+            changes.append(functools.partial(setattr, self, "models_endpoint", present))
+        return changes
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)

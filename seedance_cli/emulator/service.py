@@ -14,7 +14,6 @@ import email.policy
 import hashlib
 import hmac
 import http
-import ipaddress
 import json
 import math
 import re
@@ -24,27 +23,35 @@ import struct
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import SplitResult, parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
+from ..catalogue import DEFAULT_MODEL, catalogue
+from . import rules
 from .faults import FOREVER, Fault
+from .rules import split_url
 
-MODEL: Final = "seedance-1.5-pro"
-ASPECT_RATIOS: Final = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive")
-QUALITIES: Final = ("480p", "720p", "1080p")
 RESULT_TTL: Final = 24 * 3600
 FILE_TTL: Final = 72 * 3600
 FILE_MAX_BYTES: Final = 10 * 1024 * 1024
 CREATE_MAX_BYTES: Final = 1024 * 1024
 #: Largest result video the emulator will make (``--result-size``): it is held in memory.
 MAX_RESULT_SIZE: Final = 1024**3
-#: Invented prices (credits per second of video) - EvoLink publishes none. The seed's example
-#: (8 s, 720p, audio) reserved 8 credits.
-PRICE_PER_SECOND: Final = {"480p": 0.5, "720p": 1.0, "1080p": 2.0}
+#: Invented prices (credits per second of video), the same for every model: the published
+#: pricing belongs to the client's estimates, not here. The seed's example (8 s, 720p, audio)
+#: reserved 8 credits. A quality missing here costs ``OTHER_QUALITY_PRICE``: never a crash.
+PRICE_PER_SECOND: Final = {"480p": 0.5, "720p": 1.0, "1080p": 2.0, "4k": 4.0}
+OTHER_QUALITY_PRICE: Final = 1.0
 SILENT_FACTOR: Final = 0.6
+#: The statuses a retired model's create may get: which one the real API sends is unknown (API.md).
+RETIRED_STATUSES: Final = (410, 404)
+#: ``created`` of every model in ``GET /v1/models``: the day of the official files' revision.
+MODELS_CREATED: Final = 1_787_270_400  # 2026-08-21T00:00:00Z
+#: Result videos by ``output_format``: the MIME type each is served as.
+VIDEO_TYPES: Final = {"mp4": "video/mp4", "mov": "video/quicktime"}
 #: User-Agents the result host's bot filter refuses (prefixes, lower case).
 BOT_AGENTS: Final = ("python-", "python/", "curl/", "wget/", "go-http-client", "java/")
 ALPHABET: Final = string.ascii_lowercase + string.digits
@@ -61,7 +68,7 @@ _CREATE_ERRORS: Final = {
     403: (
         "model_access_denied",
         "invalid_request_error",
-        f"Token does not have access to model: {MODEL}",
+        f"Token does not have access to model: {DEFAULT_MODEL}",
     ),
     413: ("request_too_large", "invalid_request_error", "Request entity too large"),
     429: ("rate_limit_exceeded", "rate_limit_error", "Too many requests, please try again later"),
@@ -87,6 +94,14 @@ _QUERY_ERRORS: Final = {
     404: ("task_not_found", "invalid_request_error", "The requested task could not be found"),
     429: ("rate_limit_exceeded", "evo_api_error", "Rate limit exceeded"),
     500: ("internal_error", "api_error", "Failed to retrieve task status"),
+}
+#: (code, message) of a create for a retired model, by the status it is answered with.
+_RETIRED_ERRORS: Final = {
+    410: (
+        "model_retired",
+        "The model '{model}' has been retired by the upstream provider and is no longer available",
+    ),
+    404: ("model_not_found", "The model '{model}' does not exist or you do not have access to it"),
 }
 _CREDITS_TYPES: Final = {
     400: "invalid_request_error",
@@ -164,6 +179,7 @@ class EmulatedTask:
     created: float
     body: dict[str, Any]
     credits: float
+    asked: rules.Resolved
     fate: str = "complete"  # complete | fail | hang | cancel
     error_code: str | None = None
     error_message: str | None = None
@@ -200,6 +216,35 @@ def padded_video(size: int | None) -> bytes:
     return video + struct.pack(">I4s", pad, b"free") + bytes(pad - 8)
 
 
+def quicktime(video: bytes) -> bytes:
+    """``video`` as a QuickTime (``.mov``) file: the same boxes under the ``qt  `` major brand,
+    which is what makes a ``.mov`` (its ``ftyp`` comes first, as in every MP4)."""
+    if video[4:8] != b"ftyp":
+        raise ValueError("not an MP4 file: its first box is not ftyp")
+    return video[:8] + b"qt  " + video[12:]
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+class RetirementError(ValueError):
+    """A ``--retire`` spec that cannot be carried out; the message says why."""
+
+
+def parse_retirement(spec: str) -> tuple[str, int]:
+    """``MODEL`` or ``MODEL:404`` (``--retire``) as (model, status); ``RetirementError`` for a
+    model the catalogue does not know (a typo would retire nothing) or a status but 410 and 404."""
+    model, colon, status = spec.strip().partition(":")
+    if model not in catalogue():
+        raise RetirementError(
+            f"{model!r}: not a model the emulator serves ({', '.join(catalogue())})"
+        )
+    if colon and status not in {str(s) for s in RETIRED_STATUSES}:
+        raise RetirementError(f"{spec!r}: a retired model answers 410 (default) or 404")
+    return model, int(status or RETIRED_STATUSES[0])
+
+
 def image_mime(data: bytes) -> str | None:
     """The image type by its bytes: JPEG, PNG, GIF or WebP; else ``None``."""
     if data.startswith(b"\xff\xd8\xff"):
@@ -221,18 +266,6 @@ _EXTENSIONS: Final = {
 }
 
 
-def _split(url: object) -> SplitResult | None:
-    """``url`` split, or ``None`` when it is not a string or cannot be parsed (``http://[oops``)."""
-    if not isinstance(url, str):
-        return None
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a port out of range or not a number
-    except ValueError:
-        return None
-    return parts
-
-
 def _same(given: str, expected: str) -> bool:
     """A constant-time comparison that also takes text no ASCII codec can hold (a header is
     latin-1, a query string any Unicode): ``hmac.compare_digest`` refuses such ``str``."""
@@ -243,17 +276,6 @@ def _same(given: str, expected: str) -> bool:
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-
-
-def _internal_host(host: str) -> bool:
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return bool(re.fullmatch(r"[0-9.]+|0x[0-9a-f.x]+", host))  # odd numeric spellings
-    return not addr.is_global
 
 
 class Service:
@@ -270,6 +292,8 @@ class Service:
         legacy_error_codes: bool = False,
         files_errors_http_200: bool = False,
         result_size: int | None = None,
+        retired: Iterable[str] = (),
+        models_endpoint: bool = True,
     ) -> None:
         if task_seconds <= 0:
             raise ValueError("task_seconds must be positive")
@@ -285,7 +309,14 @@ class Service:
         self.tasks: dict[str, EmulatedTask] = {}
         self.files: dict[str, StoredFile] = {}
         self.video = padded_video(result_size)
-        self.video_etag = '"' + hashlib.sha256(self.video).hexdigest()[:32] + '"'
+        self.video_etag = _etag(self.video)
+        #: The result file of each ``output_format``, with its ETag.
+        self.videos = {"mp4": (self.video, self.video_etag)}
+        self.videos["mov"] = (mov := quicktime(self.video), _etag(mov))
+        #: Models whose creates are refused as retired, with the status they get (410 or 404).
+        self.retired: dict[str, int] = dict(parse_retirement(spec) for spec in retired)
+        #: Whether ``GET /v1/models`` exists (else it is a 404 like any unknown path).
+        self.models_endpoint = models_endpoint
         self.faults: list[Fault] = []
         self.base_url = ""
         self.results_url = ""
@@ -294,8 +325,17 @@ class Service:
 
     # -- envelopes ---------------------------------------------------------------------------------
 
-    def error(self, kind: str, status: int, message: str | None = None, **extra: str) -> Reply:
-        """The error answer of ``kind`` for ``status``, in the envelope that endpoint uses."""
+    def error(
+        self,
+        kind: str,
+        status: int,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        **extra: str,
+    ) -> Reply:
+        """The error answer of ``kind`` for ``status``, in the envelope that endpoint uses;
+        ``code`` replaces the status's usual code (``extra`` holds ``param`` and headers)."""
         if kind in ("upload", "quota", "file"):
             text = message or http.HTTPStatus(status).phrase
             reply = Reply.json(
@@ -308,7 +348,7 @@ class Service:
             text = message or f"{status} {http.HTTPStatus(status).phrase}"
             return Reply(status, text.encode(), "text/plain; charset=utf-8", dict(extra))
         table = _QUERY_ERRORS if kind == "query" else _CREATE_ERRORS
-        code, err_type, default = (
+        usual, err_type, default = (
             table.get(status)
             or _UPSTREAM_ERRORS.get(status)
             or (
@@ -317,7 +357,11 @@ class Service:
                 http.HTTPStatus(status).phrase,
             )
         )
-        err: dict[str, Any] = {"code": code, "message": message or default, "type": err_type}
+        err: dict[str, Any] = {
+            "code": code or usual,
+            "message": message or default,
+            "type": err_type,
+        }
         if kind == "credits" or self.legacy_error_codes:
             err["code"] = status
             err["type"] = _CREDITS_TYPES.get(status, err_type)
@@ -375,65 +419,70 @@ class Service:
                 return self._credits()
             if request.kind == "quota":
                 return self._quota()
+            if request.kind == "models":
+                return self._models()
         return self.error(request.kind, 404, f"no such endpoint: {request.method} {request.path}")
 
     # -- create ------------------------------------------------------------------------------------
 
     def validate(self, body: object) -> tuple[str, str] | None:
-        """The first rule of API.md that ``body`` breaks, as (param, message), else ``None``."""
-        if not isinstance(body, dict):
-            return ("body", "Request body must be a JSON object")
-        model = body.get("model")
-        if model is None:
-            return ("model", "model is required")
-        if model != MODEL:
-            return ("model", f"Unsupported model: {model!r}; expected {MODEL!r}")
-        prompt = body.get("prompt")
-        if not isinstance(prompt, str) or not prompt.strip():
-            return ("prompt", "prompt is required and must be a non-empty string")
-        if len(prompt) > 2000:
-            return ("prompt", f"prompt must be at most 2000 characters, got {len(prompt)}")
-        images = body.get("image_urls", [])
-        if not isinstance(images, list):
-            return ("image_urls", "image_urls must be an array of URLs")
-        if len(images) > 2:
-            return ("image_urls", f"image_urls supports at most 2 images, got {len(images)}")
-        for url in images:
-            parts = _split(url)
-            if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-                return ("image_urls", f"image_urls must hold http(s) URLs, got {url!r}")
-        duration = body.get("duration")
-        if duration is not None and (
-            not isinstance(duration, int) or isinstance(duration, bool) or not 4 <= duration <= 12
-        ):
-            return ("duration", f"duration must be an integer from 4 to 12, got {duration!r}")
-        quality = body.get("quality")
-        if quality is not None and quality not in QUALITIES:
-            return ("quality", f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
-        ratio = body.get("aspect_ratio")
-        if ratio is not None and ratio not in ASPECT_RATIOS:
-            return ("aspect_ratio", f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}")
-        audio = body.get("generate_audio")
-        if audio is not None and not isinstance(audio, bool):
-            return ("generate_audio", "generate_audio must be a boolean")
-        callback = body.get("callback_url")
-        if callback is not None:
-            parts = _split(callback)
-            if parts is None or parts.scheme != "https" or not parts.hostname:
-                return ("callback_url", "callback_url must be an HTTPS URL")
-            if len(callback) > 2048:
-                return ("callback_url", "callback_url must be at most 2048 characters")
-            if _internal_host(parts.hostname):
-                return (
-                    "callback_url",
-                    "callback_url must not point to an internal network address",
-                )
-        return None
+        """The first rule of its model that ``body`` breaks, as (param, message), else ``None``
+        (``rules.check``: every model of the catalogue, each with its own rules)."""
+        return rules.check(body)
 
     def price(self, body: Mapping[str, Any]) -> float:
-        per_second = PRICE_PER_SECOND[body.get("quality") or "720p"]
-        factor = 1.0 if body.get("generate_audio", True) else SILENT_FACTOR
-        return round(int(body.get("duration") or 5) * per_second * factor, 4)
+        """The credits a valid create reserves: invented, flat, the same for every model; a
+        quality it does not list costs ``OTHER_QUALITY_PRICE`` rather than failing."""
+        asked = rules.resolve(body)
+        per_second = PRICE_PER_SECOND.get(asked.quality or "", OTHER_QUALITY_PRICE)
+        factor = 1.0 if asked.generate_audio else SILENT_FACTOR
+        return round(asked.seconds * per_second * factor, 4)
+
+    # -- models ------------------------------------------------------------------------------------
+
+    def retire(self, model: str, status: int = RETIRED_STATUSES[0]) -> None:
+        """Refuse creates for ``model`` from now on with ``status`` (410 ``model_retired`` or 404
+        ``model_not_found``); its existing tasks stay readable."""
+        model, status = parse_retirement(f"{model}:{status}")
+        with self._lock:
+            self.retired[model] = status
+
+    def restore(self, model: str | None = None) -> None:
+        """Serve ``model`` again (every retired model when ``None``)."""
+        with self._lock:
+            if model is None:
+                self.retired.clear()
+            else:
+                self.retired.pop(model, None)
+
+    def _retired(self, body: object) -> Reply | None:
+        """The answer to a create for a retired model, checked before any other rule: the model
+        is gone whatever else the request says."""
+        model = body.get("model") if isinstance(body, dict) else None
+        status = self.retired.get(model) if isinstance(model, str) else None
+        if status is None:
+            return None
+        code, message = _RETIRED_ERRORS[status]
+        return self.error("create", status, message.format(model=model), code=code, param="model")
+
+    def _models(self) -> Reply:
+        """``GET /v1/models`` as OpenAI-style clients and EvoLink's own CLI read it: ``data[].id``."""
+        served = [model for model in catalogue() if model not in self.retired]
+        return Reply.json(
+            200,
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": model,
+                        "object": "model",
+                        "created": MODELS_CREATED,
+                        "owned_by": "evolink",
+                    }
+                    for model in served
+                ],
+            },
+        )
 
     def _create(self, key: str, request: Request) -> Reply:
         if len(request.body) > CREATE_MAX_BYTES:
@@ -442,6 +491,9 @@ class Service:
             body = json.loads(request.body)
         except (ValueError, RecursionError):  # bad UTF-8 is a ValueError too
             return self.error("create", 400, "Request body is not valid JSON")
+        retired = self._retired(body)
+        if retired is not None:
+            return retired
         problem = self.validate(body)
         if problem is not None:
             param, message = problem
@@ -452,7 +504,9 @@ class Service:
             return self.error("create", 402)
         now = self.clock()
         task_id = f"task-unified-{int(now)}-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
-        task = EmulatedTask(id=task_id, owner=key, created=now, body=body, credits=cost)
+        task = EmulatedTask(
+            id=task_id, owner=key, created=now, body=body, credits=cost, asked=rules.resolve(body)
+        )
         fault = self.take_fault("task")
         if fault is not None:
             action, params = fault.action, fault.params
@@ -494,23 +548,22 @@ class Service:
         out: dict[str, Any] = {
             "created": int(task.created),
             "id": task.id,
-            "model": MODEL,
+            "model": task.asked.model,
             "object": "video.generation.task",
             "progress": progress,
             "status": status,
         }
-        duration = int(task.body.get("duration") or 5)
         if status == "pending":
-            out["task_info"] = {
-                "can_cancel": True,
-                "estimated_time": math.ceil(self.task_seconds),
-                "video_duration": duration,
-            }
+            out["task_info"] = {"can_cancel": True, "estimated_time": math.ceil(self.task_seconds)}
+            if not task.asked.auto:  # an automatic length is known once the video exists
+                out["task_info"]["video_duration"] = task.asked.seconds
             out["usage"] = {
                 "billing_rule": "per_call",
                 "credits_reserved": task.credits,
                 "user_group": "default",
             }
+        elif status == "completed":
+            out["task_info"] = {"can_cancel": False, "video_duration": task.asked.seconds}
         else:
             out["task_info"] = {"can_cancel": False}
         out["type"] = "video"
@@ -530,7 +583,7 @@ class Service:
     def result_url(self, task: EmulatedTask) -> str:
         expires = int(self.completed_at(task) + RESULT_TTL)
         return (
-            f"{self.results_url}/results/{task.id}.mp4?expires={expires}"
+            f"{self.results_url}/results/{task.id}.{task.asked.output_format}?expires={expires}"
             f"&signature={self._sign(task.id, expires)}"
         )
 
@@ -592,10 +645,10 @@ class Service:
         if not agent or agent.lower().startswith(BOT_AGENTS):
             # API.md: the result hosts' bot filter answers default library agents like this.
             return self.error("download", 403, "error code: 1010")
-        task_id = request.path.rsplit("/", 1)[-1].removesuffix(".mp4")
+        task_id, _, extension = request.path.rsplit("/", 1)[-1].partition(".")
         query = parse_qs(request.query)
         task = self.tasks.get(task_id)
-        if task is None:
+        if task is None or extension != task.asked.output_format:
             return self.error("download", 404, "NoSuchKey: The specified key does not exist.")
         try:
             expires = int(query.get("expires", ["0"])[0])
@@ -609,11 +662,12 @@ class Service:
             return self.error("download", 403, "AccessDenied: Request has expired")
         if self._phase(task, now)[0] != "completed":
             return self.error("download", 404, "NoSuchKey: The specified key does not exist.")
+        video, etag = self.videos[task.asked.output_format]
         return self.ranged(
             request,
-            self.video,
-            "video/mp4",
-            self.video_etag,
+            video,
+            VIDEO_TYPES[task.asked.output_format],
+            etag,
             self.completed_at(task),
             ignore_range=ignore_range,
         )
@@ -788,7 +842,7 @@ class Service:
             return self.error("upload", 400, "base64_data is not valid base64")
 
     def _fetch_url(self, value: object) -> tuple[bytes, str] | Reply:
-        parts = _split(value)
+        parts = split_url(value)
         if not isinstance(value, str) or parts is None or parts.scheme not in ("http", "https"):
             return self.error("upload", 400, "file_url must be an http(s) URL")
         host = parts.hostname or ""
