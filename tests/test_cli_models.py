@@ -226,7 +226,9 @@ def test_one_model_piped_is_key_tab_value_lines(cli: CliRunner) -> None:
     assert facts["output_formats"] == "mp4 mov"
     assert facts["source"] == "models/seedance-2.5-reference-to-video.json"
     assert "available" not in facts
-    assert facts["price_per_second"].startswith("480p: 9.3419 credits ($0.137), 5.7056 ($0.084) a billed")
+    assert facts["price_per_second"].startswith(
+        "480p: 9.3419 credits ($0.137), 5.7056 ($0.084) a billed"
+    )
 
 
 def test_the_default_model_says_so(cli: CliRunner) -> None:
@@ -368,8 +370,20 @@ def test_available_on_a_wide_terminal() -> None:
     assert lines[-1] == "?: listed by the API, not known to this version (no rules of its own)"
 
 
+def test_available_against_the_emulator_marks_a_retired_model(
+    cli: CliRunner, api: Emulator
+) -> None:
+    api.retire("seedance-1.5-pro")
+    result = cli("models", "--available")
+    assert result.code == 0 and result.err == ""
+    assert result.lines == [
+        f"{model_id}\t{'no' if model_id == 'seedance-1.5-pro' else 'yes'}\tyes" for model_id in IDS
+    ]
+
+
 def test_available_when_the_emulator_has_no_such_endpoint(cli: CliRunner, api: Emulator) -> None:
-    """The emulator of this version answers 404 for /v1/models: the API does not say."""
+    """The emulator's switch makes /v1/models answer 404: the API does not say."""
+    api.models_endpoint = False
     result = cli("models", "--available")
     assert result.code == 0
     assert result.lines == [f"{model_id}\t-\tyes" for model_id in IDS]

@@ -281,3 +281,23 @@ def test_the_emulators_403_is_still_exit_4(cli: CliRunner, api: Emulator) -> Non
     api.add_fault("create:403")
     result = cli("generate", "A cat")
     assert result.code == 4 and "no longer serves" not in result.err
+
+
+@pytest.mark.parametrize(("status", "code"), [(410, "model_retired"), (404, "model_not_found")])
+def test_generate_for_a_model_the_emulator_retired(
+    cli: CliRunner, api: Emulator, status: int, code: str
+) -> None:
+    """The emulator's retire switch, both shapes: exit 6, said plainly, no history row, and the
+    same create for another model goes through."""
+    api.retire("seedance-2.0-text-to-video", status)
+    result = cli("--json", "generate", "A cat", "--model", "seedance-2.0-text-to-video")
+    assert result.code == 6
+    (error,) = result.json
+    assert error["error"]["code"] == "model_unavailable"
+    assert "no longer serves model seedance-2.0-text-to-video" in error["error"]["message"]
+    assert "seedance models" in error["error"]["hint"] and "--model" in error["error"]["hint"]
+    assert cli("history", "--json").json == []
+    ok = cli("generate", "A cat", "--model", "seedance-2.0-fast-text-to-video")
+    assert ok.code == 0 and ok.out.startswith("task-unified-")
+    assert [r.status for r in api.requests("create")] == [status, 200]
+    assert (status == 410) == ("retired" in error["error"]["message"]), code
