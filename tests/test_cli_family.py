@@ -439,3 +439,242 @@ def test_completion_values_come_from_the_catalogue() -> None:
     assert COMPLETION_VALUES["--quality"] == ("480p", "720p", "1080p", "4k")
     assert {"adaptive", "keep_ratio", "21:9"} <= set(COMPLETION_VALUES["--aspect-ratio"])
     assert COMPLETION_VALUES["--output-format"] == ("mp4", "mov")
+
+
+# -- batch manifests -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def jsonl(*lines: dict[str, Any]) -> str:
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+def planned(cli: CliRunner, manifest: str, *args: str) -> tuple[list[dict[str, Any]], Result]:
+    result = cli("batch", "-", "--dry-run", "--json", *args, input=manifest)
+    assert result.code == 0, result.err
+    return [line["body"] for line in result.json], result
+
+
+def test_jsonl_lines_take_every_field_of_their_model(cli: CliRunner, api: Emulator) -> None:
+    bodies, result = planned(
+        cli,
+        jsonl(
+            {
+                "prompt": "refs",
+                "model": REF_20,
+                "image_urls": [IMG],
+                "video_urls": [VID1, VID2],
+                "audio_urls": [AUD],
+                "content_filter": False,
+            },
+            {
+                "prompt": "searched",
+                "model": T2V_25,
+                "duration": "auto",
+                "output_format": "mov",
+                "model_params": {"web_search": True},
+            },
+            {"prompt": "edited", "model": EDIT_25, "video_urls": [VID1], "duration": -1},
+            {"prompt": "plain"},
+        ),
+    )
+    assert bodies == [
+        {
+            "model": REF_20,
+            "prompt": "refs",
+            "image_urls": [IMG],
+            "video_urls": [VID1, VID2],
+            "audio_urls": [AUD],
+            "content_filter": False,
+        },
+        {
+            "model": T2V_25,
+            "prompt": "searched",
+            "duration": -1,
+            "output_format": "mov",
+            "model_params": {"web_search": True},
+        },
+        {"model": EDIT_25, "prompt": "edited", "video_urls": [VID1], "duration": -1},
+        {"model": "seedance-1.5-pro", "prompt": "plain"},
+    ]
+    assert "warning" not in result.err
+    assert api.requests() == []
+
+
+def test_csv_columns_take_the_same_with_web_search_for_model_params(
+    cli: CliRunner, api: Emulator
+) -> None:
+    manifest = (
+        "prompt,model,video_urls,audio_urls,content_filter,web_search,output_format,duration\n"
+        f"refs,{REF_20},{VID1}|{VID2},{AUD},no,,,\n"
+        f"searched,{T2V_25},,,yes,true,mov,auto\n"
+        f"quiet,{T2V_20},,,,false,,15\n"
+    )
+    bodies, _ = planned(cli, manifest)
+    assert bodies == [
+        {
+            "model": REF_20,
+            "prompt": "refs",
+            "video_urls": [VID1, VID2],
+            "audio_urls": [AUD],
+            "content_filter": False,
+        },
+        {
+            "model": T2V_25,
+            "prompt": "searched",
+            "duration": -1,
+            "content_filter": True,
+            "output_format": "mov",
+            "model_params": {"web_search": True},
+        },
+        {
+            "model": T2V_20,
+            "prompt": "quiet",
+            "duration": 15,
+            "model_params": {"web_search": False},
+        },
+    ]
+    plain = cli("batch", "-", "--dry-run", input=manifest)  # piped: line, name, compact body
+    assert [line.split("\t") for line in plain.lines][2] == [
+        "4",
+        "",
+        '{"model":"seedance-2.0-text-to-video","prompt":"quiet","duration":15,'
+        '"model_params":{"web_search":false}}',
+    ]
+    assert api.requests() == []
+
+
+def test_the_profile_model_is_each_lines_default(cli: CliRunner, api: Emulator) -> None:
+    cli("config", "set", "model", T2V_25)
+    bodies, _ = planned(
+        cli,
+        jsonl({"prompt": "a", "duration": "auto"}, {"prompt": "b", "model": "seedance-1.5-pro"}),
+    )
+    assert [(b["model"], b.get("duration")) for b in bodies] == [
+        (T2V_25, -1),
+        ("seedance-1.5-pro", None),
+    ]
+
+
+def test_bad_lines_of_the_new_fields_refuse_the_batch_each_named(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    manifest = jsonl(
+        {"prompt": "ok", "model": T2V_25},
+        {"prompt": "local", "model": REF_20, "video_urls": ["clips/a.mp4"]},
+        {"prompt": "1.5", "video_urls": [VID1]},
+        {"prompt": "params", "model": T2V_25, "model_params": {"seed": 4}},
+        {"prompt": "params", "model": T2V_25, "model_params": True},
+        {"prompt": "flat", "model": T2V_25, "web_search": True},
+        {"prompt": "many", "model": REF_20, "image_urls": [IMG] * 10},
+        {"prompt": "long", "model": T2V_25, "duration": 31},
+        {"prompt": "auto", "duration": "auto"},
+        {"prompt": "audio", "model": "seedance-1.5-pro", "audio_urls": "voice.wav"},
+    )
+    result = cli("batch", "-", input=manifest)
+    assert result.code == 2 and result.out == ""
+    errors = [line for line in result.err.splitlines() if line.startswith("error: line")]
+    assert errors == [
+        "error: line 2: video_urls: 'clips/a.mp4' is a local file; the files API takes images "
+        "only, so videos must be given as http(s) URLs",
+        "error: line 3: video_urls: seedance-1.5-pro does not take reference videos",
+        "error: line 4: model_params: unknown key 'seed'; it may hold web_search",
+        'error: line 5: model_params: must be an object such as {"web_search": true}',
+        'error: line 6: web_search: goes in model_params in JSONL: "model_params": '
+        '{"web_search": true}',
+        f"error: line 7: image_urls: 10 images given; {REF_20} takes at most 9",
+        f"error: line 8: duration: {T2V_25} takes 4 to 30 seconds or auto, got 31",
+        "error: line 9: duration: seedance-1.5-pro does not pick the length itself (auto); "
+        "give 4 to 12 seconds",
+        "error: line 10: audio_urls: 'voice.wav' is a local file; the files API takes images "
+        "only, so audio clips must be given as http(s) URLs",
+    ]
+    assert "error: 9 invalid lines in the manifest; nothing was sent" in result.err
+    csv = f"prompt,model,web_search,model_params\nx,{T2V_25},maybe,\n"
+    refused = cli("batch", "-", input=csv)
+    assert refused.code == 2 and "unknown column(s) model_params" in refused.err
+    bad_cell = cli("batch", "-", input=f"prompt,model,web_search\nx,{T2V_25},maybe\n")
+    assert "error: line 2: model_params.web_search: must be true or false" in bad_cell.err
+    assert api.requests() == []
+
+
+def test_local_images_in_a_manifest_follow_each_lines_model(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    head = png_bytes(400, 400)
+    (work / "big.png").write_bytes(head + b"\0" * (12_000_000 - len(head)))
+    manifest = jsonl(
+        {"prompt": "2.0", "model": I2V_20, "image_urls": ["big.png"]},
+        {"prompt": "1.5", "image_urls": ["big.png"]},
+    )
+    (work / "m.jsonl").write_text(manifest)
+    refused = cli("batch", "m.jsonl", "--dry-run")
+    assert refused.code == 2
+    assert f"error: line 2: image_urls: {work / 'big.png'} is 12.0 MB; seedance-1.5-pro takes" in (
+        refused.err
+    )
+    assert "line 1" not in refused.err
+    (work / "m.jsonl").write_text(manifest.splitlines()[0] + "\n")
+    assert cli("batch", "m.jsonl", "--dry-run").code == 0
+    assert api.requests() == []
+
+
+def test_batch_warns_once_per_unknown_model_and_per_dropped_default(
+    cli: CliRunner, api: Emulator
+) -> None:
+    cli("config", "set", "aspect-ratio", "16:9")
+    cli("config", "set", "audio", "true")
+    bodies, result = planned(
+        cli,
+        jsonl(
+            {"prompt": "a", "model": "seedance-3-pro"},
+            {"prompt": "b", "model": I2V_25, "image_urls": [IMG]},
+            {"prompt": "c", "model": "seedance-3-pro"},
+            {"prompt": "d", "model": I2V_25, "image_urls": [IMG]},
+            {"prompt": "e", "model": FAST_10},
+        ),
+    )
+    assert bodies[0] == {
+        "model": "seedance-3-pro",
+        "prompt": "a",
+        "aspect_ratio": "16:9",
+        "generate_audio": True,
+    }
+    assert bodies[1] == {
+        "model": I2V_25,
+        "prompt": "b",
+        "image_urls": [IMG],
+        "generate_audio": True,
+    }
+    assert bodies[4] == {"model": FAST_10, "prompt": "e", "aspect_ratio": "16:9"}
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("warning: unknown model 'seedance-3-pro'; known models close")
+    assert warnings[0].endswith("(lines 1, 3)")
+    assert warnings[1] == (
+        f"warning: profile 'default' aspect-ratio = 16:9 left out on lines 2, 4: {I2V_25} "
+        "takes adaptive, got '16:9'"
+    )
+
+
+def test_a_rerun_finds_its_tasks_and_says_when_a_default_changed_their_request(
+    cli: CliRunner, api: Emulator, work: Path
+) -> None:
+    (work / "m.jsonl").write_text(jsonl({"prompt": "a"}, {"prompt": "b", "duration": 6}))
+    assert cli("batch", "m.jsonl").code == 0
+    again = cli("batch", "m.jsonl")
+    assert again.code == 0, again.err
+    assert len(api.requests("create")) == 2 and "different request" not in again.err
+    cli("config", "set", "quality", "480p")
+    changed = cli("batch", "m.jsonl")
+    assert changed.code == 0, changed.err
+    assert len(api.requests("create")) == 2  # the manifest is the batch: nothing made again
+    assert "was made from a different request (differs in: quality)" in changed.err
+    assert changed.err.count("different request") == 2
