@@ -49,11 +49,11 @@ _seedance() {
     esac
     case "$command" in
         'batch') _seedance_offer 'files' "--concurrency --dry-run --force --interval --output-dir --timeout" ;;
-        'config get') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
+        'config get') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir model' "" ;;
         'config list') _seedance_offer 'none' "" ;;
         'config path') _seedance_offer 'none' "" ;;
-        'config set') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
-        'config unset') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
+        'config set') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir model' "" ;;
+        'config unset') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir model' "" ;;
         'credits') _seedance_offer 'none' "" ;;
         'download') _seedance_offer 'completed-task-ids' "--force --missing --output -o" ;;
         'emulator') _seedance_offer 'none' "--credits --fault --files-errors-200 --legacy-error-codes --max-files --no-files-errors-200 --no-legacy-error-codes --no-second-origin --port --quiet --require-key --result-size --second-origin --task-seconds -q" ;;

@@ -51,9 +51,9 @@ complete -c seedance -n '__seedance_is "batch"' -l interval -x -d 'Poll every SE
 complete -c seedance -n '__seedance_is "batch"' -l force -d 'Overwrite an existing file.'
 complete -c seedance -n '__seedance_is "batch"' -l dry-run -d 'Check every line and print the requests; send nothing.'
 complete -c seedance -n '__seedance_is "batch"' -F
-complete -c seedance -n '__seedance_is "config get"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir'
-complete -c seedance -n '__seedance_is "config set"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir'
-complete -c seedance -n '__seedance_is "config unset"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir'
+complete -c seedance -n '__seedance_is "config get"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir model'
+complete -c seedance -n '__seedance_is "config set"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir model'
+complete -c seedance -n '__seedance_is "config unset"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir model'
 complete -c seedance -n '__seedance_is "download"' -l output -r -F -d 'Save the result here (implies waiting); a folder gets <task-id>.mp4.'
 complete -c seedance -n '__seedance_is "download"' -s o -r -F -d 'Save the result here (implies waiting); a folder gets <task-id>.mp4.'
 complete -c seedance -n '__seedance_is "download"' -l force -d 'Overwrite an existing file.'
