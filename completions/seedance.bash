@@ -59,11 +59,12 @@ _seedance() {
         'emulator') _seedance_offer 'none' "--credits --fault --files-errors-200 --legacy-error-codes --max-files --no-files-errors-200 --no-legacy-error-codes --no-second-origin --port --quiet --require-key --result-size --second-origin --task-seconds -q" ;;
         'generate') _seedance_offer 'none' "--aspect-ratio --audio --audio-url --callback-url --content-filter --dry-run --duration --force --idempotency-key --image --interval --model --no-audio --no-content-filter --output --output-format --quality --timeout --video --wait --web-search -a -d -i -o -w" ;;
         'history') _seedance_offer 'none' "--limit --search --status" ;;
+        'models') _seedance_offer 'none' "--available" ;;
         'status') _seedance_offer 'task-ids' "" ;;
         'upload') _seedance_offer 'files' "" ;;
         'wait') _seedance_offer 'task-ids' "--force --interval --output --timeout -o" ;;
         config) COMPREPLY=($(compgen -W "get list path set unset" -- "$cur")) ;;
-        *) COMPREPLY=($(compgen -W "batch config credits download emulator generate history status upload wait $globals" -- "$cur")) ;;
+        *) COMPREPLY=($(compgen -W "batch config credits download emulator generate history models status upload wait $globals" -- "$cur")) ;;
     esac
 }
 complete -F _seedance seedance

@@ -25,6 +25,7 @@ complete -c seedance -n 'test -z (__seedance_command)' -a download -d 'Download 
 complete -c seedance -n 'test -z (__seedance_command)' -a emulator -d 'Run the local EvoLink emulator on a loopback port (no key, no network, no cost).'
 complete -c seedance -n 'test -z (__seedance_command)' -a generate -d 'Create a video generation task.'
 complete -c seedance -n 'test -z (__seedance_command)' -a history -d 'List past tasks from the local history, newest first.'
+complete -c seedance -n 'test -z (__seedance_command)' -a models -d 'List the Seedance models this version knows: mode, durations, qualities, ratios, inputs.'
 complete -c seedance -n 'test -z (__seedance_command)' -a status -d 'Fetch each task once and show it: a table on a terminal, one line per task when piped.'
 complete -c seedance -n 'test -z (__seedance_command)' -a upload -d 'Check local images and upload them through the files API; print one URL per file.'
 complete -c seedance -n 'test -z (__seedance_command)' -a wait -d 'Wait until every task has ended, with progress; print each result URL (or saved path).'
@@ -103,6 +104,7 @@ complete -c seedance -n '__seedance_is "generate"' -l force -d 'Overwrite an exi
 complete -c seedance -n '__seedance_is "history"' -l limit -x -d 'At most N tasks.'
 complete -c seedance -n '__seedance_is "history"' -l status -x -a 'pending processing completed failed cancelled creating outcome_unknown' -d 'Only tasks in this status: pending, processing, completed, failed, cancelled, creating, outcome_unknown.'
 complete -c seedance -n '__seedance_is "history"' -l search -x -d 'Only tasks whose prompt or id holds TEXT.'
+complete -c seedance -n '__seedance_is "models"' -l available -d 'Ask the API which models this key may use (needs the key; costs nothing).'
 complete -c seedance -n '__seedance_is "status"' -a '(seedance _complete task-ids 2>/dev/null)'
 complete -c seedance -n '__seedance_is "upload"' -F
 complete -c seedance -n '__seedance_is "wait"' -l timeout -x -d 'Stop waiting after this long (exit 9); one deadline for all.'

@@ -100,6 +100,48 @@ class ModelSpec:
             output_formats=_tuple(entry.get("output_formats")),
         )
 
+    def to_entry(self) -> dict[str, Any]:
+        """The model as ``catalogue.json`` holds it (``from_entry`` read back): the key names of
+        ``seedance models --json``."""
+
+        def listed(values: tuple[str, ...] | None) -> list[str] | None:
+            return list(values) if values is not None else None
+
+        return {
+            "id": self.id,
+            "source": self.source,
+            "mode": self.mode,
+            "fields": sorted(self.fields),
+            "required": sorted(self.required),
+            "prompt": {"max_chars": self.prompt_max_chars, "max_tokens": self.prompt_max_tokens},
+            "duration": {
+                "min": self.duration_min,
+                "max": self.duration_max,
+                "auto": self.duration_auto,
+                "default": self.duration_default,
+            },
+            "qualities": listed(self.qualities),
+            "quality_default": self.quality_default,
+            "aspect_ratios": listed(self.aspect_ratios),
+            "aspect_ratio_default": self.aspect_ratio_default,
+            "aspect_ratios_with_images": listed(self.aspect_ratios_with_images),
+            "aspect_ratio_default_with_images": self.aspect_ratio_default_with_images,
+            "media": {
+                name: {
+                    "min": limit.minimum,
+                    "max": limit.maximum,
+                    "required": limit.required,
+                    "max_mb": limit.max_mb,
+                    "formats": listed(limit.formats),
+                }
+                for name, limit in self.media.items()
+            },
+            "audio_alone": self.audio_alone,
+            "media_required": self.media_required,
+            "model_params": sorted(self.model_params),
+            "output_formats": listed(self.output_formats),
+        }
+
     def ratios(self, *, with_images: bool) -> tuple[str, ...] | None:
         """The aspect ratios it takes for a request with or without images (1.0 pro fast allows
         ``adaptive`` and ``keep_ratio`` only with an image)."""

@@ -38,6 +38,7 @@ import httpx
 
 from . import __version__
 from .errors import (
+    APIError,
     BadResponse,
     ConnectionFailed,
     OutcomeUnknown,
@@ -53,6 +54,7 @@ from .http_errors import (
     decode_json,
     files_error,
     http_error,
+    model_refusal,
     next_hop,
 )
 from .models import (
@@ -60,6 +62,7 @@ from .models import (
     DEFAULT_FILES_URL,
     Credits,
     GenerationRequest,
+    ModelList,
     Task,
     UploadedFile,
     check_api_key,
@@ -422,7 +425,9 @@ class Client:
             error = self._http_error(response)
             if not 400 <= status < 500 or status == 408:  # 5xx, 1xx, odd codes: it got there
                 raise OutcomeUnknown(key, f"HTTP {status}: {error.message}") from None
-            raise error  # a 429 is tried again (``create_retryable``); any other 4xx is final
+            # A 429 is tried again (``create_retryable``); any other 4xx is final, and one that
+            # says the model is not served (any more) is told as such.
+            raise model_refusal(error, request.model, known=request.known_model)
 
         return self.retry.run(
             attempt,
@@ -454,6 +459,20 @@ class Client:
                     f"the credits answer says it failed: {clip(str(data.get('message')))}"
                 )
             return Credits.from_api(data)
+
+    def list_models(self) -> ModelList | None:
+        """The models this key may use, as ``GET /v1/models`` lists them (every model of the key,
+        not only Seedance ones). That endpoint is known only from EvoLink's own CLI: where it
+        answers 404 or 405 the API does not say, and this returns ``None`` instead of raising.
+        Retried like any read; an answer without a list of models is a ``BadResponse``."""
+        with self._masked():
+            try:
+                data = self._read(f"{self.base_url}/v1/models", None)
+            except APIError as exc:
+                if exc.status in (404, 405):
+                    return None
+                raise
+            return ModelList.from_api(data)
 
     def upload_file(
         self,

@@ -17,7 +17,9 @@ it, so the mapping lives here and only here::
     │   ├── PermissionDeniedError       4   403
     │   ├── InsufficientCreditsError    5   402
     │   ├── InvalidRequestError         6   400, 413, 422 and other 4xx
-    │   │   └── NotFoundError           6   404
+    │   │   ├── NotFoundError           6   404
+    │   │   └── ModelUnavailable        6   a create refused because the API no longer serves
+    │   │                                   its model (410, or a 400/403/404 that says so)
     │   ├── RateLimitError              7   429 (after retries)
     │   └── ServerError                 7   5xx (after retries)
     ├── ServiceError                    7   the network or the service failed us: no usable answer
@@ -278,6 +280,58 @@ class InvalidRequestError(APIError):
 
 class NotFoundError(InvalidRequestError):
     code = "not_found"
+
+
+#: What to do about a model the API does not serve: where the others are listed, how to pick one.
+MODEL_HINT = (
+    "`seedance models` lists the models this version knows (`--available`: those this key may "
+    "use); choose one with --model, or set the profile's `model` key"
+)
+
+
+class ModelUnavailable(InvalidRequestError):
+    """A create refused because the API does not serve its model (any more): retired by the
+    upstream provider, withdrawn, or unknown to the API (``http_errors.model_refusal`` judges the
+    answer). Nothing was created. ``model`` is the model asked for; ``status``, ``api_code``,
+    ``api_type`` and ``param`` are the answer's, as for any ``APIError``.
+
+    Exit 6 like any other refused request: the request itself (its model) is what the API will
+    not take, and a later try with the same model will be refused again. ``known`` says whether
+    this version's catalogue knows the model (it then says "no longer serves").
+    """
+
+    code = "model_unavailable"
+
+    def __init__(
+        self,
+        model: str,
+        detail: str,
+        *,
+        status: int,
+        known: bool = True,
+        api_code: str | int | None = None,
+        api_type: str | None = None,
+        param: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        serves = "no longer serves" if known else "does not serve"
+        super().__init__(
+            f"the API {serves} model {model}" + (f" ({clip(detail, 300)})" if detail else ""),
+            status=status,
+            api_code=api_code,
+            api_type=api_type,
+            param=param,
+            retry_after=retry_after,
+            hint=MODEL_HINT,
+        )
+        self.model = model
+        self.known = known
+
+    @property
+    def code_name(self) -> str:
+        """Always ``model_unavailable``: the API's own code (``gone``, ``model_retired``,
+        ``not_found``...) varies with how it says so, and stays in ``api_code``."""
+        return self.code
 
 
 class RateLimitError(APIError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from .errors import (
     APIError,
     InsufficientCreditsError,
+    ModelUnavailable,
     RedirectRefused,
     ResultGone,
     SeedanceError,
@@ -140,6 +142,72 @@ def http_error(
         param=param,
         retry_after=retry_after,
         hint=hint,
+    )
+
+
+#: Words by which an error says a model is not served (any more): in a code (``model_retired``,
+#: ``unsupported_model``, read with ``_`` as spaces) or a message about the ``model`` param.
+_NOT_SERVED = re.compile(
+    r"\b(retired|deprecated|decommissioned|discontinued|sunset|no longer|not available|"
+    r"unavailable|not found|does not exist|not exist|not supported|unsupported|unknown|disabled)\b",
+    re.IGNORECASE,
+)
+#: The stronger words a 403 needs: "not available" there may only mean "not for this key".
+_RETIRED = re.compile(
+    r"\b(retired|deprecated|decommissioned|discontinued|sunset|no longer)\b", re.IGNORECASE
+)
+_MODEL = re.compile(r"\bmodels?\b", re.IGNORECASE)
+
+
+def model_refusal(error: SeedanceError, model: str, *, known: bool = True) -> SeedanceError:
+    """``error`` as the answer to a create of ``model``: ``ModelUnavailable`` when the API says it
+    does not serve that model (any more), else ``error`` unchanged. Only for creates: a 410 or a
+    404 of a task query means something else.
+
+    How EvoLink answers for a retired model is undocumented (API.md, "Model lifecycle"), so this
+    reads every likely shape, and only those:
+
+    - 410 Gone, whatever the body: a create has nothing else that could be gone;
+    - 400 or 404 whose ``code`` names the model and a word of not being served
+      (``model_retired``, ``model_not_found``, ``model_not_available``, ``unsupported_model``), or
+      whose ``param`` is ``model`` and whose message has such a word; a 404 whose message names
+      the model (``The model 'X' was not found``) too. A 400 about another field that mentions
+      the model ("duration 20 is not supported by this model") stays a plain refusal;
+    - 403 only when it says retired, deprecated or no longer: ``model_access_denied`` ("this key
+      may not use it") stays an authorisation error (exit 4).
+    """
+    if not isinstance(error, APIError) or isinstance(error, ModelUnavailable):
+        return error
+    code = error.api_code.replace("_", " ") if isinstance(error.api_code, str) else ""
+    code_says = bool(_MODEL.search(code) and _NOT_SERVED.search(code))
+    message = error.message
+    about_model = error.param == "model"
+    status = error.status
+    if status == 410:
+        gone = True
+    elif status == 403:
+        gone = bool(_RETIRED.search(code) and _MODEL.search(code)) or bool(
+            (about_model or _MODEL.search(message) or model in message) and _RETIRED.search(message)
+        )
+    elif status == 400:
+        gone = code_says or (about_model and bool(_NOT_SERVED.search(message)))
+    elif status == 404:
+        names_it = about_model or bool(_MODEL.search(message)) or model in message
+        gone = code_says or (names_it and bool(_NOT_SERVED.search(message)))
+    else:
+        gone = False
+    if not gone:
+        return error
+    detail = message if message.startswith(f"HTTP {status}") else f"HTTP {status}: {message}"
+    return ModelUnavailable(
+        model,
+        detail,
+        status=status,
+        known=known,
+        api_code=error.api_code,
+        api_type=error.api_type,
+        param=error.param,
+        retry_after=error.retry_after,
     )
 
 

@@ -83,6 +83,16 @@ MIGRATIONS: Final[Sequence[str]] = (
     """
     ALTER TABLE tasks ADD COLUMN owner TEXT;
     """,
+    # What a task was expected to cost and what it did: the estimate made before the create (JSON:
+    # pricing.Estimate.as_json()), the API's reservation, and the billing figures when they come.
+    """
+    ALTER TABLE tasks ADD COLUMN estimate TEXT;
+    ALTER TABLE tasks ADD COLUMN credits_reserved REAL;
+    ALTER TABLE tasks ADD COLUMN credits_charged REAL;
+    ALTER TABLE tasks ADD COLUMN credits_refunded REAL;
+    ALTER TABLE tasks ADD COLUMN charge_status TEXT;
+    ALTER TABLE tasks ADD COLUMN replayed INTEGER;
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -148,6 +158,22 @@ class Entry:
     local_images: list[dict[str, str]]
     batch_key: str | None
     files: list[SavedFile]
+    estimate: dict[str, Any] | None = None
+    credits_reserved: float | None = None
+    credits_charged: float | None = None
+    credits_refunded: float | None = None
+    charge_status: str | None = None
+    replayed: bool = False
+
+    @property
+    def credits_released(self) -> float | None:
+        """What the API gave back: a failed or cancelled task is not charged, so its whole
+        reservation is released (API.md), unless the billing says it charged something."""
+        if self.charge_status == "released" or (
+            self.status in ("failed", "cancelled") and not self.credits_charged
+        ):
+            return self.credits_reserved
+        return None
 
     def result_state(self, now: float) -> str:
         """``saved``, ``downloadable``, ``expired``, or ``none`` (no result to speak of)."""
@@ -397,6 +423,7 @@ class Ledger:
         base_url: str | None,
         local_images: Sequence[Mapping[str, str]] = (),
         batch_key: str | None = None,
+        estimate: Mapping[str, Any] | None = None,
     ) -> Claim:
         """Claim a create before it is sent: one atomic insert of a ``creating`` row owned by this
         process. ``mine`` when it is ours to send; otherwise the row that holds the key (or the
@@ -414,8 +441,8 @@ class Ledger:
                 me = owners.token(self.path.parent)
                 inserted = conn.execute(
                     "INSERT INTO tasks (idempotency_key, state, created_at, updated_at, profile, "
-                    "base_url, prompt, params, local_images, batch_key, owner) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    "base_url, prompt, params, local_images, batch_key, owner, estimate) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                     (
                         idempotency_key,
                         CREATING,
@@ -428,6 +455,7 @@ class Ledger:
                         json.dumps(list(local_images)) if local_images else None,
                         batch_key,
                         me,
+                        json.dumps(dict(estimate)) if estimate is not None else None,
                     ),
                 ).rowcount
                 if inserted == 1:
@@ -501,9 +529,18 @@ class Ledger:
             )
             updated = conn.execute(
                 "UPDATE tasks SET task_id = ?, state = ?, updated_at = ?, status = ?, "
-                "progress = ? WHERE idempotency_key = ? AND task_id IS NULL",
-                (task.id, CREATED, now, task.status, task.progress, idempotency_key),
+                "progress = ?, replayed = ? WHERE idempotency_key = ? AND task_id IS NULL",
+                (
+                    task.id,
+                    CREATED,
+                    now,
+                    task.status,
+                    task.progress,
+                    int(task.replayed),
+                    idempotency_key,
+                ),
             ).rowcount
+            _book(conn, task)
             if updated == 0:
                 conn.execute(
                     "INSERT INTO tasks (task_id, state, created_at, updated_at, status, "
@@ -580,6 +617,7 @@ class Ledger:
                     "WHERE task_id = ?",
                     (*values, task.id),
                 )
+            _book(conn, task)
 
     @_kept
     def saved(self, task_id: str, result_index: int, path: Path, sha256: str, size: int) -> None:
@@ -674,6 +712,37 @@ class Ledger:
 
 #: SQLite's largest LIMIT; a larger ``--limit`` means "all of them".
 MAX_LIMIT: Final = 2**63 - 1
+
+
+def _book(conn: sqlite3.Connection, task: Task) -> None:
+    """Keep the money figures a task answer carries; a figure an answer leaves out (``usage``
+    comes on pending tasks only) keeps what an earlier answer said."""
+    billing = task.billing
+    charged = billing.charged if billing else None
+    if charged is None and task.credits_used is not None and task.status == "completed":
+        charged = task.credits_used
+    conn.execute(
+        "UPDATE tasks SET credits_reserved = COALESCE(?, credits_reserved), "
+        "credits_charged = COALESCE(?, credits_charged), "
+        "credits_refunded = COALESCE(?, credits_refunded), "
+        "charge_status = COALESCE(?, charge_status) WHERE task_id = ?",
+        (
+            task.credits_reserved
+            if task.credits_reserved is not None
+            else (billing.reserved if billing else None),
+            charged,
+            billing.refunded if billing else None,
+            billing.charge_status if billing else None,
+            task.id,
+        ),
+    )
+
+
+def _credits(value: Any) -> float | None:
+    """A stored money figure: a finite, non-negative number, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and 0 <= value <= 1e9 else None
 
 
 def epoch(value: Any) -> float | None:
@@ -788,4 +857,10 @@ def _entry(row: sqlite3.Row, files: list[SavedFile]) -> Entry:
         local_images=[i for i in images if isinstance(i, dict)],
         batch_key=_text(col["batch_key"]),
         files=files,
+        estimate=_load(col["estimate"], dict, None),
+        credits_reserved=_credits(col["credits_reserved"]),
+        credits_charged=_credits(col["credits_charged"]),
+        credits_refunded=_credits(col["credits_refunded"]),
+        charge_status=_text(col["charge_status"]),
+        replayed=bool(_int(col["replayed"])),
     )

@@ -30,6 +30,9 @@ CALLBACK_URL_MAX_CHARS: Final = 2048
 MAX_EPOCH: Final = 1e11
 #: Longest duration an answer may state (an estimate): a year. Anything above is absurd.
 MAX_SECONDS: Final = 366 * 86400.0
+#: The most credits one task may state (reserved, charged...): a figure above it, or below 0, is
+#: absurd and read as absent (a video costs at most about a thousand credits).
+MAX_CREDITS: Final = 1e9
 #: Task ids are put into a URL path; anything outside this set could change the request's meaning.
 TASK_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
 
@@ -66,6 +69,13 @@ def _number(value: object, low: float, high: float) -> float | None:
     if not math.isfinite(number):
         return None
     return min(high, max(low, number))
+
+
+def _amount(value: object) -> float | None:
+    """A number of credits a task states; ``None`` when absent, not a number, negative or absurd
+    (never clamped: a lying server must not make a task look as if it cost a billion)."""
+    number = _number(value, -1.0, MAX_CREDITS + 1)
+    return number if number is not None and 0 <= number <= MAX_CREDITS else None
 
 
 def epoch_seconds(number: float) -> float | None:
@@ -261,15 +271,18 @@ def is_model_name(value: object) -> bool:
     return isinstance(value, str) and _WORD.fullmatch(value) is not None
 
 
-def _models_taking(test: Callable[[ModelSpec], bool]) -> str:
-    """The known models for which ``test`` holds, for a hint (``seedance models`` shows the rest)."""
+def _models_taking(model: str, test: Callable[[ModelSpec], bool]) -> str:
+    """The known models for which ``test`` holds, nearest to ``model`` first, for a hint."""
+    import difflib
+
     from .catalogue import catalogue
 
     names = [spec.id for spec in catalogue().values() if test(spec)]
     if not names:
         return "no model this version knows takes it; 'seedance models' shows each model's rules"
-    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-    return f"models that take it: {shown}; 'seedance models' shows each model's rules"
+    names.sort(key=lambda name: -difflib.SequenceMatcher(None, model, name).ratio())
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"models that take it: {shown} (see 'seedance models')"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,14 +418,14 @@ class GenerationRequest:
                 raise ValidationError(
                     name,
                     f"{model} does not take {_what(name)}",
-                    hint=_models_taking(lambda s, n=name: s.takes(n)),  # type: ignore[misc]
+                    hint=_models_taking(model, lambda s, n=name: s.takes(n)),  # type: ignore[misc]
                 )
         self._check_duration(spec)
         if self.quality is not None and spec.qualities and self.quality not in spec.qualities:
             raise ValidationError(
                 "quality",
                 f"{model} takes {', '.join(spec.qualities)}, got {self.quality!r}",
-                hint=_models_taking(lambda s: self.quality in (s.qualities or ())),
+                hint=_models_taking(model, lambda s: self.quality in (s.qualities or ())),
             )
         ratios = spec.ratios(with_images=bool(self.image_urls))
         if self.aspect_ratio is not None and ratios and self.aspect_ratio not in ratios:
@@ -460,7 +473,7 @@ class GenerationRequest:
                     "duration",
                     f"{model} does not pick the length itself (auto); give "
                     f"{spec.duration_min} to {spec.duration_max} seconds",
-                    hint=_models_taking(lambda s: s.duration_auto),
+                    hint=_models_taking(model, lambda s: s.duration_auto),
                 )
             return
         low, high = spec.duration_min, spec.duration_max
@@ -477,7 +490,8 @@ class GenerationRequest:
                 + (" or auto" if spec.duration_auto else "")
                 + f", got {self.duration}",
                 hint=_models_taking(
-                    lambda s: (s.duration_min or 0) <= self.duration <= (s.duration_max or 0)  # type: ignore[operator]
+                    model,
+                    lambda s: (s.duration_min or 0) <= self.duration <= (s.duration_max or 0),  # type: ignore[operator]
                 ),
             )
 
@@ -623,8 +637,35 @@ class TaskError:
 
 
 @dataclasses.dataclass(frozen=True)
+class Billing:
+    """A task's ``billing`` object (API.md, seen only in EvoLink's own CLI: uncertain). Each figure
+    is ``None`` when absent or absurd; ``charge_status`` is ``reserved``, ``charged`` or
+    ``released`` as sent (any other word is kept, never trusted for control flow)."""
+
+    charge_status: str | None
+    reserved: float | None
+    charged: float | None
+    refunded: float | None
+
+    @classmethod
+    def from_api(cls, data: object) -> Billing | None:
+        if not isinstance(data, dict):
+            return None
+        billing = cls(
+            charge_status=_text(data.get("charge_status"), 32),
+            reserved=_amount(data.get("reserved_credits")),
+            charged=_amount(data.get("charged_credits")),
+            refunded=_amount(data.get("refunded_credits")),
+        )
+        return billing if billing != cls(None, None, None, None) else None
+
+
+@dataclasses.dataclass(frozen=True)
 class Task:
-    """A generation task as the API returned it. ``raw`` keeps the answer untouched for ``--json``."""
+    """A generation task as the API returned it. ``raw`` keeps the answer untouched for ``--json``.
+
+    ``replayed``: the create was answered with ``idempotency-replayed: true`` (the original task,
+    no new charge); set by the client from the answer's header."""
 
     id: str
     status: str
@@ -636,6 +677,9 @@ class Task:
     estimated_time: float | None
     credits_reserved: float | None
     raw: Mapping[str, Any]
+    billing: Billing | None = None
+    credits_used: float | None = None
+    replayed: bool = False
 
     @classmethod
     def from_api(cls, data: object, *, default_status: str | None = None) -> Task:
@@ -690,10 +734,12 @@ class Task:
             estimated_time=_number(
                 info.get("estimated_time") if isinstance(info, dict) else None, 0.0, MAX_SECONDS
             ),
-            credits_reserved=_number(
-                usage.get("credits_reserved") if isinstance(usage, dict) else None, 0.0, 1e12
+            credits_reserved=_amount(
+                usage.get("credits_reserved") if isinstance(usage, dict) else None
             ),
             raw=data,
+            billing=Billing.from_api(data.get("billing")),
+            credits_used=_amount(usage.get("credits_used") if isinstance(usage, dict) else None),
         )
 
     @property
@@ -775,6 +821,49 @@ class UploadedFile:
             expires_at=expires if isinstance(expires, str) else None,
             raw=data,
         )
+
+
+#: The most entries of a ``GET /v1/models`` answer read: EvoLink lists every model of the key
+#: (chat, image, video), a few hundred at most; an answer of a million is not looked through.
+MAX_LISTED_MODELS: Final = 10_000
+#: A model id longer than this, or with control characters, is no id: skipped.
+MAX_MODEL_ID_CHARS: Final = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelList:
+    """The models ``GET /v1/models`` says this key may use: ``ids`` in the API's order, each once.
+
+    Read tolerantly: an entry is ``{"id": "..."}`` (the OpenAI-style list EvoLink's own CLI
+    reads) or a bare string; entries without a usable id are counted in ``skipped``; past
+    ``MAX_LISTED_MODELS`` entries the rest is not read (``truncated``).
+    """
+
+    ids: tuple[str, ...]
+    skipped: int = 0
+    truncated: bool = False
+
+    @classmethod
+    def from_api(cls, data: object) -> ModelList:
+        """Build from the answer: ``{"data": [...]}`` or a bare list; ``BadResponse`` for
+        anything without a list of models."""
+        items = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise BadResponse("the answer of GET /v1/models holds no list of models")
+        ids: dict[str, None] = {}
+        skipped = 0
+        for item in items[:MAX_LISTED_MODELS]:
+            value = item.get("id") if isinstance(item, dict) else item
+            if (
+                isinstance(value, str)
+                and value.strip()
+                and len(value) <= MAX_MODEL_ID_CHARS
+                and value.isprintable()
+            ):
+                ids.setdefault(value.strip(), None)
+            else:
+                skipped += 1
+        return cls(tuple(ids), skipped, len(items) > MAX_LISTED_MODELS)
 
 
 def task_ids(items: Sequence[str]) -> list[str]:

@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from typing import IO, TYPE_CHECKING, Any, Protocol, assert_never
 
 from .errors import OutputClosed, OutputFailed, SeedanceError, describe
-from .models import Task
+from .models import MAX_LISTED_MODELS, Task
 from .redact import redact
 from .views import (
     Balance,
@@ -37,6 +37,8 @@ from .views import (
     DryRun,
     FinishedTask,
     HistoryRows,
+    ModelDetail,
+    ModelRows,
     SavedFiles,
     Shown,
     StatusRows,
@@ -45,7 +47,9 @@ from .views import (
 )
 
 if TYPE_CHECKING:
+    from .catalogue import ModelSpec
     from .ledger import Entry
+    from .views import Availability
 
 # C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text on a terminal.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -180,12 +184,14 @@ class Output:
         if self.json_mode:
             for data in json_objects(result):
                 self._json(data)
-            return
-        if self.out_fancy:
-            self._show_on_terminal(result)
         else:
-            self._show_plain(result)
-        for note in text_notes(result):
+            if self.out_fancy:
+                self._show_on_terminal(result)
+            else:
+                self._show_plain(result)
+            for note in text_notes(result):
+                self.info(note)
+        for note in notes(result):
             self.info(note)
 
     def _show_on_terminal(self, result: Shown) -> None:
@@ -213,6 +219,10 @@ class Output:
                 self._rich_table(("ID", "STATUS", "PROGRESS", "RESULT"), rows, status_styles=styles)
             case Balance() | HistoryRows() | ConfigSettings():
                 self._rich_table(*table_of(result))
+            case ModelRows():
+                self._rich_out(lambda console: console.print(models_table(result, console.width)))
+            case ModelDetail():
+                self._rich_out(lambda console: console.print(model_sheet(result)))
             case _:
                 self._show_plain(result)
 
@@ -257,6 +267,16 @@ class Output:
             case Balance() | HistoryRows() | ConfigSettings():
                 for row in table_of(result)[1]:
                     self._fields(*row)
+            case ModelRows():
+                if result.availability is None:
+                    for spec in result.specs:
+                        self._line(spec.id)
+                else:
+                    for model_id, available, known in availability_rows(result):
+                        self._fields(model_id, yes_no(available), yes_no(known))
+            case ModelDetail():
+                for key, _, value in model_facts(result):
+                    self._fields(key, value)
             case _:
                 assert_never(result)
 
@@ -447,8 +467,9 @@ class Output:
             yield LineDisplay(self, wall_clock)
 
 
-def json_objects(result: Shown) -> Iterator[dict[str, Any]]:
-    """The JSON objects ``--json`` prints for ``result``, one per line, in order."""
+def json_objects(result: Shown) -> Iterator[Any]:
+    """The JSON values ``--json`` prints for ``result``, one per line, in order: objects, and
+    for the model list one array."""
     match result:
         case CreatedTask():
             yield dict(result.current().raw)
@@ -509,8 +530,48 @@ def json_objects(result: Shown) -> Iterator[dict[str, Any]]:
             yield {key: {"value": value, "source": source} for key, value, source in result.rows}
         case ConfigPath():
             yield {"path": str(result.path), "exists": result.exists}
+        case ModelRows():
+            availability = result.availability
+            listing: list[dict[str, Any]] = [
+                model_json(spec, default=spec.id == result.default, availability=availability)
+                for spec in result.specs
+            ]
+            if availability is not None:
+                listing += [{"id": i, "known": False, "available": True} for i in availability.new]
+            yield listing
+        case ModelDetail():
+            yield model_json(
+                result.spec,
+                default=result.is_default,
+                availability=result.availability,
+                price_per_second=result.price_per_second,
+            )
         case _:
             assert_never(result)
+
+
+def notes(result: Shown) -> list[str]:
+    """What stderr says along with ``result`` whatever the format, JSON too: what the API did
+    not say about the models (a script reading the JSON learns it from ``available: null``)."""
+    if not isinstance(result, ModelRows | ModelDetail) or result.availability is None:
+        return []
+    availability = result.availability
+    if availability.listed is None:
+        return [
+            "the API does not say which models this key may use (it has no GET /v1/models); "
+            "showing what this version knows"
+        ]
+    said = []
+    if availability.truncated:
+        said.append(f"the API listed more than {MAX_LISTED_MODELS} models; the rest was not read")
+    if availability.skipped:
+        said.append(f"{availability.skipped} entries of the API's list had no usable id: ignored")
+    if availability.more_new and isinstance(result, ModelRows):
+        said.append(
+            f"and {availability.more_new} more Seedance models the API lists that this version "
+            "does not know"
+        )
+    return said
 
 
 def text_notes(result: Shown) -> list[str]:
@@ -568,6 +629,326 @@ def table_of(
             )
         case _:
             assert_never(result)
+
+
+# -- models ------------------------------------------------------------------------------------------
+
+#: The kinds of reference ``models`` counts, as people say them.
+MEDIA_WORDS = (("image_urls", "images"), ("video_urls", "videos"), ("audio_urls", "audio"))
+
+
+def yes_no(value: bool | None) -> str:
+    return "-" if value is None else "yes" if value else "no"
+
+
+def model_json(
+    spec: ModelSpec,
+    *,
+    default: bool,
+    availability: Availability | None,
+    price_per_second: str | None = None,
+) -> dict[str, Any]:
+    """One model as ``models --json`` prints it: ``id``, ``known`` (true: this version has its
+    rules), ``default``, ``family``, ``tier``, ``durations`` (as text), then every field of its
+    ``catalogue.json`` entry under the same names; ``available`` with ``--available`` (``null``
+    when the API does not say)."""
+    entry = spec.to_entry()
+    data: dict[str, Any] = {
+        "id": entry.pop("id"),
+        "known": True,
+        "default": default,
+        "family": spec.family,
+        "tier": spec.tier,
+        "durations": spec.durations,
+        **entry,
+    }
+    if availability is not None:
+        data["available"] = availability.of_model(spec.id)
+    if price_per_second is not None:
+        data["price_per_second"] = price_per_second
+    return data
+
+
+def availability_rows(result: ModelRows) -> list[tuple[str, bool | None, bool]]:
+    """(id, whether this key may use it, whether this version knows it): every model this
+    version knows, then the Seedance models the API lists that it does not."""
+    availability = result.availability
+    assert availability is not None
+    rows = [(spec.id, availability.of_model(spec.id), True) for spec in result.specs]
+    return rows + [(model_id, True, False) for model_id in availability.new]
+
+
+def media_text(spec: ModelSpec) -> str:
+    """The references a model takes: ``images 0-9, videos 0-3, audio 0-3``; ``none``. A count
+    that may be left out starts at 0 (the file's minimum holds once any is given)."""
+    parts = []
+    for field, word in MEDIA_WORDS:
+        limit = spec.media.get(field)
+        if limit is not None:
+            low = limit.minimum if limit.required else 0
+            high = "" if limit.maximum is None else str(limit.maximum)
+            parts.append(f"{word} {low}-{high}" if high != str(low) else f"{word} {low}")
+    return ", ".join(parts) or "none"
+
+
+def extras_text(spec: ModelSpec) -> str:
+    """What a model offers beyond the common fields: ``audio`` (generate_audio), ``web search``,
+    ``mov`` (output_format)."""
+    extras = []
+    if spec.takes("generate_audio"):
+        extras.append("audio")
+    if spec.takes("model_params.web_search"):
+        extras.append("web search")
+    if spec.output_formats and "mov" in spec.output_formats:
+        extras.append("mov")
+    return ", ".join(extras) or "-"
+
+
+def ratios_text(spec: ModelSpec) -> str:
+    """Its aspect ratios; those it takes only with an image follow in brackets (1.0 pro fast)."""
+    plain = list(spec.aspect_ratios or ())
+    with_images = [r for r in spec.aspect_ratios_with_images or () if r not in plain]
+    text = " ".join(plain) or "any"
+    return text + (f" (with an image: {' '.join(with_images)})" if with_images else "")
+
+
+def _listing(values: tuple[str, ...] | None, default: str | None) -> str:
+    if not values:
+        return "any"
+    return " ".join(values) + (f" (default {default})" if default else "")
+
+
+def model_facts(result: ModelDetail) -> list[tuple[str, str, str]]:
+    """(key, label, value) of everything about one model: ``key`` for pipes (``key<TAB>value``),
+    ``label`` for people."""
+    spec = result.spec
+    facts = [
+        ("id", "id", spec.id),
+        ("default", "default", "yes" if result.is_default else "no"),
+        ("mode", "mode", spec.mode),
+        ("family", "family", spec.family),
+        ("tier", "tier", spec.tier),
+        (
+            "durations",
+            "seconds",
+            seconds_text(spec)
+            + (f" (default {spec.duration_default})" if spec.duration_default is not None else ""),
+        ),
+        ("qualities", "qualities", _listing(spec.qualities, spec.quality_default)),
+        ("aspect_ratios", "aspect ratios", _listing(spec.aspect_ratios, spec.aspect_ratio_default)),
+    ]
+    if spec.aspect_ratios_with_images != spec.aspect_ratios:
+        facts.append(
+            (
+                "aspect_ratios_with_images",
+                "with an image",
+                _listing(spec.aspect_ratios_with_images, spec.aspect_ratio_default_with_images),
+            )
+        )
+    for field, word in MEDIA_WORDS:
+        limit = spec.media.get(field)
+        if limit is None:
+            continue
+        low = limit.minimum if limit.required else 0
+        high = "" if limit.maximum is None else str(limit.maximum)
+        text = f"{low}-{high}" + (", required" if limit.required else "")
+        if limit.formats:
+            text += "; " + " ".join(limit.formats)
+        if limit.max_mb is not None:
+            text += f"; at most {limit.max_mb} MB each"
+        facts.append((field, word, text))
+    if "audio_urls" in spec.media:
+        facts.append(
+            (
+                "audio_alone",
+                "audio alone",
+                "yes" if spec.audio_alone else "no: give an image or a video with it",
+            )
+        )
+    if spec.media_required:
+        facts.append(("media_required", "references", "at least one is required"))
+    limits = []
+    if spec.prompt_max_chars is not None:
+        limits.append(f"{spec.prompt_max_chars} characters")
+    if spec.prompt_max_tokens is not None:
+        limits.append(f"{spec.prompt_max_tokens} tokens")
+    facts.append(("prompt", "prompt", "at most " + " or ".join(limits) if limits else "any"))
+    facts.append(("extras", "extras", extras_text(spec)))
+    facts.append(("fields", "request fields", " ".join(sorted(spec.fields))))
+    if spec.model_params:
+        facts.append(("model_params", "model_params", " ".join(sorted(spec.model_params))))
+    if spec.output_formats:
+        facts.append(("output_formats", "output formats", " ".join(spec.output_formats)))
+    # The pricing module fills ``price_per_second``; until then there is no row for it.
+    if result.price_per_second is not None:
+        facts.append(("price_per_second", "price per second", result.price_per_second))
+    if result.availability is not None:
+        available = result.availability.of_model(spec.id)
+        facts.append(
+            (
+                "available",
+                "available",
+                "unknown (the API does not say)" if available is None else yes_no(available),
+            )
+        )
+    facts.append(("source", "source", spec.source))
+    return facts
+
+
+def model_sheet(result: ModelDetail) -> Any:
+    """One model for people: a label and a value on each line."""
+    from rich.table import Table
+    from rich.text import Text
+
+    sheet = Table(box=None, pad_edge=False, show_header=False)
+    sheet.add_column(style="bold", no_wrap=True)
+    sheet.add_column(overflow="fold")
+    for key, label, value in model_facts(result):
+        cell = Text(clean(value))
+        if key == "default" and result.is_default:
+            cell.stylize("green")
+        elif key == "available":
+            cell.stylize("green" if value == "yes" else "red" if value == "no" else "yellow")
+        sheet.add_row(Text(label), cell)
+    return sheet
+
+
+#: The model table's columns after ID (and AVAILABLE): (name, the narrowest it may wrap to, or
+#: ``None`` for a column never wrapped). The wide table is shown only where every column gets
+#: that much; narrower, each model's facts share one column beside its id, a line for each kind.
+MODEL_COLUMNS: tuple[tuple[str, int | None], ...] = (
+    ("MODE", None),
+    ("SECONDS", None),
+    ("QUALITY", None),
+    ("RATIOS", 18),
+    ("INPUTS", 12),
+    ("EXTRAS", 11),
+)
+NEW_MODEL = "?"
+NEW_MODEL_NOTE = "listed by the API, not known to this version (no rules of its own)"
+#: Space between two columns, and what the narrow layout keeps for the facts beside an id.
+COLUMN_GAP = 2
+LEAST_DETAILS = 24
+
+
+def seconds_text(spec: ModelSpec) -> str:
+    """Its durations with their unit: ``4-12 s``, ``4-30 s or auto``, ``auto``."""
+    span = spec.durations.removesuffix(" or auto")
+    if span == "auto":
+        return "auto"
+    return f"{span} s" + (" or auto" if spec.duration_auto else "")
+
+
+def fit_columns(columns: Sequence[tuple[int, int | None]], width: int) -> list[int] | None:
+    """Widths for columns of (widest cell, narrowest it may wrap to; ``None``: never wrapped)
+    within ``width`` (gaps included): every column as wide as its widest cell if they all fit,
+    else the wrapping ones share what is left, each at least its narrowest and the widest first
+    given more. ``None`` when even that does not fit."""
+    widths = [widest if least is None else min(widest, least) for widest, least in columns]
+    room = width - sum(widths) - COLUMN_GAP * (len(columns) - 1)
+    if room < 0:
+        return None
+    growing = [i for i, (widest, least) in enumerate(columns) if least is not None]
+    while room > 0:
+        short = [i for i in growing if widths[i] < columns[i][0]]
+        if not short:
+            break
+        # One character at a time to the column furthest from its widest cell, in proportion.
+        index = max(short, key=lambda i: (columns[i][0] - widths[i]) / columns[i][0])
+        widths[index] += 1
+        room -= 1
+    return widths
+
+
+def models_table(result: ModelRows, width: int) -> Any:
+    """The models for people, fitting ``width``: ids are never cut (one longer than the terminal
+    allows, from the API, is folded onto several lines, every character kept). Wide enough, one
+    column per fact; narrower, each model's facts in one column beside its id."""
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
+    availability = result.availability
+    asked = availability is not None and availability.listed is not None
+    known = {spec.id: spec for spec in result.specs}
+    rows = (
+        [(model_id, available) for model_id, available, _ in availability_rows(result)]
+        if asked
+        else [(spec.id, None) for spec in result.specs]
+    )
+
+    def id_cell(model_id: str) -> Text:
+        text = Text(clean(model_id))
+        if model_id == result.default:
+            text.append(" (default)", style="green")
+        return text
+
+    def facts(spec: ModelSpec | None) -> list[str]:
+        if spec is None:
+            return [NEW_MODEL] + [""] * (len(MODEL_COLUMNS) - 1)
+        return [
+            spec.mode,
+            seconds_text(spec),
+            " ".join(spec.qualities or ()) or "any",
+            ratios_text(spec),
+            media_text(spec),
+            extras_text(spec),
+        ]
+
+    ids = [id_cell(model_id) for model_id, _ in rows]
+    cells = [facts(known.get(model_id)) for model_id, _ in rows]
+    id_width = max([cell_len("ID"), *(cell_len(str(cell)) for cell in ids)])
+    columns: list[tuple[int, int | None]] = [(id_width, None)]
+    if asked:
+        columns.append((len("AVAILABLE"), None))
+    for index, (name, least) in enumerate(MODEL_COLUMNS):
+        widest = max([cell_len(name), *(cell_len(row[index]) for row in cells)])
+        columns.append((widest, least))
+    widths = fit_columns(columns, width)
+    if widths is not None:
+        wide = Table(box=None, pad_edge=False, header_style="bold", padding=(0, COLUMN_GAP, 0, 0))
+        names = ["ID", *(["AVAILABLE"] if asked else []), *(name for name, _ in MODEL_COLUMNS)]
+        for name, column_width in zip(names, widths, strict=True):
+            wide.add_column(name, width=column_width, overflow="fold")
+        for identity, (_, available), row in zip(ids, rows, cells, strict=True):
+            shown = [identity]
+            if asked:
+                shown.append(Text(yes_no(available), style="green" if available else "red"))
+            shown += [Text(cell) for cell in row]
+            wide.add_row(*shown)
+        if asked and availability is not None and availability.new:
+            wide.caption = f"{NEW_MODEL}: {NEW_MODEL_NOTE}"
+            wide.caption_justify = "left"
+        return wide
+    narrow = Table(box=None, pad_edge=False, header_style="bold", padding=(0, COLUMN_GAP, 0, 0))
+    narrow.add_column(
+        "ID", width=max(4, min(id_width, width - COLUMN_GAP - LEAST_DETAILS)), overflow="fold"
+    )
+    narrow.add_column("DETAILS", overflow="fold")
+    for index, (identity, (model_id, available), row) in enumerate(
+        zip(ids, rows, cells, strict=True)
+    ):
+        lines = []
+        if asked:
+            lines.append(
+                Text(
+                    "available" if available else "not available to this key",
+                    style="green" if available else "red",
+                )
+            )
+        if known.get(model_id) is None:
+            lines.append(Text(NEW_MODEL_NOTE))
+        else:
+            mode, seconds, qualities, ratios, inputs, extras = row
+            lines.append(Text(f"{mode}, {seconds}, {qualities}"))
+            lines.append(Text(f"ratios {ratios}"))
+            said = [] if inputs == "none" else [inputs]
+            said += [] if extras == "-" else [f"extras: {extras}"]
+            lines.append(Text("; ".join(said) or "text only"))
+        if index < len(rows) - 1:
+            lines.append(Text(""))  # a blank line between models: each takes several
+        narrow.add_row(identity, Text("\n").join(lines))
+    return narrow
 
 
 def excerpt(text: str, width: int) -> str:

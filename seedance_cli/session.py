@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .config import Settings
     from .images import ImageInfo
-    from .models import Credits, UploadedFile
+    from .models import Credits, ModelList, UploadedFile
     from .waiting import ErrorCallback, UpdateCallback
 
 
@@ -273,6 +273,11 @@ class Session:
 
     def credits(self) -> Credits:
         return self.client.get_credits()
+
+    def available_models(self) -> ModelList | None:
+        """The models this key may use (``GET /v1/models``); ``None`` where the API does not
+        say (the endpoint answers 404 or 405)."""
+        return self.client.list_models()
 
     # -- creating ------------------------------------------------------------------------------------
 

@@ -9,16 +9,17 @@ imports more than the standard library, so that every command can import it at n
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     from .batch import Outcome
+    from .catalogue import ModelSpec
     from .errors import SeedanceError
     from .images import ImageInfo
     from .ledger import Entry
-    from .models import Credits, Task, UploadedFile
+    from .models import Credits, ModelList, Task, UploadedFile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +143,69 @@ class Balance:
     credits: Credits
 
 
+#: How many models the API lists that this version does not know are shown (the rest counted).
+MAX_NEW_SHOWN = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class Availability:
+    """What the API said about the models this key may use (``models --available``).
+
+    ``listed``: the ids ``GET /v1/models`` lists; ``None`` when the API does not say (the endpoint
+    answered 404 or 405). ``new``: the Seedance models it lists that this version does not know
+    (ids holding ``seedance``: the API lists the key's other models too), at most
+    ``MAX_NEW_SHOWN`` of them, ``more_new`` counting the rest. ``skipped`` and ``truncated``: what
+    of the answer could not be read (``ModelList``)."""
+
+    listed: frozenset[str] | None
+    new: tuple[str, ...] = ()
+    more_new: int = 0
+    skipped: int = 0
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, models: ModelList | None, known: Iterable[str]) -> Availability:
+        if models is None:
+            return cls(None)
+        catalogue = set(known)
+        new = [i for i in models.ids if i not in catalogue and "seedance" in i.lower()]
+        return cls(
+            frozenset(models.ids),
+            tuple(new[:MAX_NEW_SHOWN]),
+            max(0, len(new) - MAX_NEW_SHOWN),
+            models.skipped,
+            models.truncated,
+        )
+
+    def of_model(self, model_id: str) -> bool | None:
+        """Whether this key may use ``model_id``; ``None`` when the API does not say."""
+        return None if self.listed is None else model_id in self.listed
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRows:
+    """``models``: every model this version knows (``specs``, in the catalogue's order), which
+    one ``generate`` uses without ``--model`` (``default``), and with ``--available`` what the API
+    said (``availability``; ``None`` when it was not asked)."""
+
+    specs: tuple[ModelSpec, ...]
+    default: str
+    availability: Availability | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelDetail:
+    """``models MODEL``: everything about one model. ``availability`` as in ``ModelRows``.
+
+    ``price_per_second`` is where the pricing module's figure goes (text such as
+    ``1.7784 credits ($0.026)``): ``None`` until it exists, and then not shown."""
+
+    spec: ModelSpec
+    is_default: bool
+    availability: Availability | None = None
+    price_per_second: str | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class HistoryRows:
     """``history``: rows of the local history, newest first, as of ``now`` (epoch seconds); the
@@ -191,6 +255,8 @@ Shown: TypeAlias = (
     | BatchLine
     | UploadedImage
     | Balance
+    | ModelRows
+    | ModelDetail
     | HistoryRows
     | ConfigValue
     | ConfigSettings

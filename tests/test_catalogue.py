@@ -134,3 +134,16 @@ def test_an_unknown_model_gets_the_closest_known_ids() -> None:
     assert closest("seedance-2.0-text-to-vid")[0] == "seedance-2.0-text-to-video"
     assert closest("seedance-2.5-video-edt")[0] == "seedance-2.5-video-edit"
     assert closest("completely-different") == []
+
+
+def test_the_readme_models_table_is_the_catalogue() -> None:
+    """Each model has a row in README's Models table with its own durations and qualities."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Models", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("`")[1]: line for line in section.splitlines() if line.startswith("| `")}
+    assert set(rows) == set(catalogue())
+    for model, entry in catalogue().items():
+        cells = [cell.strip() for cell in rows[model].split("|")]
+        assert cells[2] == entry.mode
+        assert cells[3].startswith(entry.durations), model
+        assert cells[4] == f"{', '.join(entry.qualities or ())} ({entry.quality_default})", model

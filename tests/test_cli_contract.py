@@ -167,8 +167,7 @@ def test_json_shapes_are_pinned(cli: CliRunner, api: Emulator) -> None:
             "error": {
                 "code": "usage_error",
                 "message": "--duration: seedance-1.5-pro takes 4 to 12 seconds, got 2",
-                "hint": "models that take it: doubao-seedance-1.0-pro-fast; "
-                "'seedance models' shows each model's rules",
+                "hint": "models that take it: doubao-seedance-1.0-pro-fast (see 'seedance models')",
             }
         }
     ]

@@ -238,8 +238,7 @@ def test_bad_input_with_json_also_prints_the_error_object(cli: CliRunner, api: E
             "error": {
                 "code": "usage_error",
                 "message": "--duration: seedance-1.5-pro takes 4 to 12 seconds, got 3",
-                "hint": "models that take it: doubao-seedance-1.0-pro-fast; "
-                "'seedance models' shows each model's rules",
+                "hint": "models that take it: doubao-seedance-1.0-pro-fast (see 'seedance models')",
             }
         }
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import subprocess
 import sys
@@ -148,7 +149,7 @@ def test_a_version_1_database_migrates_forward_keeping_its_rows(tmp_path: Path) 
     assert entry.prompt == "old row" and entry.batch_key is None and entry.local_images == []
     ledger.close()
     version = sqlite3.connect(folder / FILE_NAME).execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 3
+    assert version == SCHEMA_VERSION == 4
 
 
 def test_a_version_2_creating_row_becomes_outcome_unknown(tmp_path: Path) -> None:
@@ -350,3 +351,65 @@ def test_the_end_of_a_session_waits_for_a_busy_history_to_record_what_it_saw(
     finally:
         release.join()
     assert ledger.unwritten == 0 and ledger.entry(task.id) is not None
+
+
+# -- money -----------------------------------------------------------------------------------------
+
+
+def task_answer(status: str, **extra: object) -> Task:
+    return Task.from_api({"id": "task-unified-1-moneyabc", "status": status, "created": 1, **extra})
+
+
+def test_the_history_keeps_the_estimate_the_reservation_and_what_was_charged(
+    ledger: Ledger,
+) -> None:
+    estimate = {"known": True, "low": "17.784", "high": "17.784", "text": "17.78 credits ($0.26)"}
+    assert ledger.claim("k-money", {"prompt": "p"}, profile=None, base_url=None, estimate=estimate)
+    ledger.created("k-money", task_answer("pending", usage={"credits_reserved": 17.784}))
+    ledger.observe(task_answer("processing"))  # usage comes on pending tasks only: kept
+    entry = ledger.entry("task-unified-1-moneyabc")
+    assert entry is not None
+    assert entry.estimate == estimate and entry.credits_reserved == 17.784
+    assert entry.credits_charged is None and entry.credits_released is None
+    ledger.observe(
+        task_answer(
+            "completed",
+            billing={"charge_status": "charged", "charged_credits": 17.784, "refunded_credits": 0},
+        )
+    )
+    entry = ledger.entry("task-unified-1-moneyabc")
+    assert entry is not None
+    assert (entry.credits_charged, entry.charge_status, entry.credits_refunded) == (
+        17.784,
+        "charged",
+        0.0,
+    )
+    assert entry.credits_released is None
+
+
+def test_a_failed_tasks_reservation_is_released(ledger: Ledger) -> None:
+    ledger.claim("k-fail", {"prompt": "p"}, profile=None, base_url=None)
+    ledger.created("k-fail", task_answer("pending", usage={"credits_reserved": 8.0}))
+    ledger.observe(task_answer("failed", error={"code": "service_error", "message": "x"}))
+    entry = ledger.entry("task-unified-1-moneyabc")
+    assert entry is not None and entry.credits_released == 8.0 and entry.credits_charged is None
+
+
+def test_a_replayed_create_is_remembered_as_no_new_charge(ledger: Ledger) -> None:
+    ledger.claim("k-replay", {"prompt": "p"}, profile=None, base_url=None)
+    replayed = dataclasses.replace(task_answer("pending"), replayed=True)
+    ledger.created("k-replay", replayed)
+    entry = ledger.entry("task-unified-1-moneyabc")
+    assert entry is not None and entry.replayed
+
+
+def test_absurd_stored_money_figures_read_as_absent(ledger: Ledger) -> None:
+    ledger.claim("k-odd", {"prompt": "p"}, profile=None, base_url=None)
+    ledger.created("k-odd", task_answer("pending", usage={"credits_reserved": 5.0}))
+    with sqlite3.connect(ledger.path) as conn:
+        conn.execute(
+            "UPDATE tasks SET credits_reserved = 'lots', credits_charged = -3, estimate = '[1]'"
+        )
+    entry = ledger.entry("task-unified-1-moneyabc")
+    assert entry is not None
+    assert (entry.credits_reserved, entry.credits_charged, entry.estimate) == (None, None, None)

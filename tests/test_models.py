@@ -303,7 +303,17 @@ JSON_VALUES = st.recursive(
     ),
     max_leaves=12,
 )
-TASK_FIELDS = ("status", "progress", "results", "error", "created", "model", "task_info", "usage")
+TASK_FIELDS = (
+    "status",
+    "progress",
+    "results",
+    "error",
+    "created",
+    "model",
+    "task_info",
+    "usage",
+    "billing",
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -315,6 +325,10 @@ def test_any_answer_with_an_id_yields_a_task_with_that_id(fields: dict[str, Any]
     assert task.created is None or 0 <= task.created < 1e11
     for number in (task.estimated_time, task.credits_reserved):
         assert number is None or math.isfinite(number)
+    billing = task.billing
+    amounts = [task.credits_reserved, task.credits_used]
+    amounts += [billing.reserved, billing.charged, billing.refunded] if billing else []
+    assert all(amount is None or 0 <= amount <= 1e9 for amount in amounts)
     assert isinstance(task.status, str) and task.status
     assert task.error is None or isinstance(task.error.message, str)
 
@@ -400,3 +414,40 @@ def test_credits_with_non_finite_or_huge_numbers_are_a_bad_response() -> None:
         }
         with pytest.raises(BadResponse):
             Credits.from_api(data)
+
+
+def test_billing_and_usage_figures_are_read_when_they_come() -> None:
+    task = Task.from_api(
+        {
+            **SEED_ANSWER,
+            "usage": {"credits_reserved": 17.784, "credits_used": 17.784},
+            "billing": {
+                "charge_status": "charged",
+                "refund_status": "none",
+                "reserved_credits": 17.784,
+                "charged_credits": 17.784,
+                "refunded_credits": 0,
+            },
+        }
+    )
+    assert task.credits_used == 17.784
+    assert task.billing is not None
+    assert (task.billing.charge_status, task.billing.charged, task.billing.refunded) == (
+        "charged",
+        17.784,
+        0.0,
+    )
+
+
+@pytest.mark.parametrize("absurd", [1e300, -5, float("nan"), "12", True, 1e10])
+def test_absurd_credit_figures_are_read_as_absent_never_clamped(absurd: object) -> None:
+    """A lying server must not make a task look as if it cost a billion (or gave money back)."""
+    task = Task.from_api(
+        {
+            **SEED_ANSWER,
+            "usage": {"credits_reserved": absurd, "credits_used": absurd},
+            "billing": {"charged_credits": absurd, "charge_status": "charged"},
+        }
+    )
+    assert task.credits_reserved is None and task.credits_used is None
+    assert task.billing is not None and task.billing.charged is None

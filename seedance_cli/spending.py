@@ -1,0 +1,169 @@
+"""What was spent, from the history: estimated, reserved, charged and released credits per group.
+
+``summarize`` reads history entries (``ledger.Entry``) and adds up, per day or per model, the four
+figures ``seedance usage`` reports. Each is taken only from what the history knows, never guessed:
+
+* **estimated**: the estimate made before the create (a range adds up as a range; a task whose
+  price was unknown is counted in ``unpriced``, never as 0);
+* **reserved**: the API's ``usage.credits_reserved`` on the create's answer;
+* **charged**: the task's ``billing.charged_credits`` (or ``usage.credits_used`` on a completed
+  task), where the API sent them;
+* **released**: the reservation of a task that failed or was cancelled (not charged, API.md), or
+  one whose billing says ``released``.
+
+A create answered with ``idempotency-replayed: true`` is the original task: it is counted once.
+Rows that never became a task (a create refused, or with an unknown outcome) have no figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+from .catalogue import DEFAULT_MODEL
+from .pricing import CREDITS_PER_USD
+
+if TYPE_CHECKING:
+    from .ledger import Entry
+
+GROUPINGS: Final = ("day", "model")
+
+
+@dataclasses.dataclass
+class Spend:
+    """The figures of one group (a day, a model, or the whole period), in credits."""
+
+    key: str
+    tasks: int = 0
+    estimated_low: Decimal = Decimal(0)
+    estimated_high: Decimal = Decimal(0)
+    unpriced: int = 0
+    reserved: Decimal = Decimal(0)
+    charged: Decimal = Decimal(0)
+    released: Decimal = Decimal(0)
+
+    def add(self, entry: Entry) -> None:
+        self.tasks += 1
+        estimate = entry.estimate or {}
+        low, high = _decimal(estimate.get("low")), _decimal(estimate.get("high"))
+        if low is not None and high is not None:
+            self.estimated_low += low
+            self.estimated_high += high
+        elif entry.estimate is not None:
+            self.unpriced += 1
+        self.reserved += _decimal(entry.credits_reserved) or 0
+        self.charged += _decimal(entry.credits_charged) or 0
+        self.released += _decimal(entry.credits_released) or 0
+
+    def as_json(self) -> dict[str, Any]:
+        figures = {
+            "estimated_low": self.estimated_low,
+            "estimated_high": self.estimated_high,
+            "reserved": self.reserved,
+            "charged": self.charged,
+            "released": self.released,
+        }
+        out: dict[str, Any] = {"key": self.key, "tasks": self.tasks, "unpriced": self.unpriced}
+        for name, credits in figures.items():
+            out[name] = float(credits)
+            out[f"{name}_usd"] = float(usd(credits))
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """``groups`` in order (days oldest first, models by reserved credits, largest first) and
+    ``total`` over the period that began at ``since`` (``None``: all of the history)."""
+
+    by: str
+    since: float | None
+    groups: tuple[Spend, ...]
+    total: Spend
+
+
+def usd(credits: Decimal) -> Decimal:
+    return (credits / CREDITS_PER_USD).quantize(Decimal("0.01"))
+
+
+def _decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return None
+    return number if number.is_finite() and number >= 0 else None
+
+
+def model_of(entry: Entry) -> str:
+    model = entry.params.get("model")
+    return model if isinstance(model, str) and model else DEFAULT_MODEL
+
+
+def day_of(entry: Entry, tz: datetime.tzinfo | None = None) -> str:
+    """The local date the task was created (``YYYY-MM-DD``)."""
+    when = datetime.datetime.fromtimestamp(entry.created_at or 0, tz=tz)
+    return when.date().isoformat()
+
+
+def counted(entry: Entry) -> bool:
+    """Whether a history row is a task that may have cost something, counted once: it has a task
+    id, and it is not a replay of a create already counted."""
+    return entry.task_id is not None and not entry.replayed
+
+
+def summarize(
+    entries: Iterable[Entry],
+    *,
+    by: str = "day",
+    since: float | None = None,
+    tz: datetime.tzinfo | None = None,
+) -> Usage:
+    """Add up what each task of ``entries`` created at or after ``since`` cost, per ``by``."""
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    key: Callable[[Entry], str] = model_of if by == "model" else (lambda e: day_of(e, tz))
+    groups: dict[str, Spend] = {}
+    total = Spend("total")
+    for entry in entries:
+        if not counted(entry):
+            continue
+        if since is not None and (entry.created_at is None or entry.created_at < since):
+            continue
+        name = key(entry)
+        groups.setdefault(name, Spend(name)).add(entry)
+        total.add(entry)
+    ordered = (
+        sorted(groups.values(), key=lambda g: g.key)
+        if by == "day"
+        else sorted(groups.values(), key=lambda g: (-g.reserved, g.key))
+    )
+    return Usage(by, since, tuple(ordered), total)
+
+
+_UNITS: Final = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, *, now: float, tz: datetime.tzinfo | None = None) -> float:
+    """``--since``: a span back from ``now`` (``36h``, ``7d``, ``2w``) or a local date
+    (``2026-11-01``, from its midnight), as epoch seconds. ``ValueError`` with a message for
+    anything else, a span of 0 or less, or a date in the future."""
+    value = text.strip().lower()
+    if value[:-1].isdigit() and value[-1:] in _UNITS:
+        amount = int(value[:-1])
+        if amount <= 0:
+            raise ValueError(f"--since: {text!r} is no span; give e.g. 7d")
+        return now - amount * _UNITS[value[-1]]
+    try:
+        day = datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"--since: {text!r} is neither a span (36h, 7d, 2w) nor a date (2026-11-01)"
+        ) from None
+    start = datetime.datetime.combine(day, datetime.time(), tzinfo=tz)  # naive: local time
+    if start.timestamp() > now:
+        raise ValueError(f"--since: {text} is in the future")
+    return start.timestamp()

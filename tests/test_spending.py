@@ -1,0 +1,116 @@
+"""What was spent, added up from the history: estimated, reserved, charged, released."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from seedance_cli.ledger import Entry
+from seedance_cli.spending import parse_since, summarize
+
+UTC = datetime.UTC
+DAY = 86400.0
+T0 = datetime.datetime(2026, 11, 20, 12, tzinfo=UTC).timestamp()
+
+
+def entry(n: int, **fields: Any) -> Entry:
+    base: dict[str, Any] = {
+        "idempotency_key": f"k{n}",
+        "task_id": f"task-unified-1-{n:08d}",
+        "state": "created",
+        "created_at": T0,
+        "updated_at": T0,
+        "profile": None,
+        "base_url": None,
+        "prompt": "p",
+        "params": {"model": "seedance-1.5-pro"},
+        "status": "completed",
+        "progress": 100,
+        "results": [],
+        "error_code": None,
+        "error_message": None,
+        "note": None,
+        "completed_at": None,
+        "expires_at": None,
+        "local_images": [],
+        "batch_key": None,
+        "files": [],
+    }
+    return dataclasses.replace(Entry(**base), **fields)
+
+
+def test_each_figure_adds_up_from_what_the_history_knows() -> None:
+    rows = [
+        entry(
+            1,
+            estimate={"low": 17.784, "high": 17.784},
+            credits_reserved=17.784,
+            credits_charged=17.784,
+        ),
+        entry(2, estimate={"low": 8.892, "high": 8.892}, credits_reserved=8.892, status="failed"),
+        entry(
+            3,
+            estimate={"low": None, "high": None, "known": False},
+            params={"model": "doubao-seedance-1.0-pro-fast"},
+            credits_reserved=20.0,
+        ),
+        entry(4, task_id=None, state="outcome_unknown", estimate={"low": 5, "high": 5}),
+        entry(5, replayed=True, credits_reserved=17.784, estimate={"low": 1, "high": 1}),
+    ]
+    usage = summarize(rows, by="model", tz=UTC)
+    total = usage.total
+    assert total.tasks == 3  # no task (4) and a replay (5) are not counted
+    assert (total.estimated_low, total.estimated_high, total.unpriced) == (
+        Decimal("26.676"),
+        Decimal("26.676"),
+        1,
+    )
+    assert total.reserved == Decimal("46.676")
+    assert total.charged == Decimal("17.784")
+    assert total.released == Decimal("8.892")  # the failed task's reservation
+    assert [g.key for g in usage.groups] == ["seedance-1.5-pro", "doubao-seedance-1.0-pro-fast"]
+    assert total.as_json()["reserved_usd"] == 0.69  # 46.676 / 68
+
+
+def test_days_are_local_dates_oldest_first_and_since_cuts_the_period() -> None:
+    rows = [entry(n, created_at=T0 - n * DAY, credits_reserved=1.0) for n in range(5)]
+    usage = summarize(rows, by="day", since=T0 - 2.5 * DAY, tz=UTC)
+    assert [g.key for g in usage.groups] == ["2026-11-18", "2026-11-19", "2026-11-20"]
+    assert usage.total.reserved == 3
+
+
+def test_a_range_estimate_adds_up_as_a_range() -> None:
+    rows = [
+        entry(1, estimate={"low": 80.36, "high": 602.7}),
+        entry(2, estimate={"low": 10, "high": 10}),
+    ]
+    total = summarize(rows, by="day", tz=UTC).total
+    assert (total.estimated_low, total.estimated_high) == (Decimal("90.36"), Decimal("612.7"))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7d", T0 - 7 * DAY),
+        ("36h", T0 - 36 * 3600),
+        ("2w", T0 - 14 * DAY),
+        ("2026-11-01", datetime.datetime(2026, 11, 1, tzinfo=UTC).timestamp()),
+    ],
+)
+def test_since_takes_a_span_or_a_date(text: str, expected: float) -> None:
+    assert parse_since(text, now=T0, tz=UTC) == expected
+
+
+@pytest.mark.parametrize("text", ["0d", "7", "yesterday", "2026-13-01", "2027-01-01", "-3d"])
+def test_since_refuses_anything_else(text: str) -> None:
+    with pytest.raises(ValueError, match="--since"):
+        parse_since(text, now=T0, tz=UTC)
+
+
+def test_by_must_be_day_or_model() -> None:
+    with pytest.raises(ValueError, match="by must be one of day, model"):
+        summarize([], by="week")
