@@ -35,27 +35,29 @@ _seedance() {
         esac
     done
     case "$prev" in
-        --aspect-ratio|-a) _seedance_values 'values:16:9 9:16 1:1 4:3 3:4 21:9 adaptive'; return ;;
-        --base-url|--callback-url|--credits|--fault|--idempotency-key|--interval|--limit|--max-files|--model|--port|--require-key|--result-size|--retire|--search|--task-seconds|--timeout) _seedance_values 'none'; return ;;
+        --aspect-ratio|-a) _seedance_values 'values:16:9 9:16 1:1 4:3 3:4 21:9 adaptive keep_ratio'; return ;;
+        --audio-url|--base-url|--callback-url|--credits|--fault|--idempotency-key|--interval|--limit|--max-files|--port|--require-key|--result-size|--retire|--search|--task-seconds|--timeout|--video) _seedance_values 'none'; return ;;
         --concurrency) _seedance_values 'values:1 2 4 8 16'; return ;;
-        --duration|-d) _seedance_values 'values:4 5 6 7 8 9 10 11 12'; return ;;
+        --duration|-d) _seedance_values 'values:2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 auto'; return ;;
         --image|--output|-i|-o) _seedance_values 'files'; return ;;
+        --model) _seedance_values 'values:seedance-1.5-pro doubao-seedance-1.0-pro-fast seedance-2.0-fast-image-to-video seedance-2.0-fast-reference-to-video seedance-2.0-fast-text-to-video seedance-2.0-image-to-video seedance-2.0-mini-image-to-video seedance-2.0-mini-reference-to-video seedance-2.0-mini-text-to-video seedance-2.0-reference-to-video seedance-2.0-text-to-video seedance-2.5-image-to-video seedance-2.5-reference-to-video seedance-2.5-text-to-video seedance-2.5-video-edit seedance-2.5-video-extend'; return ;;
         --output-dir) _seedance_values 'dirs'; return ;;
+        --output-format) _seedance_values 'values:mp4 mov'; return ;;
         --profile) _seedance_values 'profiles'; return ;;
-        --quality) _seedance_values 'values:480p 720p 1080p'; return ;;
+        --quality) _seedance_values 'values:480p 720p 1080p 4k'; return ;;
         --status) _seedance_values 'values:pending processing completed failed cancelled creating outcome_unknown'; return ;;
     esac
     case "$command" in
         'batch') _seedance_offer 'files' "--concurrency --dry-run --force --interval --output-dir --timeout" ;;
-        'config get') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
+        'config get') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir model' "" ;;
         'config list') _seedance_offer 'none' "" ;;
         'config path') _seedance_offer 'none' "" ;;
-        'config set') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
-        'config unset') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir' "" ;;
+        'config set') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir model' "" ;;
+        'config unset') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir model' "" ;;
         'credits') _seedance_offer 'none' "" ;;
         'download') _seedance_offer 'completed-task-ids' "--force --missing --output -o" ;;
         'emulator') _seedance_offer 'none' "--credits --fault --files-errors-200 --legacy-error-codes --max-files --models-endpoint --no-files-errors-200 --no-legacy-error-codes --no-models-endpoint --no-second-origin --port --quiet --require-key --result-size --retire --second-origin --task-seconds -q" ;;
-        'generate') _seedance_offer 'none' "--aspect-ratio --audio --callback-url --dry-run --duration --force --idempotency-key --image --interval --model --no-audio --output --quality --timeout --wait -a -d -i -o -w" ;;
+        'generate') _seedance_offer 'none' "--aspect-ratio --audio --audio-url --callback-url --content-filter --dry-run --duration --force --idempotency-key --image --interval --model --no-audio --no-content-filter --output --output-format --quality --timeout --video --wait --web-search -a -d -i -o -w" ;;
         'history') _seedance_offer 'none' "--limit --search --status" ;;
         'models') _seedance_offer 'none' "--available" ;;
         'status') _seedance_offer 'task-ids' "" ;;

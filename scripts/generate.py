@@ -21,6 +21,7 @@ import typer
 
 from seedance_cli import __version__
 from seedance_cli.cli import COMPLETION_VALUES, app
+from seedance_cli.config import KEYS
 from seedance_cli.errors import EXIT_CODE_MEANINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +133,7 @@ def argument_kind(command_path: str, argument: Any) -> str:
     if metavar in FILE_METAVARS:
         return "files"
     if argument.name == "key":
-        return "values:api-key base-url files-url duration quality aspect-ratio audio output-dir"
+        return "values:" + " ".join(KEYS)
     return "none"
 
 

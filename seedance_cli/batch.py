@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from . import owner
+from .catalogue import DEFAULT_MODEL
 from .config import FALSE_WORDS, TRUE_WORDS
 from .download import check_target, file_sha256
 from .errors import (
@@ -48,12 +49,15 @@ from .errors import (
     ValidationError,
     WaitTimeout,
 )
-from .images import ImageInfo, image_sources, placeholder
+from .family import Dropped, build_request
+from .images import ImageInfo, image_rules, image_sources, placeholder, reference_urls
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
-from .models import GenerationRequest, Task, api_origin
-from .session import Destination, Session, no_result
+from .models import AUTO_DURATION, GenerationRequest, Task, api_origin
+from .session import Destination, Session, no_result, request_differs
 from .waiting import DEFAULT_MAX_OUTAGE, Poller
 
+#: A JSONL line's fields: the request's own names (``model_params`` an object holding
+#: ``web_search``), plus ``name``.
 FIELDS: Final = (
     "prompt",
     "duration",
@@ -63,8 +67,19 @@ FIELDS: Final = (
     "image_urls",
     "callback_url",
     "model",
+    "video_urls",
+    "audio_urls",
+    "content_filter",
+    "output_format",
+    "model_params",
     "name",
 )
+#: A CSV's columns: the same, with ``web_search`` standing for ``model_params.web_search``.
+CSV_FIELDS: Final = tuple("web_search" if f == "model_params" else f for f in FIELDS)
+#: What a JSONL line's ``model_params`` may hold.
+MODEL_PARAMS: Final = ("web_search",)
+#: Fields that hold URLs; in CSV, separated by ``|`` or spaces.
+URL_FIELDS: Final = ("image_urls", "video_urls", "audio_urls")
 NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,99}")
 MAX_DOWNLOADS: Final = 4
 
@@ -78,6 +93,8 @@ class Line:
     name: str | None
     request: GenerationRequest
     local_images: tuple[tuple[int, ImageInfo], ...] = ()
+    #: Profile defaults left out of the request because its model does not take them.
+    dropped: tuple[Dropped, ...] = ()
 
     def preview(self) -> dict[str, Any]:
         """The request body as ``--dry-run`` shows it: each local image named, not yet a URL."""
@@ -205,8 +222,11 @@ def parse_manifest(
 ) -> Manifest:
     """Read and check a whole manifest. ``kind`` is ``jsonl`` or ``csv`` (else guessed from the
     first character). ``defaults`` (profile request defaults) fill fields a line leaves out.
-    ``image_urls`` may name local files, relative to ``base`` (the manifest's folder); they are
-    checked here like ``generate -i`` and uploaded when their line is created.
+    A line's model is its ``model``, else the default's (the profile's ``model``), else
+    ``catalogue.DEFAULT_MODEL``; a default the line's model does not take is left out
+    (``Line.dropped``). ``image_urls`` may name local files, relative to ``base`` (the manifest's
+    folder); they are checked here like ``generate -i``, with the line's model's limits, and
+    uploaded when their line is created. ``video_urls`` and ``audio_urls`` are URLs only.
     Raises ``ManifestError`` naming every bad line; nothing is half-accepted."""
     try:
         text = data.decode("utf-8-sig")
@@ -215,6 +235,7 @@ def parse_manifest(
     if kind is None:
         kind = "jsonl" if text.lstrip().startswith("{") else "csv"
     rows = _jsonl_rows(text) if kind == "jsonl" else _csv_rows(text)
+    fields = FIELDS if kind == "jsonl" else CSV_FIELDS
     problems: list[tuple[int, str]] = []
     lines: list[Line] = []
     for number, row in rows:
@@ -222,7 +243,7 @@ def parse_manifest(
             problems.append((number, row))
             continue
         try:
-            line = _line(number, row, defaults or {}, base or Path.cwd())
+            line = _line(number, row, defaults or {}, base or Path.cwd(), fields)
         except ValidationError as exc:
             problems.append((number, exc.message))
             continue
@@ -306,14 +327,14 @@ def _csv_rows(text: str) -> list[tuple[int, dict[str, Any] | str]]:
             continue
         if header is None:
             header = [cell.strip().lower() for cell in record]
-            unknown = [h for h in header if h not in FIELDS]
+            unknown = [h for h in header if h not in CSV_FIELDS]
             if unknown or "prompt" not in header:
                 problem = (
                     f"unknown column(s) {', '.join(unknown)}"
                     if unknown
                     else "the header has no prompt column"
                 )
-                return [(number, f"{problem}; columns are {', '.join(FIELDS)}")]
+                return [(number, f"{problem}; columns are {', '.join(CSV_FIELDS)}")]
             continue
         if len(record) != len(header):
             rows.append((number, f"{len(record)} cells for {len(header)} columns"))
@@ -322,35 +343,83 @@ def _csv_rows(text: str) -> list[tuple[int, dict[str, Any] | str]]:
     return rows
 
 
-def _line(number: int, row: Mapping[str, Any], defaults: Mapping[str, Any], base: Path) -> Line:
-    unknown = [k for k in row if k not in FIELDS]
+def _line(
+    number: int,
+    row: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    base: Path,
+    fields: Sequence[str] = FIELDS,
+) -> Line:
+    unknown = [k for k in row if k not in fields]
     if unknown:
-        raise ValidationError(unknown[0], f"unknown field; fields are {', '.join(FIELDS)}")
+        if unknown[0] == "web_search" and "model_params" in fields:
+            raise ValidationError(
+                "web_search", 'goes in model_params in JSONL: "model_params": {"web_search": true}'
+            )
+        raise ValidationError(unknown[0], f"unknown field; fields are {', '.join(fields)}")
     name = row.get("name")
     if name is not None and (not isinstance(name, str) or not NAME_RE.fullmatch(name.strip())):
         raise ValidationError("name", "must be a plain file name (letters, digits, . _ - space)")
-    images = row.get("image_urls", ())
-    if isinstance(images, str):  # CSV: URLs separated by spaces or |
-        images = [u for u in re.split(r"[\s|]+", images) if u]
-    if not isinstance(images, list | tuple) or not all(isinstance(i, str) for i in images):
-        raise ValidationError("image_urls", "must be a list of URLs or image files")
-    sources = image_sources(images, base)
+    urls = {field: _urls(field, row.get(field, ())) for field in URL_FIELDS}
+    model = row.get("model", defaults.get("model") or DEFAULT_MODEL)
+    rules = image_rules(model if isinstance(model, str) else DEFAULT_MODEL)
+    sources = image_sources(urls["image_urls"], base, rules)
     local = tuple((n, s) for n, s in enumerate(sources) if not isinstance(s, str))
-    request = GenerationRequest(
-        prompt=row.get("prompt", ""),
-        image_urls=tuple(placeholder(n, s) for n, s in enumerate(sources)),
-        duration=_integer(row.get("duration", defaults.get("duration"))),  # type: ignore[arg-type]
-        quality=row.get("quality", defaults.get("quality")),
-        aspect_ratio=row.get("aspect_ratio", defaults.get("aspect_ratio")),
-        generate_audio=_boolean(row.get("generate_audio", defaults.get("generate_audio"))),  # type: ignore[arg-type]
-        callback_url=row.get("callback_url"),
-        model=row.get("model", "seedance-1.5-pro"),
+    request, dropped = build_request(
+        {
+            "prompt": row.get("prompt", ""),
+            "model": model,
+            "image_urls": tuple(placeholder(n, s) for n, s in enumerate(sources)),
+            "video_urls": reference_urls("video_urls", urls["video_urls"]),
+            "audio_urls": reference_urls("audio_urls", urls["audio_urls"]),
+            "duration": _duration(row.get("duration")),
+            "quality": row.get("quality"),
+            "aspect_ratio": row.get("aspect_ratio"),
+            "generate_audio": _boolean(row.get("generate_audio")),
+            "callback_url": row.get("callback_url"),
+            "content_filter": _boolean(row.get("content_filter")),
+            "web_search": _boolean(_web_search(row)),
+            "output_format": row.get("output_format"),
+        },
+        {name: value for name, value in defaults.items() if name != "model"},
     )
-    return Line(number, name.strip() if isinstance(name, str) else None, request, local)
+    return Line(number, name.strip() if isinstance(name, str) else None, request, local, dropped)
 
 
-def _integer(value: object) -> object:
-    """CSV cells are text: "8" is the number 8. Anything else is left for the request to judge."""
+def _urls(field: str, value: object) -> list[str]:
+    """A list of URLs (or image files); in CSV one cell of them separated by spaces or ``|``."""
+    if isinstance(value, str):
+        value = [u for u in re.split(r"[\s|]+", value) if u]
+    if not isinstance(value, list | tuple) or not all(isinstance(i, str) for i in value):
+        what = "URLs or image files" if field == "image_urls" else "URLs"
+        raise ValidationError(field, f"must be a list of {what}")
+    return list(value)
+
+
+def _web_search(row: Mapping[str, Any]) -> object:
+    """``model_params.web_search`` of a JSONL line (an object holding only it), or a CSV's
+    ``web_search`` cell."""
+    if "web_search" in row:
+        return row["web_search"]
+    params = row.get("model_params")
+    if params is None:
+        return None
+    if not isinstance(params, dict):
+        raise ValidationError("model_params", 'must be an object such as {"web_search": true}')
+    unknown = [key for key in params if key not in MODEL_PARAMS]
+    if unknown:
+        raise ValidationError(
+            "model_params",
+            f"unknown key {unknown[0]!r}; it may hold {', '.join(MODEL_PARAMS)}",
+        )
+    return params.get("web_search")
+
+
+def _duration(value: object) -> object:
+    """CSV cells are text: "8" is the number 8; "auto" (in JSONL too) is -1, the model picks the
+    length. Anything else is left for the request to judge."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return AUTO_DURATION
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return value
@@ -595,6 +664,15 @@ class BatchRun:
                 return _Held(line, entry.idempotency_key, self.clock())
             self._unknown(line, entry.idempotency_key)
             return None
+        differs = entry.params and request_differs(
+            line.request, entry.params, has_local_images=bool(line.local_images)
+        )
+        if differs:  # the same manifest, other profile defaults (say its model): not remade
+            self.on_event(
+                line,
+                f"its task {entry.task_id} was made from a different request (differs in: "
+                f"{', '.join(differs)}); kept, as the manifest is unchanged",
+            )
         if entry.files and entry.status == "completed" and all(intact(f) for f in entry.files):
             self.on_event(line, f"already saved ({entry.task_id})")
             paths = [Path(f.path) for f in entry.files]

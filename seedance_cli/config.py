@@ -29,14 +29,12 @@ from typing import Any, Final
 
 from .errors import ConfigError, UsageError, ValidationError
 from .models import (
-    ASPECT_RATIOS,
+    AUTO_DURATION,
     DEFAULT_BASE_URL,
     DEFAULT_FILES_URL,
-    DURATION_MAX,
-    DURATION_MIN,
-    QUALITIES,
     check_api_key,
     check_base_url,
+    is_model_name,
     is_utf8_text,
 )
 
@@ -73,23 +71,57 @@ def _url(what: str) -> Callable[[object], str]:
     return parse
 
 
-def _duration(value: object) -> int:
+def _duration(value: object) -> int | str:
+    """Seconds in the range of the whole family (2-30), or ``auto`` (-1 is read as ``auto``):
+    whether the chosen model takes it is judged when a request is made."""
+    from .family import duration_range
+
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError("duration must be a whole number of seconds")
-    if not DURATION_MIN <= value <= DURATION_MAX:
-        raise ValueError(f"duration must be {DURATION_MIN} to {DURATION_MAX} seconds, got {value}")
+        raise ValueError("duration must be a whole number of seconds, or auto")
+    if value == AUTO_DURATION:
+        return "auto"
+    low, high = duration_range()
+    if not low <= value <= high:
+        raise ValueError(f"duration must be {low} to {high} seconds, or auto, got {value}")
     return value
 
 
-def _choice(choices: tuple[str, ...], what: str) -> Callable[[object], str]:
+def _choice(choices: Callable[[], tuple[str, ...]], what: str) -> Callable[[object], str]:
+    """One of ``choices()`` (every value some model of the family takes)."""
+
     def parse(value: object) -> str:
-        if value not in choices:
-            raise ValueError(f"{what} must be one of {', '.join(choices)}, got {value!r}")
+        if value not in choices():
+            raise ValueError(f"{what} must be one of {', '.join(choices())}, got {value!r}")
         return str(value)
 
     return parse
+
+
+def _qualities() -> tuple[str, ...]:
+    from .family import qualities
+
+    return qualities()
+
+
+def _aspect_ratios() -> tuple[str, ...]:
+    from .family import aspect_ratios
+
+    return aspect_ratios()
+
+
+def _model(value: object) -> str:
+    """Any plausible model id: one this version does not know draws a warning when it is set
+    and when it is used, never a refusal (a newer model must not wait for a newer seedance)."""
+    text = _text(value, "model")
+    if not is_model_name(text):
+        raise ValueError(
+            f"model must be a model id such as seedance-2.0-text-to-video, got {text!r}"
+        )
+    return text
 
 
 def _audio(value: object) -> bool:
@@ -110,10 +142,11 @@ KEYS: Final[dict[str, Callable[[object], Any]]] = {
     "base-url": _url("base-url"),
     "files-url": _url("files-url"),
     "duration": _duration,
-    "quality": _choice(QUALITIES, "quality"),
-    "aspect-ratio": _choice(ASPECT_RATIOS, "aspect-ratio"),
+    "quality": _choice(_qualities, "quality"),
+    "aspect-ratio": _choice(_aspect_ratios, "aspect-ratio"),
     "audio": _audio,
     "output-dir": _path,
+    "model": _model,
 }
 SECRET_KEYS: Final = frozenset({"api-key"})
 
@@ -340,12 +373,15 @@ class Settings:
     base_url_source: str
     files_url: str
     files_url_source: str
+    #: Seconds, or -1 (``AUTO_DURATION``) for ``auto``.
     duration: int | None
     quality: str | None
     aspect_ratio: str | None
     audio: bool | None
     output_dir: str | None
     poll_interval: float | None
+    #: The profile's model (``None``: the built-in default, ``catalogue.DEFAULT_MODEL``).
+    model: str | None = None
 
 
 def profile_name(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -447,12 +483,13 @@ def resolve(
         ),
         files_url=files,
         files_url_source=source_of(files, DEFAULT_FILES_URL, "SEEDANCE_FILES_URL"),
-        duration=values.get("duration"),
+        duration=AUTO_DURATION if values.get("duration") == "auto" else values.get("duration"),
         quality=values.get("quality"),
         aspect_ratio=values.get("aspect-ratio"),
         audio=values.get("audio"),
         output_dir=values.get("output-dir"),
         poll_interval=interval,
+        model=values.get("model"),
     )
 
 
@@ -473,11 +510,16 @@ def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
     rows.append(("base-url", settings.base_url, settings.base_url_source))
     rows.append(("files-url", settings.files_url, settings.files_url_source))
     for name, value in (
-        ("duration", settings.duration),
+        ("duration", "auto" if settings.duration == AUTO_DURATION else settings.duration),
         ("quality", settings.quality),
         ("aspect-ratio", settings.aspect_ratio),
         ("audio", settings.audio),
         ("output-dir", settings.output_dir),
     ):
         rows.append((name, value, profile_source if value is not None else "default"))
+    from .catalogue import DEFAULT_MODEL
+
+    rows.append(
+        ("model", settings.model or DEFAULT_MODEL, profile_source if settings.model else "default")
+    )
     return rows

@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import BinaryIO, Final
 from urllib.parse import urlsplit
 
+from .catalogue import DEFAULT_MODEL, catalogue, spec
 from .errors import ImageError, ValidationError
-from .models import MAX_IMAGES, check_http_url
+from .models import GENERIC_MEDIA_MAX, check_http_url
 
-#: API.md: 10 MB at most. Counted in decimal megabytes, the stricter reading: a file the API might
-#: refuse after a create was paid for is refused here first.
+#: API.md: 10 MB at most for 1.x (30 MB for 2.x: each model's own limit is in ``ImageRules``).
+#: Counted in decimal megabytes, the stricter reading: a file the API might refuse after a create
+#: was paid for is refused here first.
 MAX_BYTES: Final = 10_000_000
 MIN_SIDE: Final = 300
 MAX_SIDE: Final = 6000
@@ -31,6 +33,8 @@ MAX_RATIO: Final = 2.5
 ACCEPTED: Final = ("JPEG", "PNG", "WebP")
 MIME: Final = {"JPEG": "image/jpeg", "PNG": "image/png", "WebP": "image/webp"}
 IMAGE_EXTENSIONS: Final = (".jpg", ".jpeg", ".png", ".webp")
+#: The format a model's file names (``jpg``, ``jpeg``...) as the bytes tell it.
+FORMAT_OF: Final = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WebP"}
 #: How many JPEG segments to walk before giving up on finding the frame header.
 MAX_JPEG_SEGMENTS: Final = 512
 #: How many stray bytes between JPEG segments to skip before giving up: the walk stays bounded.
@@ -48,6 +52,55 @@ class ImageInfo:
     @property
     def mime(self) -> str:
         return MIME[self.format]
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageRules:
+    """What one model takes as local images: how many (``maximum``; 0 when it takes none), how
+    large (``max_bytes``) and in which formats (as ``sniff`` names them). ``model`` is ``None``
+    for a model the catalogue does not know: generic limits, as wide as the widest known model's."""
+
+    model: str | None
+    maximum: int
+    max_bytes: int
+    formats: tuple[str, ...]
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """The URL endings of those formats (``.jpg`` and ``.jpeg`` alike: one format)."""
+        names = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "WebP": (".webp",)}
+        return tuple(ext for fmt in self.formats for ext in names[fmt])
+
+    @property
+    def who(self) -> str:
+        """Who sets the limits, for messages: the model, or "the API" for the generic ones."""
+        return self.model or "the API"
+
+
+def image_rules(model: str = DEFAULT_MODEL) -> ImageRules:
+    """The local-image limits of ``model`` (``image_urls`` in its catalogue entry); generic ones
+    (``GENERIC_MEDIA_MAX`` images, the largest size and every format any model takes) for a
+    model the catalogue does not know."""
+    known = spec(model)
+    if known is None:
+        limits = [m.media["image_urls"] for m in catalogue().values() if "image_urls" in m.media]
+        largest = max((limit.max_mb or 0 for limit in limits), default=0)
+        return ImageRules(None, GENERIC_MEDIA_MAX, largest * 1_000_000 or MAX_BYTES, ACCEPTED)
+    limit = known.media.get("image_urls")
+    if limit is None:
+        return ImageRules(model, 0, MAX_BYTES, ACCEPTED)
+    formats = tuple(dict.fromkeys(FORMAT_OF[f] for f in (limit.formats or ()) if f in FORMAT_OF))
+    return ImageRules(
+        model,
+        limit.maximum if limit.maximum is not None else GENERIC_MEDIA_MAX,
+        limit.max_mb * 1_000_000 if limit.max_mb else MAX_BYTES,
+        formats or ACCEPTED,
+    )
+
+
+def _formats(formats: Sequence[str]) -> str:
+    """``JPEG, PNG or WebP``."""
+    return formats[0] if len(formats) == 1 else f"{', '.join(formats[:-1])} or {formats[-1]}"
 
 
 def sniff(head: bytes) -> str | None:
@@ -163,12 +216,17 @@ def _webp(handle: BinaryIO) -> tuple[int, int]:
     raise ImageError("a WebP file of an unknown kind")
 
 
-def inspect_image(path: Path, *, field: str = "image") -> ImageInfo:
+def inspect_image(
+    path: Path, *, field: str = "image", rules: ImageRules | None = None
+) -> ImageInfo:
     """Check a local image against every rule of the API; ``ValidationError`` names the file.
 
-    It must exist and be readable, be JPEG, PNG or WebP by its bytes (whatever its name says), hold
-    at most 10 MB, measure 300-6000 px a side, and have a width/height ratio of 0.4-2.5.
+    It must exist and be readable, be of a format the model takes by its bytes (JPEG, PNG or WebP,
+    whatever its name says), hold at most the model's size (10 MB for 1.x, 30 MB for 2.x), measure
+    300-6000 px a side, and have a width/height ratio of 0.4-2.5. ``rules`` are the model's
+    (``image_rules``; by default those of the default model).
     """
+    rules = rules or image_rules()
     shown = str(path)
     try:
         info = path.stat()
@@ -177,10 +235,11 @@ def inspect_image(path: Path, *, field: str = "image") -> ImageInfo:
             raise ValidationError(field, f"{shown} is a folder, not an image")
         if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
             raise ValidationError(field, f"{shown} is not a regular file, not an image")
-        if size > MAX_BYTES:  # before reading a byte: a multi-GB file is never read
+        if size > rules.max_bytes:  # before reading a byte: a multi-GB file is never read
             raise ValidationError(
                 field,
-                f"{shown} is {size / 1e6:.1f} MB; the API takes at most 10 MB",
+                f"{shown} is {size / 1e6:.1f} MB; {rules.who} takes at most "
+                f"{rules.max_bytes / 1e6:g} MB",
                 hint="save it smaller (lower resolution or JPEG/WebP quality)",
             )
         # O_NONBLOCK: a file swapped for a FIFO after the check cannot block the open
@@ -189,13 +248,13 @@ def inspect_image(path: Path, *, field: str = "image") -> ImageInfo:
                 raise ValidationError(field, f"{shown} is not a regular file, not an image")
             head = handle.read(32)
             fmt = sniff(head)
-            if fmt not in ACCEPTED:
+            if fmt not in rules.formats:
                 what = (
                     f"a {fmt} file" if fmt and not fmt.startswith("a ") else (fmt or "not an image")
                 )
                 raise ValidationError(
                     field,
-                    f"{shown} is {what}; the API takes JPEG, PNG or WebP images only",
+                    f"{shown} is {what}; {rules.who} takes {_formats(rules.formats)} images only",
                     hint="convert it, e.g. to PNG, first",
                 )
             handle.seek(0)
@@ -244,17 +303,24 @@ def placeholder(index: int, source: str | ImageInfo) -> str:
     return source if isinstance(source, str) else f"https://{PLACEHOLDER_HOST}/{index}.img"
 
 
-def image_sources(values: Sequence[str], base: Path | None = None) -> list[str | ImageInfo]:
+def image_sources(
+    values: Sequence[str], base: Path | None = None, rules: ImageRules | None = None
+) -> list[str | ImageInfo]:
     """Each ``--image`` value as a URL (checked) or a local file (inspected), in order.
 
     Anything that looks like ``scheme://...`` is a URL and must be http(s); everything else is a
-    path, relative to ``base`` if given. Raises ``ValidationError`` (field ``image_urls``) before
-    anything is sent or uploaded.
+    path, relative to ``base`` if given. ``rules`` are the chosen model's (``image_rules``; by
+    default the default model's): how many images, how large, which formats. Raises
+    ``ValidationError`` (field ``image_urls``) before anything is sent or uploaded.
     """
-    if len(values) > MAX_IMAGES:
+    rules = rules or image_rules()
+    if values and rules.maximum == 0:
+        raise ValidationError("image_urls", f"{rules.who} does not take images")
+    if len(values) > rules.maximum:
         raise ValidationError(
             "image_urls",
-            f"{len(values)} images given; at most {MAX_IMAGES} (first frame, then last frame)",
+            f"{len(values)} images given; {rules.who} takes at most {rules.maximum}"
+            + (" (first frame, then last frame)" if rules.maximum == 2 else ""),
         )
     sources: list[str | ImageInfo] = []
     for value in values:
@@ -262,10 +328,36 @@ def image_sources(values: Sequence[str], base: Path | None = None) -> list[str |
             sources.append(check_http_url("image_urls", value))
         else:
             path = Path(value).expanduser()
-            sources.append(inspect_image(base / path if base else path, field="image_urls"))
+            sources.append(
+                inspect_image(base / path if base else path, field="image_urls", rules=rules)
+            )
     return sources
 
 
-def looks_like_image_url(url: str) -> bool:
-    """True when the URL's path ends in an image extension, as the API's examples do."""
-    return urlsplit(url).path.lower().endswith(IMAGE_EXTENSIONS)
+#: What each medium that travels as URLs only is called in the refusal of a local file.
+_URL_ONLY: Final = {"video_urls": "videos", "audio_urls": "audio clips"}
+
+
+def reference_urls(field: str, values: Sequence[str]) -> tuple[str, ...]:
+    """Reference videos or audio clips (``video_urls``, ``audio_urls``): http(s) URLs only. A local
+    path is refused with why: the files API takes images only, so there is no way to upload it."""
+    urls = []
+    for value in values:
+        if not is_url(value):
+            what = _URL_ONLY.get(field, "such files")
+            raise ValidationError(
+                field,
+                f"{value!r} is a local file; the files API takes images only, so {what} must be "
+                "given as http(s) URLs",
+                hint="put the file where the API can fetch it (your own storage or a CDN) and "
+                "give its URL",
+            )
+        urls.append(check_http_url(field, value))
+    return tuple(urls)
+
+
+def looks_like_image_url(url: str, rules: ImageRules | None = None) -> bool:
+    """True when the URL's path ends in an image extension (of a format the model takes), as
+    the API's examples do."""
+    extensions = rules.extensions if rules is not None else IMAGE_EXTENSIONS
+    return urlsplit(url).path.lower().endswith(extensions)

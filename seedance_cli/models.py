@@ -266,6 +266,11 @@ MEDIUM_NAME: Final = {"image_urls": "image", "video_urls": "video", "audio_urls"
 _WORD: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,63}")
 
 
+def is_model_name(value: object) -> bool:
+    """Whether ``value`` could be a model id (a word of letters, digits, ``:._-``), known or not."""
+    return isinstance(value, str) and _WORD.fullmatch(value) is not None
+
+
 def _models_taking(model: str, test: Callable[[ModelSpec], bool]) -> str:
     """The known models for which ``test`` holds, nearest to ``model`` first, for a hint."""
     import difflib

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .download import Progress, Saved, check_folder, check_target, download, result_name
 from .errors import (
@@ -168,6 +168,17 @@ class PriorTask:
     task_id: str
     created_at: float | None
     differs: tuple[str, ...]
+
+
+def request_differs(
+    request: GenerationRequest, params: Mapping[str, Any], *, has_local_images: bool
+) -> tuple[str, ...]:
+    """The body fields in which ``request`` is not the request the history recorded
+    (``params``), nested ones (``model_params``) compared whole. Local images are known by their
+    uploaded URLs only once uploaded: then ``image_urls`` is not compared."""
+    body = request.to_body()
+    fields = (set(body) | set(params)) - ({"image_urls"} if has_local_images else set())
+    return tuple(sorted(k for k in fields if body.get(k) != params.get(k)))
 
 
 class Session:
@@ -400,10 +411,7 @@ class Session:
                 # when the history opened): the create's claim waits for that answer.
                 return None
             raise OutcomeUnknown(key, "an earlier create with this key had an unknown outcome")
-        body = request.to_body()
-        # Local images are known by their uploaded URLs only once uploaded: not compared.
-        fields = (set(body) | set(entry.params)) - ({"image_urls"} if has_local_images else set())
-        differs = tuple(sorted(k for k in fields if body.get(k) != entry.params.get(k)))
+        differs = request_differs(request, entry.params, has_local_images=has_local_images)
         return PriorTask(entry.task_id, entry.created_at, differs)
 
     # -- files -----------------------------------------------------------------------------------

@@ -57,8 +57,11 @@ def test_values_are_checked_before_saving(cli: CliRunner) -> None:
     cli("config", "set", "duration", "6")
     before = config_file().read_bytes()
     for key, value, message in (
-        ("duration", "3", "duration: must be 4 to 12 seconds, got 3"),
-        ("quality", "4k", "quality: must be one of 480p, 720p, 1080p"),
+        ("duration", "31", "duration: must be 2 to 30 seconds, or auto, got 31"),
+        ("duration", "1", "duration: must be 2 to 30 seconds, or auto, got 1"),
+        ("duration", "soon", "duration: must be a whole number of seconds, or auto"),
+        ("quality", "8k", "quality: must be one of 480p, 720p, 1080p, 4k"),
+        ("model", "seedance 2", "model: must be a model id"),
         ("aspect-ratio", "2:1", "aspect-ratio: must be one of"),
         ("audio", "maybe", "audio: must be true or false"),
         ("base-url", "http://api.evolink.ai", "refusing plain http://"),
@@ -67,6 +70,45 @@ def test_values_are_checked_before_saving(cli: CliRunner) -> None:
         assert result.code == 2, (key, result.err)
         assert message in result.err
     assert config_file().read_bytes() == before
+
+
+def test_model_key_takes_any_plausible_id_and_warns_about_unknown_ones(cli: CliRunner) -> None:
+    assert cli("config", "list").lines[-1] == "model\tseedance-1.5-pro\tdefault"
+    known = cli("config", "set", "model", "seedance-2.0-text-to-video")
+    assert known.code == 0 and "warning" not in known.err
+    assert cli("config", "get", "model").out == "seedance-2.0-text-to-video\n"
+    assert cli("config", "list").lines[-1] == (
+        "model\tseedance-2.0-text-to-video\tprofile 'default'"
+    )
+    newer = cli("config", "set", "model", "seedance-2.0-text-to-vid")
+    assert newer.code == 0 and newer.out == ""
+    (warning, done) = newer.err.splitlines()
+    assert warning == (
+        "warning: unknown model 'seedance-2.0-text-to-vid'; known models close to it: "
+        "seedance-2.0-text-to-video, seedance-2.5-text-to-video, "
+        "seedance-2.0-mini-text-to-video; set all the same"
+    )
+    assert done.startswith("set model in profile 'default'")
+    other = cli("config", "set", "model", "veo-9")
+    assert other.code == 0
+    assert "unknown model 'veo-9'; 'seedance models' lists the models this version knows" in (
+        other.err
+    )
+    assert tomllib.loads(config_file().read_text())["profiles"]["default"]["model"] == "veo-9"
+
+
+def test_duration_takes_the_family_range_and_auto(cli: CliRunner) -> None:
+    for value, stored in (("2", 2), ("30", 30), ("auto", "auto"), ("AUTO", "auto")):
+        assert cli("config", "set", "duration", value).code == 0, value
+        assert tomllib.loads(config_file().read_text())["profiles"]["default"]["duration"] == (
+            stored
+        )
+    assert cli("config", "set", "duration", "--", "-1").code == 0  # -1 is auto in the API
+    assert tomllib.loads(config_file().read_text())["profiles"]["default"]["duration"] == "auto"
+    assert cli("config", "get", "duration").out == "auto\n"
+    assert "duration\tauto\tprofile 'default'" in cli("config", "list").lines
+    assert cli("config", "set", "quality", "4k").code == 0
+    assert cli("config", "set", "aspect-ratio", "keep_ratio").code == 0
 
 
 def test_unknown_key_is_a_usage_error(cli: CliRunner) -> None:
@@ -124,7 +166,7 @@ def test_readable_by_others_draws_a_warning(cli: CliRunner) -> None:
     ("content", "message"),
     [
         ("[profiles.default\n", "invalid config file"),
-        ("[profiles.default]\nduration = 3\n", "duration: duration must be 4 to 12"),
+        ("[profiles.default]\nduration = 1\n", "duration: duration must be 2 to 30"),
         ("profiles = 3\n", "[profiles] must be a table"),
         (b"\xff\xfe".decode("latin-1"), "invalid config file"),
     ],

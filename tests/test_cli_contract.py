@@ -181,6 +181,7 @@ def test_json_shapes_are_pinned(cli: CliRunner, api: Emulator) -> None:
         "aspect-ratio",
         "audio",
         "output-dir",
+        "model",
     }
     assert all(set(v) == {"value", "source"} for v in listed[0].values())
 

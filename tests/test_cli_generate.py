@@ -179,7 +179,10 @@ def test_profile_defaults_apply_and_flags_override(cli: CliRunner, api: Emulator
         (["--quality", "4k"], "--quality: seedance-1.5-pro takes 480p, 720p, 1080p, got '4k'"),
         (["-a", "2:1"], "--aspect-ratio: seedance-1.5-pro takes 16:9"),
         (["-i", "ftp://example.com/a.png"], "--image: must be an http:// or https:// URL"),
-        (["-i", IMG1, "-i", IMG1, "-i", IMG2], "--image: 3 images given; at most 2"),
+        (
+            ["-i", IMG1, "-i", IMG1, "-i", IMG2],
+            "--image: 3 images given; seedance-1.5-pro takes at most 2",
+        ),
         (["--callback-url", "http://hooks.example.com/x"], "--callback-url: must be an https://"),
         (["--callback-url", "https://10.0.0.1/x"], "--callback-url: points at a private"),
         (["--callback-url", "https://e.com/" + "a" * 2040], "--callback-url: is 2054 characters"),

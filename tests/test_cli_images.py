@@ -67,7 +67,11 @@ def test_the_history_records_local_paths_next_to_their_urls(
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("sneaky.png", GIF_1X1, "is a GIF file; the API takes JPEG, PNG or WebP images only"),
+        (
+            "sneaky.png",
+            GIF_1X1,
+            "is a GIF file; seedance-1.5-pro takes JPEG, PNG or WebP images only",
+        ),
         ("phone.jpg", HEIC_HEAD, "is a HEIC file"),
         ("new.webp", AVIF_HEAD, "is a AVIF file"),
         ("notes.jpg", b"just text", "is not an image"),
@@ -95,14 +99,15 @@ def test_oversize_image_is_refused(cli: CliRunner, api: Emulator, tmp_path: Path
     path = tmp_path / "big.png"
     path.write_bytes(png_bytes(400, 400) + b"\0" * 10_000_000)
     result = cli("generate", "x", "-i", str(path))
-    assert result.code == 2 and "the API takes at most 10 MB" in result.err
+    assert result.code == 2 and "seedance-1.5-pro takes at most 10 MB" in result.err
     assert api.requests() == []
 
 
 def test_three_images_are_refused(cli: CliRunner, api: Emulator, pics: Path) -> None:
     path = str(pics / "first.png")
     result = cli("generate", "x", "-i", path, "-i", path, "-i", path)
-    assert result.code == 2 and "--image: 3 images given; at most 2" in result.err
+    assert result.code == 2
+    assert "--image: 3 images given; seedance-1.5-pro takes at most 2 (first frame" in result.err
     assert api.requests() == []
 
 
@@ -198,6 +203,21 @@ def test_upload_prints_one_url_per_file(cli: CliRunner, api: Emulator, pics: Pat
     for line, name in zip(result.lines, ("first.png", "wide.webp"), strict=True):
         assert httpx.get(line).content == (pics / name).read_bytes()
     assert "(files live 72 hours)" in result.err and "expires at" in result.err
+
+
+def test_upload_checks_the_size_the_profiles_model_takes(
+    cli: CliRunner, api: Emulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.png"  # 10.2 MB: over 1.x's 10 MB, under 2.x's 30 MB
+    path.write_bytes(png_bytes(400, 400) + b"\0" * (10_200_000 - len(png_bytes(400, 400))))
+    refused = cli("upload", str(path))
+    assert refused.code == 2 and refused.out == ""
+    assert refused.err.startswith(f"error: FILE: {path} is 10.2 MB; seedance-1.5-pro takes at most")
+    assert api.requests() == []
+    assert cli("config", "set", "model", "seedance-2.0-reference-to-video").code == 0
+    done = cli("upload", str(path))
+    assert done.code == 0, done.err
+    assert [r.kind for r in api.requests()] == ["upload"]
 
 
 def test_upload_json(cli: CliRunner, api: Emulator, pics: Path) -> None:

@@ -655,7 +655,7 @@ def test_a_huge_file_that_starts_like_a_jpeg_is_refused_without_reading_it(
     monkeypatch.setattr("seedance_cli.images.dimensions", no_reading)
     with pytest.raises(ValidationError) as info:
         inspect_image(path)
-    assert "the API takes at most 10 MB" in str(info.value)
+    assert "seedance-1.5-pro takes at most 10 MB" in str(info.value)
 
 
 def test_the_jpeg_walk_reads_a_bounded_amount(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seedance_cli.errors import ExitCode, ImageError, ValidationError
-from seedance_cli.images import dimensions, image_sources, inspect_image, sniff
+from seedance_cli.images import (
+    ImageRules,
+    dimensions,
+    image_rules,
+    image_sources,
+    inspect_image,
+    looks_like_image_url,
+    reference_urls,
+    sniff,
+)
 
 from .images import AVIF_HEAD, GIF_1X1, HEIC_HEAD, jpeg_bytes, png_bytes, webp_bytes
 
@@ -60,7 +70,7 @@ def test_other_formats_are_refused_by_their_bytes(
     with pytest.raises(ValidationError) as info:
         inspect_image(write(tmp_path, name, data))
     assert what in info.value.reason
-    assert "the API takes JPEG, PNG or WebP images only" in info.value.reason
+    assert "seedance-1.5-pro takes JPEG, PNG or WebP images only" in info.value.reason
     assert info.value.exit_code == ExitCode.USAGE
 
 
@@ -96,7 +106,7 @@ def test_at_most_10_mb(tmp_path: Path) -> None:
     inspect_image(write(tmp_path, "ok.png", header + b"\x00" * (10_000_000 - len(header))))
     with pytest.raises(ValidationError) as info:
         inspect_image(write(tmp_path, "big.png", header + b"\x00" * (10_000_001 - len(header))))
-    assert "is 10.0 MB; the API takes at most 10 MB" in info.value.reason
+    assert "is 10.0 MB; seedance-1.5-pro takes at most 10 MB" in info.value.reason
 
 
 def test_missing_unreadable_and_folder(tmp_path: Path) -> None:
@@ -145,5 +155,136 @@ def test_sources_tell_urls_from_paths(tmp_path: Path) -> None:
     assert url == "https://e.com/x.png" and not isinstance(info, str) and info.path == path
     with pytest.raises(ValidationError, match="must be an http:// or https:// URL"):
         image_sources(["ftp://e.com/x.png"])
-    with pytest.raises(ValidationError, match="3 images given"):
+    with pytest.raises(
+        ValidationError, match=re.escape("3 images given; seedance-1.5-pro takes at most 2")
+    ):
         image_sources([str(path)] * 3)
+
+
+# -- each model's own limits -----------------------------------------------------------------------
+
+
+def sparse(tmp_path: Path, name: str, head: bytes, size: int) -> Path:
+    """A file of ``size`` bytes that starts with ``head``, without writing them all."""
+    path = write(tmp_path, name, head)
+    with path.open("r+b") as handle:
+        handle.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("model", "maximum", "megabytes"),
+    [
+        ("seedance-1.5-pro", 2, 10),
+        ("doubao-seedance-1.0-pro-fast", 1, 10),
+        ("seedance-2.0-image-to-video", 2, 30),
+        ("seedance-2.0-reference-to-video", 9, 30),
+        ("seedance-2.5-reference-to-video", 30, 30),
+        ("seedance-2.5-video-edit", 30, 30),
+        ("seedance-2.0-text-to-video", 0, 10),  # takes no images at all
+    ],
+)
+def test_rules_come_from_the_model(model: str, maximum: int, megabytes: int) -> None:
+    rules = image_rules(model)
+    assert (rules.model, rules.maximum, rules.max_bytes) == (model, maximum, megabytes * 10**6)
+    assert rules.formats == ("JPEG", "PNG", "WebP")
+
+
+def test_a_model_the_catalogue_does_not_know_gets_generic_limits() -> None:
+    rules = image_rules("seedance-9-text-to-video")
+    assert rules == ImageRules(None, 100, 30_000_000, ("JPEG", "PNG", "WebP"))
+    assert rules.who == "the API"
+
+
+def test_the_default_rules_are_the_default_models() -> None:
+    assert image_rules() == image_rules("seedance-1.5-pro")
+
+
+def test_size_limit_per_model(tmp_path: Path) -> None:
+    head = png_bytes(400, 400)
+    twenty = sparse(tmp_path, "twenty.png", head, 20_000_000)
+    with pytest.raises(ValidationError) as info:
+        inspect_image(twenty, rules=image_rules("seedance-1.5-pro"))
+    assert "is 20.0 MB; seedance-1.5-pro takes at most 10 MB" in info.value.reason
+    assert (
+        inspect_image(twenty, rules=image_rules("seedance-2.0-image-to-video")).size == 20 * 10**6
+    )
+    assert inspect_image(
+        sparse(tmp_path, "max.png", head, 30_000_000),
+        rules=image_rules("seedance-2.5-reference-to-video"),
+    )
+    over = sparse(tmp_path, "over.png", head, 30_000_001)
+    with pytest.raises(ValidationError) as info:
+        inspect_image(over, rules=image_rules("seedance-2.5-reference-to-video"))
+    assert "is 30.0 MB; seedance-2.5-reference-to-video takes at most 30 MB" in info.value.reason
+    with pytest.raises(ValidationError) as info:
+        inspect_image(over, rules=image_rules("seedance-9"))
+    assert "is 30.0 MB; the API takes at most 30 MB" in info.value.reason
+
+
+def test_formats_per_model(tmp_path: Path) -> None:
+    gif = write(tmp_path, "a.png", GIF_1X1)
+    with pytest.raises(ValidationError) as info:
+        inspect_image(gif, rules=image_rules("seedance-2.0-image-to-video"))
+    assert "is a GIF file; seedance-2.0-image-to-video takes JPEG, PNG or WebP images only" in (
+        info.value.reason
+    )
+    pngs_only = ImageRules("some-model", 2, 10**7, ("PNG",))
+    with pytest.raises(ValidationError, match="is a JPEG file; some-model takes PNG images only"):
+        inspect_image(write(tmp_path, "b.jpg", jpeg_bytes(400, 400)), rules=pngs_only)
+    # a JPEG is a JPEG by either name, whatever the model's file calls the format
+    two = image_rules("seedance-2.0-image-to-video")
+    assert looks_like_image_url("https://e.com/a.jpg", two)
+    assert looks_like_image_url("https://e.com/a.JPEG", two)
+    assert not looks_like_image_url("https://e.com/a.gif", two)
+    assert not looks_like_image_url("https://e.com/a.jpg", pngs_only)
+
+
+@pytest.mark.parametrize(
+    ("model", "allowed"),
+    [
+        ("seedance-2.0-reference-to-video", 9),
+        ("seedance-2.5-reference-to-video", 30),
+        ("doubao-seedance-1.0-pro-fast", 1),
+        ("seedance-9-reference", 100),
+    ],
+)
+def test_image_count_per_model(tmp_path: Path, model: str, allowed: int) -> None:
+    path = str(write(tmp_path, "a.png", png_bytes(400, 400)))
+    rules = image_rules(model)
+    assert len(image_sources([path] * allowed, rules=rules)) == allowed
+    with pytest.raises(ValidationError) as info:
+        image_sources([path] * (allowed + 1), rules=rules)
+    assert info.value.field == "image_urls"
+    who = model if rules.model else "the API"
+    assert f"{allowed + 1} images given; {who} takes at most {allowed}" in info.value.reason
+
+
+def test_a_model_without_images_refuses_any(tmp_path: Path) -> None:
+    rules = image_rules("seedance-2.5-text-to-video")
+    assert image_sources([], rules=rules) == []
+    with pytest.raises(
+        ValidationError, match=re.escape("seedance-2.5-text-to-video does not take images")
+    ):
+        image_sources(["https://e.com/a.png"], rules=rules)
+
+
+@pytest.mark.parametrize("field", ["video_urls", "audio_urls"])
+@pytest.mark.parametrize("value", ["clip.mp4", "/tmp/clip.mov", "~/voice.wav", "./a b.mp3"])
+def test_reference_media_must_be_urls(field: str, value: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        reference_urls(field, [value])
+    assert info.value.field == field
+    what = "videos" if field == "video_urls" else "audio clips"
+    assert info.value.reason == (
+        f"{value!r} is a local file; the files API takes images only, so {what} must be given "
+        "as http(s) URLs"
+    )
+    assert info.value.hint and "URL" in info.value.hint
+
+
+def test_reference_urls_are_checked_and_kept_in_order() -> None:
+    urls = ["https://e.com/a.mp4", "http://e.com/b.mov"]
+    assert reference_urls("video_urls", urls) == tuple(urls)
+    with pytest.raises(ValidationError, match="must be an http:// or https:// URL"):
+        reference_urls("audio_urls", ["ftp://e.com/a.wav"])

@@ -92,7 +92,7 @@ printf '%s\\n' "${{COMPREPLY[@]}}"
 
 
 def test_bash_completes_qualities_commands_and_task_ids(history: dict[str, str]) -> None:
-    assert bash_complete("seedance generate --quality ", history) == ["480p", "720p", "1080p"]
+    assert bash_complete("seedance generate --quality ", history) == ["480p", "720p", "1080p", "4k"]
     assert bash_complete("seedance generate --aspect-ratio 9", history) == ["9:16"]
     assert bash_complete("seedance wa", history) == ["wait"]
     assert bash_complete("seedance wait ", history) == [
@@ -105,6 +105,11 @@ def test_bash_completes_qualities_commands_and_task_ids(history: dict[str, str])
     ]
     assert "--dry-run" in bash_complete("seedance generate --d", history)
     assert bash_complete("seedance config set qu", history) == ["quality"]
+    assert bash_complete("seedance config set mo", history) == ["model"]
+    assert "seedance-2.5-video-edit" in bash_complete(
+        "seedance generate --model seedance-2.5-v", history
+    )
+    assert bash_complete("seedance generate -d au", history) == ["auto"]
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
@@ -125,7 +130,7 @@ def test_fish_completes_qualities_and_task_ids(history: dict[str, str]) -> None:
         assert done.returncode == 0, done.stderr
         return [w.split("\t")[0] for w in done.stdout.splitlines()]
 
-    assert complete("seedance generate --quality ") == ["480p", "720p", "1080p"]
+    assert set(complete("seedance generate --quality ")) == {"480p", "720p", "1080p", "4k"}
     assert set(complete("seedance wait ")) == {"task-unified-1-completed", "task-unified-2-running"}
 
 
@@ -134,7 +139,7 @@ def test_zsh_completion_parses_and_offers_the_qualities() -> None:
     path = ROOT / "completions" / "_seedance"
     done = subprocess.run(["zsh", "-n", str(path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert ":480p|720p|1080p:(480p 720p 1080p)'" in path.read_text()
+    assert ":480p|720p|1080p|4k:(480p 720p 1080p 4k)'" in path.read_text()
 
 
 def test_the_wheel_ships_completions_and_the_man_page(tmp_path: Path) -> None:

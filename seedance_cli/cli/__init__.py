@@ -17,8 +17,14 @@ from . import results  # noqa: F401 - download, history
 from . import batching  # noqa: F401 - batch
 from . import files  # noqa: F401 - upload, credits
 from . import model_cmds  # noqa: F401 - models
-from . import serve  # noqa: F401 - emulator, _complete
+from . import serve  # emulator, _complete
 from . import config_cmds  # noqa: F401 - config ...
-from .serve import COMPLETION_VALUES
 
 __all__ = ["COMPLETION_VALUES", "Environment", "app", "main", "run"]
+
+
+def __getattr__(name: str) -> dict[str, tuple[str, ...]]:
+    """``COMPLETION_VALUES`` (see ``serve``), read from the model catalogue only when asked for."""
+    if name == "COMPLETION_VALUES":
+        return serve.COMPLETION_VALUES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

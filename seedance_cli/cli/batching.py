@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
@@ -14,6 +15,10 @@ from ..errors import (
     UsageError,
 )
 from ..waiting import MAX_POLL_INTERVAL, is_transient
+
+if TYPE_CHECKING:
+    from ..batch import Line
+    from ..family import Dropped
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
@@ -23,7 +28,7 @@ from .app import (
     with_globals,
 )
 from .flow import report
-from .inputs import check_seconds, read_bounded
+from .inputs import check_seconds, dropped_defaults, read_bounded
 from .runtime import Runtime
 
 
@@ -59,12 +64,13 @@ def batch(
     """Run many generations from a manifest: concurrent, resumable, within rate limits.
 
     One JSON object per line (JSONL) or a CSV with a header row, with the request's field names
-    (prompt, duration, quality, aspect_ratio, generate_audio, image_urls, callback_url) and an
-    optional name. Every line is checked first: one bad line refuses the whole batch. Running the
+    (prompt, model, duration, quality, aspect_ratio, generate_audio, image_urls, video_urls,
+    audio_urls, callback_url, content_filter, output_format, model_params; in CSV web_search)
+    and an optional name. Every line is checked first: one bad line refuses the whole batch. Running the
     same manifest again skips what was created (waiting on it) and what was saved: a line is never
     created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
     """
-    from ..batch import BatchRun, Line, Outcome, check_outputs, parse_manifest
+    from ..batch import BatchRun, Outcome, check_outputs, parse_manifest
     from ..errors import ManifestError
 
     check_seconds("--timeout", timeout, allow_zero=True)
@@ -83,6 +89,7 @@ def batch(
         "quality": settings.quality,
         "aspect_ratio": settings.aspect_ratio,
         "generate_audio": settings.audio,
+        "model": settings.model,
     }
     try:
         plan = parse_manifest(
@@ -95,6 +102,8 @@ def batch(
         for number, problem in exc.problems:
             rt.out.error(UsageError(f"line {number}: {problem}") if number else UsageError(problem))
         raise
+    for warning in model_warnings(settings.profile, plan.lines):
+        rt.out.warn(warning)
     session = rt.session()
     destination = None
     if output_dir is not None:
@@ -178,6 +187,37 @@ def batch(
     ):
         rt.out.info(f"resume with: {command}")  # the rerun waits on those tasks again
     report(rt, failures)
+
+
+def model_warnings(profile: str, lines: Sequence[Line]) -> list[str]:
+    """One warning per model id the catalogue does not know, and one per profile default left
+    out because a line's model does not take its value, each naming its lines."""
+    from ..family import unknown_model_warning
+
+    unknown: dict[str, list[int]] = {}
+    dropped: dict[tuple[str, Dropped], list[int]] = {}
+    for line in lines:
+        if not line.request.known_model:
+            unknown.setdefault(line.request.model, []).append(line.number)
+        for item in line.dropped:
+            if item.reason is not None:
+                dropped.setdefault((line.request.model, item), []).append(line.number)
+    warnings = []
+    for model, numbers in unknown.items():
+        warning = unknown_model_warning(model)
+        if warning is not None:
+            warnings.append(f"{warning} ({lines_named(numbers)})")
+    for (_, item), numbers in dropped.items():
+        warnings += dropped_defaults(profile, [item], f" on {lines_named(numbers)}")
+    return warnings
+
+
+def lines_named(numbers: Sequence[int]) -> str:
+    """``line 3``, ``lines 1, 2, 5``, ``lines 1, 2, 3 and 17 more``."""
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    shown = ", ".join(str(n) for n in numbers[:5])
+    return f"lines {shown}" + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
 
 
 # A manifest this large would be hundreds of thousands of paid lines: refused before it fills memory.

@@ -28,7 +28,8 @@ KeyArg = Annotated[
     str,
     typer.Argument(
         metavar="KEY",
-        help="api-key, base-url, files-url, duration, quality, aspect-ratio, audio or output-dir.",
+        help="api-key, base-url, files-url, duration, quality, aspect-ratio, audio, output-dir "
+        "or model.",
         show_default=False,
     ),
 ]
@@ -100,6 +101,12 @@ def config_set(
             "`seedance config set api-key` alone asks for it instead"
         )
     checked = check_value(name, value)
+    if name == "model":
+        from ..family import unknown_model_warning
+
+        warning = unknown_model_warning(checked)
+        if warning is not None:
+            rt.out.warn(f"{warning}; set all the same")
     profile = _profile_name(rt)
     with _editing(rt) as cfg:
         cfg.profiles.setdefault(profile, {})[name] = checked

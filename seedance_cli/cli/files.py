@@ -28,16 +28,18 @@ def upload(
 ) -> None:
     """Check local images and upload them through the files API; print one URL per file.
 
-    Each file must be a JPEG, PNG or WebP image by its bytes, at most 10 MB, 300-6000 px a side,
-    with a width/height ratio of 0.4-2.5; all are checked before any is uploaded. Uploaded files
-    expire after 72 hours.
+    Each file must be a JPEG, PNG or WebP image by its bytes, 300-6000 px a side, with a
+    width/height ratio of 0.4-2.5, and no larger than the profile's model takes (10 MB on 1.x,
+    30 MB on 2.x); all are checked before any is uploaded. Uploaded files expire after 72 hours.
     """
-    from ..images import inspect_image
+    from ..catalogue import DEFAULT_MODEL
+    from ..images import image_rules, inspect_image
 
+    rules = image_rules(rt.settings.model or DEFAULT_MODEL)
     infos = []
     for path in files:
         try:
-            infos.append(inspect_image(path.expanduser(), field="FILE"))
+            infos.append(inspect_image(path.expanduser(), field="FILE", rules=rules))
         except ValidationError as exc:
             raise UsageError(f"FILE: {exc.reason}", hint=exc.hint) from None
     with rt.session() as session:

@@ -4,12 +4,18 @@ reads of stdin and files."""
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import typer
 
 from ..errors import (
     UsageError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from ..family import Dropped
 
 #: The API field each ``generate`` flag fills, for error messages that name the flag.
 FLAG_OF_FIELD = {
@@ -21,6 +27,11 @@ FLAG_OF_FIELD = {
     "generate_audio": "--audio",
     "callback_url": "--callback-url",
     "model": "--model",
+    "video_urls": "--video",
+    "audio_urls": "--audio-url",
+    "content_filter": "--content-filter",
+    "model_params.web_search": "--web-search",
+    "output_format": "--output-format",
     "idempotency_key": "--idempotency-key",
 }
 
@@ -28,6 +39,36 @@ FLAG_OF_FIELD = {
 def flag_error(exc: ValidationError) -> UsageError:
     flag = FLAG_OF_FIELD.get(exc.field, exc.field)
     return UsageError(f"{flag}: {exc.reason}", hint=exc.hint)
+
+
+def parse_duration(value: str) -> int:
+    """``--duration``: whole seconds, or ``auto`` (sent as -1: the model picks the length)."""
+    from ..models import AUTO_DURATION
+
+    text = value.strip().lower()
+    if text == "auto":
+        return AUTO_DURATION
+    if text.lstrip("-").isdigit():
+        return int(text)
+    raise typer.BadParameter(f"must be a whole number of seconds, or auto, got {value!r}")
+
+
+def dropped_defaults(profile: str, dropped: Sequence[Dropped], where: str = "") -> list[str]:
+    """A warning for each profile default left out because the model does not take its value
+    (those of fields the model does not take at all go unsaid); ``where`` says for which lines."""
+    from ..models import AUTO_DURATION
+    from ..render import display_value
+
+    def shown(d: Dropped) -> str:
+        return (
+            "auto" if d.key == "duration" and d.value == AUTO_DURATION else display_value(d.value)
+        )
+
+    return [
+        f"profile {profile!r} {d.key} = {shown(d)} left out{where}: {d.reason}"
+        for d in dropped
+        if d.reason is not None
+    ]
 
 
 def check_seconds(

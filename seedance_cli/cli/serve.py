@@ -12,7 +12,7 @@ from ..errors import (
     SeedanceError,
     UsageError,
 )
-from ..models import ASPECT_RATIOS, DURATION_MAX, DURATION_MIN, HISTORY_STATUSES, QUALITIES
+from ..models import HISTORY_STATUSES
 from .app import (
     app,
     environment,
@@ -168,14 +168,31 @@ def announce(url: str, stdout: IO[str], stderr: IO[str]) -> None:
 
 # -- shell completion ------------------------------------------------------------------------------
 
-#: Values the generated shell completions offer after an option (scripts/generate.py reads these).
-COMPLETION_VALUES: dict[str, tuple[str, ...]] = {
-    "--quality": QUALITIES,
-    "--aspect-ratio": ASPECT_RATIOS,
-    "--duration": tuple(str(n) for n in range(DURATION_MIN, DURATION_MAX + 1)),
-    "--concurrency": ("1", "2", "4", "8", "16"),
-    "--status": HISTORY_STATUSES,
-}
+
+def _completion_values() -> dict[str, tuple[str, ...]]:
+    """Values offered after options; for requests, what the model catalogue allows over every
+    model (each model's own rules are checked when a request is made)."""
+    from .. import family
+
+    low, high = family.duration_range()
+    return {
+        "--model": family.model_ids(),
+        "--quality": family.qualities(),
+        "--aspect-ratio": family.aspect_ratios(),
+        "--duration": (*(str(n) for n in range(low, high + 1)), "auto"),
+        "--output-format": family.output_formats(),
+        "--concurrency": ("1", "2", "4", "8", "16"),
+        "--status": HISTORY_STATUSES,
+    }
+
+
+def __getattr__(name: str) -> dict[str, tuple[str, ...]]:
+    """``COMPLETION_VALUES``: the values the generated shell completions offer after an option
+    (scripts/generate.py reads them), made when asked for, so that reading the catalogue costs
+    no command's start-up."""
+    if name == "COMPLETION_VALUES":
+        return _completion_values()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @app.command("_complete", hidden=True)

@@ -17,7 +17,7 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
-    from ..images import ImageInfo
+    from ..images import ImageInfo, ImageRules
     from ..models import GenerationRequest, Task
     from ..session import PriorTask
     from ..views import DryRun
@@ -34,7 +34,7 @@ from .app import (
     with_globals,
 )
 from .flow import finish_wait, report, upload_images
-from .inputs import check_seconds, flag_error, read_bounded
+from .inputs import check_seconds, dropped_defaults, flag_error, parse_duration, read_bounded
 from .runtime import Runtime
 
 # -- generate --------------------------------------------------------------------------------------
@@ -83,31 +83,67 @@ def build_request(
     rt: Runtime,
     prompt: str,
     *,
+    model: str,
     images: Sequence[str],
     duration: int | None,
     quality: str | None,
     aspect_ratio: str | None,
     audio: bool | None,
     callback_url: str | None,
-    model: str,
+    videos: Sequence[str] = (),
+    audio_urls: Sequence[str] = (),
+    content_filter: bool | None = None,
+    web_search: bool | None = None,
+    output_format: str | None = None,
 ) -> GenerationRequest:
-    """Flags over profile defaults, checked against every rule before anything is sent."""
-    from ..models import GenerationRequest
+    """Flags over profile defaults, checked against every rule of ``model`` before anything is
+    sent. A flag the model refuses is exit 2; a profile default it does not take is left out
+    (said in a warning when the model takes the field but not that value)."""
+    from ..family import build_request as build
 
     settings = rt.settings
+    given = {
+        "prompt": read_prompt(prompt, rt.env.stdin),
+        "model": model,
+        "image_urls": tuple(images),
+        "video_urls": tuple(videos),
+        "audio_urls": tuple(audio_urls),
+        "duration": duration,
+        "quality": quality,
+        "aspect_ratio": aspect_ratio,
+        "generate_audio": audio,
+        "callback_url": callback_url,
+        "content_filter": content_filter,
+        "web_search": web_search,
+        "output_format": output_format,
+    }
+    defaults = {
+        "duration": settings.duration,
+        "quality": settings.quality,
+        "aspect_ratio": settings.aspect_ratio,
+        "generate_audio": settings.audio,
+    }
     try:
-        return GenerationRequest(
-            prompt=read_prompt(prompt, rt.env.stdin),
-            image_urls=tuple(images),
-            duration=duration if duration is not None else settings.duration,
-            quality=quality if quality is not None else settings.quality,
-            aspect_ratio=aspect_ratio if aspect_ratio is not None else settings.aspect_ratio,
-            generate_audio=audio if audio is not None else settings.audio,
-            callback_url=callback_url,
-            model=model,
-        )
+        request, dropped = build(given, defaults)
     except ValidationError as exc:
         raise flag_error(exc) from None
+    for warning in dropped_defaults(settings.profile, dropped):
+        rt.out.warn(warning)
+    return request
+
+
+def chosen_model(rt: Runtime, flag: str | None) -> str:
+    """``--model``, else the profile's ``model``, else the default; a plausible id the catalogue
+    does not know draws one warning (it is sent all the same, with the generic checks only)."""
+    from ..catalogue import DEFAULT_MODEL
+    from ..family import unknown_model_warning
+    from ..models import is_model_name
+
+    model = flag if flag is not None else rt.settings.model or DEFAULT_MODEL
+    warning = unknown_model_warning(model) if is_model_name(model) else None
+    if warning is not None:
+        rt.out.warn(warning)
+    return model
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -126,15 +162,25 @@ def generate(
             "--image",
             "-i",
             metavar="URL|PATH",
-            help="First frame, then last frame (at most 2): an http(s) URL, or a local JPEG, "
-            "PNG or WebP file, checked and uploaded.",
+            help="An image: an http(s) URL, or a local JPEG, PNG or WebP file, checked and "
+            "uploaded. Repeatable: first frame, then last frame, or references; how many and "
+            "how large depends on the model.",
         ),
     ] = None,
     duration: Annotated[
-        int | None, typer.Option("--duration", "-d", metavar="4..12", help="Seconds (default 5).")
+        int | None,
+        typer.Option(
+            "--duration",
+            "-d",
+            metavar="SECONDS|auto",
+            parser=parse_duration,
+            help="Seconds (4..12 on seedance-1.5-pro; default 5); auto lets the model choose "
+            "where it can (2.5).",
+        ),
     ] = None,
     quality: Annotated[
-        str | None, typer.Option(metavar="480p|720p|1080p", help="Resolution (default 720p).")
+        str | None,
+        typer.Option(metavar="480p|720p|1080p|4k", help="Resolution (default 720p)."),
     ] = None,
     aspect_ratio: Annotated[
         str | None,
@@ -142,14 +188,14 @@ def generate(
             "--aspect-ratio",
             "-a",
             metavar="RATIO",
-            help="16:9 (default), 9:16, 1:1, 4:3, 3:4, 21:9 or adaptive.",
+            help="16:9, 9:16, 1:1, 4:3, 3:4, 21:9, adaptive or keep_ratio, as the model allows.",
         ),
     ] = None,
     audio: Annotated[
         bool | None,
         typer.Option(
             "--audio/--no-audio",
-            help="Generate sound (default on; costs more).",
+            help="Generate sound (default on; costs more on 1.5).",
             show_default=False,
         ),
     ] = None,
@@ -157,7 +203,49 @@ def generate(
         str | None,
         typer.Option(metavar="URL", help="HTTPS URL the API calls when the task ends."),
     ] = None,
-    model: Annotated[str, typer.Option(metavar="NAME", help="Model name.")] = "seedance-1.5-pro",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Model id (default seedance-1.5-pro, or the profile's model).",
+            show_default=False,
+        ),
+    ] = None,
+    video: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--video",
+            metavar="URL",
+            help="A reference video, or the video to edit or extend: an http(s) URL only. "
+            "Repeatable.",
+        ),
+    ] = None,
+    audio_url: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--audio-url",
+            metavar="URL",
+            help="A reference audio clip: an http(s) URL only. Repeatable.",
+        ),
+    ] = None,
+    content_filter: Annotated[
+        bool | None,
+        typer.Option(
+            "--content-filter/--no-content-filter",
+            help="The safety check (2.x; default on; off is billed 1.1x).",
+            show_default=False,
+        ),
+    ] = None,
+    web_search: Annotated[
+        bool,
+        typer.Option(
+            "--web-search", help="Let the model search the web (2.0 and 2.5 text-to-video)."
+        ),
+    ] = False,
+    output_format: Annotated[
+        str | None,
+        typer.Option(metavar="mp4|mov", help="Container of the result (2.5; default mp4)."),
+    ] = None,
     wait: Annotated[
         bool, typer.Option("--wait", "-w", help="Wait for the result; print its URL.")
     ] = False,
@@ -181,19 +269,30 @@ def generate(
     """
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
-    from ..images import placeholder
+    from ..images import image_rules, placeholder, reference_urls
 
-    sources = image_sources(rt, image or ())
+    chosen = chosen_model(rt, model)
+    try:
+        videos = reference_urls("video_urls", video or ())
+        audio_urls = reference_urls("audio_urls", audio_url or ())
+    except ValidationError as exc:
+        raise flag_error(exc) from None
+    sources = image_sources(rt, image or (), image_rules(chosen))
     request = build_request(
         rt,
         prompt,
+        model=chosen,
         images=[placeholder(i, src) for i, src in enumerate(sources)],  # uploaded after checks
         duration=duration,
         quality=quality,
         aspect_ratio=aspect_ratio,
         audio=audio,
         callback_url=callback_url,
-        model=model,
+        videos=videos,
+        audio_urls=audio_urls,
+        content_filter=content_filter,
+        web_search=True if web_search else None,
+        output_format=output_format,
     )
     if idempotency_key is not None:
         from ..models import check_idempotency_key
@@ -287,20 +386,22 @@ def show_prior(rt: Runtime, key: str, prior: PriorTask) -> None:
         )
 
 
-def image_sources(rt: Runtime, values: Sequence[str]) -> list[str | ImageInfo]:
-    """Check every --image before anything is sent; warn about URLs that may not be images."""
+def image_sources(rt: Runtime, values: Sequence[str], rules: ImageRules) -> list[str | ImageInfo]:
+    """Check every --image against the model's ``rules`` before anything is sent; warn about
+    URLs that may not be images."""
     from ..images import image_sources as sources_of
     from ..images import looks_like_image_url
 
     try:
-        sources = sources_of(values)
+        sources = sources_of(values, rules=rules)
     except ValidationError as exc:
         raise flag_error(exc) from None
     for source in sources:
-        if isinstance(source, str) and not looks_like_image_url(source):
+        if isinstance(source, str) and not looks_like_image_url(source, rules):
+            endings = ", ".join(rules.extensions[:-1]) + f" or {rules.extensions[-1]}"
             rt.out.warn(
-                f"--image {source}: the path does not end in .jpg, .jpeg, .png or .webp; the API "
-                "must be able to fetch it as an image"
+                f"--image {source}: the path does not end in {endings}; the API must be able "
+                "to fetch it as an image"
             )
     return sources
 
