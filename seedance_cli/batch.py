@@ -138,8 +138,10 @@ class Manifest:
         return line.name if line.name is not None else str(line.number)
 
     def target(self, line: Line, folder: Path) -> Path:
-        """Where the line's (first) result goes in ``folder``: ``<name or number>.mp4``."""
-        return folder / f"{self.stem(line)}.mp4"
+        """Where the line's (first) result goes in ``folder``: ``<name or number>.mp4``, or
+        ``.mov`` for a line that asks for ``output_format: mov``."""
+        suffix = ".mov" if line.request.output_format == "mov" else ".mp4"
+        return folder / f"{self.stem(line)}{suffix}"
 
 
 def known_entries(

@@ -690,13 +690,29 @@ def safe_stem(task_id: str) -> str:
     return f"{cleaned}-{digest}" if cleaned else f"task-{digest}"
 
 
-def result_name(task_id: str, index: int, *, base: Path | None = None) -> str:
-    """``<task-id>.mp4``, ``<task-id>-2.mp4`` for a second result; or ``base``'s name likewise.
+#: The containers a result may come in (``output_format``): by the result URL's extension.
+VIDEO_SUFFIXES: Final = (".mp4", ".mov")
+
+
+def video_suffix(url: str | None) -> str:
+    """The file extension for a result at ``url``: ``.mov`` for a QuickTime result (a 2.5 model
+    asked for ``output_format: mov``), else ``.mp4``."""
+    from urllib.parse import urlsplit
+
+    path = urlsplit(url).path.lower() if url else ""
+    return next((s for s in VIDEO_SUFFIXES if path.endswith(s)), ".mp4")
+
+
+def result_name(task_id: str, index: int, *, base: Path | None = None, suffix: str = ".mp4") -> str:
+    """``<task-id>.mp4``, ``<task-id>-2.mp4`` for a second result (``suffix`` for a ``.mov``
+    one); or ``base``'s name likewise (a name the user gave is kept as given).
 
     A task id comes from the server: it is made safe first (``safe_stem``)."""
+    if suffix not in VIDEO_SUFFIXES:
+        suffix = ".mp4"
     if base is None:
         stem = safe_stem(task_id)
-        return f"{stem}.mp4" if index == 0 else f"{stem}-{index + 1}.mp4"
+        return f"{stem}{suffix}" if index == 0 else f"{stem}-{index + 1}{suffix}"
     if index == 0:
         return base.name
     return f"{base.stem}-{index + 1}{base.suffix}"

@@ -31,7 +31,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .download import Progress, Saved, check_folder, check_target, download, result_name
+from .download import (
+    Progress,
+    Saved,
+    check_folder,
+    check_target,
+    download,
+    result_name,
+    video_suffix,
+)
 from .errors import (
     APIError,
     ConfigError,
@@ -127,10 +135,12 @@ class Destination:
         """How to give this destination back to ``-o``: a folder keeps its trailing ``/``."""
         return f"{self.path}/" if self.is_dir else str(self.path)
 
-    def target(self, task_id: str, index: int) -> Path:
-        """The file for result ``index`` of ``task_id``: always directly inside the folder."""
+    def target(self, task_id: str, index: int, *, suffix: str = ".mp4") -> Path:
+        """The file for result ``index`` of ``task_id``: always directly inside the folder;
+        named with ``suffix`` (``.mov`` for a QuickTime result) unless the user named it."""
         folder = self.path if self.is_dir else self.path.parent
-        name = result_name(task_id, index, base=None if self.is_dir else self.path)
+        base = None if self.is_dir else self.path
+        name = result_name(task_id, index, base=base, suffix=suffix)
         if name in ("", ".", "..") or Path(name).name != name or "\0" in name:
             raise OutputUnusable(f"{name!r} is not a usable file name")
         return folder / name
@@ -465,7 +475,7 @@ class Session:
         current = task
         usable_results(task)
         for index in range(len(task.results)):
-            target = output.target(task.id, index)
+            target = output.target(task.id, index, suffix=video_suffix(task.results[index]))
             progress = on_progress(index, target) if on_progress is not None else None
 
             def fetch(

@@ -1,8 +1,8 @@
 """``generate`` and ``batch`` across the Seedance family: each model's own flags and rules, the
 profile's model and defaults, models the catalogue does not know.
 
-The emulator serves seedance-1.5-pro only for now: requests for other models are checked through
-``--dry-run`` (the body that would be sent) and through refusals, which must send nothing.
+Requests are checked through ``--dry-run`` (the body that would be sent), through refusals (which
+must send nothing) and end to end against the emulator, which serves every model by its own rules.
 """
 
 from __future__ import annotations
@@ -678,3 +678,82 @@ def test_a_rerun_finds_its_tasks_and_says_when_a_default_changed_their_request(
     assert len(api.requests("create")) == 2  # the manifest is the batch: nothing made again
     assert "was made from a different request (differs in: quality)" in changed.err
     assert changed.err.count("different request") == 2
+
+
+# -- end to end against the emulator, every kind of video ------------------------------------------
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("model", "flags"),
+    [
+        (I2V_20, ["-i", IMG, "-d", "10", "--quality", "4k"]),
+        (REF_20, ["-i", IMG, "--video", VID1, "--audio-url", AUD, "--no-content-filter"]),
+        (T2V_25, ["-d", "auto", "--web-search"]),
+        (EDIT_25, ["--video", VID1, "--video", VID2, "--duration", "auto"]),
+        (FAST_10, ["-i", IMG, "-a", "keep_ratio", "-d", "2"]),
+    ],
+)
+def test_each_kind_of_video_is_made_and_saved_end_to_end(
+    cli: CliRunner, api: Emulator, here: Path, model: str, flags: list[str]
+) -> None:
+    result = cli("--json", "generate", PROMPT, "--model", model, *flags, "-o", "out/")
+    assert result.code == 0, result.err
+    (task,) = result.json
+    assert task["model"] == model and task["status"] == "completed"
+    (path,) = task["files"]
+    assert path == f"out/{task['id']}.mp4" and (here / path).stat().st_size > 0
+    body = sent_body(api)
+    assert body["model"] == model
+    assert GenerationRequest(**_fields(body)).to_body() == body  # what was sent is what we check
+
+
+def _fields(body: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in body.items() if k != "model_params"}
+    if "model_params" in body:
+        fields["web_search"] = body["model_params"]["web_search"]
+    return fields
+
+
+def test_a_mov_result_is_saved_as_a_mov_file(cli: CliRunner, api: Emulator, here: Path) -> None:
+    """output_format mov: the emulator serves QuickTime; the file is named .mov, by generate -o
+    DIR, by download, and by batch; a name the user gave is kept as given."""
+    result = cli(
+        "generate",
+        PROMPT,
+        "--model",
+        EDIT_25,
+        "--video",
+        VID1,
+        "--output-format",
+        "mov",
+        "-o",
+        "out/",
+    )
+    assert result.code == 0, result.err
+    saved = here / result.out.strip()
+    assert saved.suffix == ".mov" and saved.read_bytes()[4:12] == b"ftypqt  "
+    task_id = saved.stem
+    again = cli("download", task_id, "-o", "again/")
+    assert again.code == 0, again.err
+    assert (here / "again" / f"{task_id}.mov").exists()
+    named = cli("download", task_id, "-o", "mine.mp4")
+    assert named.code == 0 and (here / "mine.mp4").exists()
+    manifest = here / "m.jsonl"
+    line = {"name": "edit", "model": EDIT_25, "prompt": PROMPT, "video_urls": [VID1]}
+    manifest.write_text(
+        json.dumps({**line, "output_format": "mov"})
+        + "\n"
+        + json.dumps({**line, "name": "plain"})
+        + "\n"
+    )
+    batch = cli("batch", "m.jsonl", "--output-dir", "b")
+    assert batch.code == 0, batch.err
+    assert sorted(p.name for p in (here / "b").iterdir()) == ["edit.mov", "plain.mp4"]
