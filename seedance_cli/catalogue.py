@@ -188,7 +188,8 @@ def _tuple(value: Any) -> tuple[str, ...] | None:
 
 @functools.cache
 def catalogue() -> dict[str, ModelSpec]:
-    """Every model the catalogue knows, by id, in the order of the official files."""
+    """Every model the catalogue knows, by id: the default first, then by generation, tier
+    (standard, fast, mini) and mode, as ``scripts/catalogue.py`` orders them."""
     entries = json.loads(DATA.read_text(encoding="utf-8"))
     return {entry["id"]: ModelSpec.from_entry(entry) for entry in entries}
 
