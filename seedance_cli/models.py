@@ -272,15 +272,17 @@ def is_model_name(value: object) -> bool:
 
 
 def _models_taking(model: str, test: Callable[[ModelSpec], bool]) -> str:
-    """The known models for which ``test`` holds, nearest to ``model`` first, for a hint."""
-    import difflib
-
+    """The known models for which ``test`` holds, for a hint: those of the same kind as ``model``
+    first (text- and image-to-video for 1.x, which does both), then in the catalogue's order."""
     from .catalogue import catalogue
 
-    names = [spec.id for spec in catalogue().values() if test(spec)]
+    known = catalogue()
+    mode = known[model].mode if model in known else ""
+    kinds = {mode, *(("text-to-video", "image-to-video") if "-or-" in mode else ())}
+    names = [spec.id for spec in known.values() if test(spec)]
     if not names:
         return "no model this version knows takes it; 'seedance models' shows each model's rules"
-    names.sort(key=lambda name: -difflib.SequenceMatcher(None, model, name).ratio())
+    names.sort(key=lambda name: known[name].mode not in kinds)
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"models that take it: {shown} (see 'seedance models')"
 

@@ -138,7 +138,7 @@ def test_the_examples_the_issue_names() -> None:
     assert GenerationRequest(PROMPT, model="seedance-2.0-text-to-video", duration=15).duration == 15
     error = refused("duration", prompt=PROMPT, duration=15)
     assert error.reason == "seedance-1.5-pro takes 4 to 12 seconds, got 15"
-    assert error.hint is not None and "seedance-2.5-text-to-video" in error.hint
+    assert error.hint is not None and "seedance-2.0-text-to-video" in error.hint
     assert "'seedance models'" in error.hint
 
 
