@@ -493,7 +493,7 @@ class GenerationRequest:
                 + f", got {self.duration}",
                 hint=_models_taking(
                     model,
-                    lambda s: (s.duration_min or 0) <= self.duration <= (s.duration_max or 0),  # type: ignore[operator]
+                    lambda s: _in_range(self.duration, s.duration_min, s.duration_max),
                 ),
             )
 
@@ -506,7 +506,7 @@ class GenerationRequest:
                 continue  # not taken at all: refused above when given
             if limit.required and count == 0:
                 raise ValidationError(
-                    name, f"{model} needs at least {max(1, limit.minimum)} {MEDIUM_NAME[name]} URL"
+                    name, f"{model} needs at least {max(1, limit.minimum)} {MEDIUM_NAME[name]}"
                 )
             if count and count < limit.minimum:
                 raise ValidationError(
@@ -554,6 +554,11 @@ class GenerationRequest:
         if self.web_search is not None:
             body["model_params"] = {"web_search": self.web_search}
         return body
+
+
+def _in_range(value: int | None, low: int | None, high: int | None) -> bool:
+    """Whether ``value`` is within a model's range (a model with none takes only auto)."""
+    return value is not None and low is not None and high is not None and low <= value <= high
 
 
 def _field(name: str) -> str:

@@ -126,7 +126,8 @@ def batch(
         rt.out.show(
             BatchDryRun(tuple(PlannedLine(ln.number, ln.name, ln.preview()) for ln in plan.lines))
         )
-        rt.out.info(f"dry run: {len(plan.lines)} lines checked; nothing was sent")
+        count = len(plan.lines)
+        rt.out.info(f"dry run: {count} line{'' if count == 1 else 's'} checked; nothing was sent")
         return
     session.require_history("a batch needs it to resume without creating a line twice")
     counts: dict[str, int] = {}
