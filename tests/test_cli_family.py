@@ -757,3 +757,14 @@ def test_a_mov_result_is_saved_as_a_mov_file(cli: CliRunner, api: Emulator, here
     batch = cli("batch", "m.jsonl", "--output-dir", "b")
     assert batch.code == 0, batch.err
     assert sorted(p.name for p in (here / "b").iterdir()) == ["edit.mov", "plain.mp4"]
+
+
+def test_words_the_api_spells_in_lower_case_are_taken_in_any_case(cli: CliRunner) -> None:
+    body, _ = dry_body(
+        cli, "--model", T2V_25, "--quality", "1080P", "-a", "ADAPTIVE", "--output-format", "MOV"
+    )
+    assert (body["quality"], body["aspect_ratio"], body["output_format"]) == (
+        "1080p",
+        "adaptive",
+        "mov",
+    )
