@@ -308,6 +308,9 @@ def _jsonl_rows(text: str) -> list[tuple[int, dict[str, Any] | str]]:
         except RecursionError:
             rows.append((number, "not a manifest line (JSON nested too deeply)"))
             continue
+        except ValueError:  # an integer of more digits than Python converts
+            rows.append((number, "not a manifest line (a number far too long)"))
+            continue
         rows.append((number, value if isinstance(value, dict) else "not a JSON object"))
     return rows
 
@@ -422,8 +425,8 @@ def _duration(value: object) -> object:
     length. Anything else is left for the request to judge."""
     if isinstance(value, str) and value.strip().lower() == "auto":
         return AUTO_DURATION
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+        return int(value)  # ASCII digits only: "²" and "--5" are left for the request to refuse
     return value
 
 

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TextIO
 
 
@@ -46,3 +47,16 @@ class Environment:
             stderr=sys.stderr,
             environ=os.environ,
         )
+
+
+def expand_user(value: str | os.PathLike[str], what: str) -> Path:
+    """``value`` with ``~`` and ``~user`` expanded. A user that does not exist, or a home that
+    cannot be found, is a ``UsageError`` naming ``what`` (the flag), not a crash."""
+    from .errors import UsageError
+
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        raise UsageError(
+            f"{what}: cannot expand {os.fspath(value)!r}: no such user or home folder"
+        ) from None

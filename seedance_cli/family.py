@@ -110,8 +110,14 @@ def build_request(
     model = given.get("model")
     if model is None:
         model = defaults.get("model") or DEFAULT_MODEL
+    if isinstance(model, str):
+        model = model.strip()  # " seedance-1.5-pro" from a CSV cell is that model
     known = spec(model) if isinstance(model, str) else None
-    fields = {name: _word(name, value) for name, value in given.items() if value is not None}
+    fields = {
+        name: _word(name, value)
+        for name, value in given.items()
+        if value is not None or name == "prompt"  # a missing prompt is refused, not a crash
+    }
     fields["model"] = model
     applied: dict[str, Any] = {}
     dropped: list[Dropped] = []

@@ -327,7 +327,12 @@ def image_sources(
         if is_url(value):
             sources.append(check_http_url("image_urls", value))
         else:
-            path = Path(value).expanduser()
+            try:
+                path = Path(value).expanduser()
+            except RuntimeError:
+                raise ValidationError(
+                    "image_urls", f"cannot expand {value!r}: no such user or home folder"
+                ) from None
             sources.append(
                 inspect_image(base / path if base else path, field="image_urls", rules=rules)
             )
@@ -338,11 +343,18 @@ def image_sources(
 _URL_ONLY: Final = {"video_urls": "videos", "audio_urls": "audio clips"}
 
 
+#: ``scheme:`` without ``//`` (``data:``, ``javascript:``): not a path, not a URL the API fetches.
+#: Two letters at least, so that a Windows drive (``C:``) is still read as a path.
+_SCHEME_ONLY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+
+
 def reference_urls(field: str, values: Sequence[str]) -> tuple[str, ...]:
     """Reference videos or audio clips (``video_urls``, ``audio_urls``): http(s) URLs only. A local
     path is refused with why: the files API takes images only, so there is no way to upload it."""
     urls = []
     for value in values:
+        if _SCHEME_ONLY.match(value) and not is_url(value):  # javascript:, data:, mailto:...
+            raise ValidationError(field, f"must be an http:// or https:// URL, got {value[:80]!r}")
         if not is_url(value):
             what = _URL_ONLY.get(field, "such files")
             raise ValidationError(

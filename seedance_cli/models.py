@@ -352,9 +352,11 @@ class GenerationRequest:
 
     def _check(self, spec: ModelSpec | None) -> None:
         """The rules every model shares (and all a model the catalogue does not know gets)."""
-        if not isinstance(self.model, str) or not _WORD.fullmatch(self.model.strip() or "-"):
+        if not is_model_name(self.model):
             raise ValidationError(
-                "model", "must be a model name such as seedance-2.0-text-to-video"
+                "model",
+                f"{self.model!r} is not a model name (letters, digits, '.', '-', no spaces), "
+                "such as seedance-2.0-text-to-video",
             )
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise ValidationError("prompt", "must not be empty")

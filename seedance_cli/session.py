@@ -40,6 +40,7 @@ from .download import (
     result_name,
     video_suffix,
 )
+from .env import expand_user
 from .errors import (
     APIError,
     ConfigError,
@@ -107,8 +108,8 @@ class Destination:
     ) -> Destination:
         """``-o`` as given: a folder if it is one, ends with ``/``, or several tasks share it."""
         if value is None:
-            return cls(Path(default_dir or ".").expanduser(), True)
-        path = Path(value).expanduser()
+            return cls(expand_user(default_dir or ".", "output-dir"), True)
+        path = expand_user(value, "-o")
         try:
             is_dir = several or value.endswith(("/", os.sep)) or path.is_dir()
         except (OSError, ValueError):  # a name too long, a NUL: ``check`` says what is wrong

@@ -17,6 +17,7 @@ import pytest
 
 from seedance_cli.cli import COMPLETION_VALUES
 from seedance_cli.emulator import Emulator
+from seedance_cli.errors import ValidationError
 from seedance_cli.models import GenerationRequest
 from seedance_cli.session import request_differs
 
@@ -768,3 +769,71 @@ def test_words_the_api_spells_in_lower_case_are_taken_in_any_case(cli: CliRunner
         "adaptive",
         "mov",
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"prompt": null}', "line 1: prompt: must not be empty"),
+        ('{"prompt": "x", "duration": "--5"}', "line 1: duration: must be a whole number"),
+        ('{"prompt": "x", "duration": "\u00b2"}', "line 1: duration: must be a whole number"),
+        ('{"prompt": "x", "duration": ' + "1" * 5000 + "}", "a number far too long"),
+        ('{"prompt": "x", "image_urls": ["~nobody-here-at-all/x.png"]}', "no such user"),
+    ],
+)
+def test_odd_manifest_values_are_refused_naming_the_line_never_a_crash(
+    cli: CliRunner, api: Emulator, tmp_path: Path, line: str, message: str
+) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(line + "\n", encoding="utf-8")
+    result = cli("batch", str(manifest))
+    assert result.code == 2 and result.out == ""
+    assert message in result.err
+    assert api.requests() == []
+
+
+def test_a_model_id_with_spaces_around_it_is_that_model_and_gets_its_checks(
+    cli: CliRunner, api: Emulator, tmp_path: Path
+) -> None:
+    result = cli("generate", PROMPT, "--model", " seedance-1.5-pro", "-d", "30", "--dry-run")
+    assert result.code == 2
+    assert "--duration: seedance-1.5-pro takes 4 to 12 seconds, got 30" in result.err
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("prompt, model, quality\nx, seedance-2.0-mini-text-to-video,4k\n")
+    result = cli("batch", str(manifest))
+    assert result.code == 2 and "takes 480p, 720p, got '4k'" in result.err
+    assert "unknown model" not in result.err
+    assert api.requests() == []
+    refused = GenerationRequest  # the library refuses the id as typed, naming why
+    with pytest.raises(ValidationError, match="is not a model name"):
+        refused(PROMPT, model=" seedance-1.5-pro")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", PROMPT, "-i", "~nobody-here-at-all/x.png", "--dry-run"],
+        ["generate", PROMPT, "-o", "~nobody-here-at-all/x.mp4", "--dry-run"],
+        ["generate", "@~nobody-here-at-all/prompt.txt", "--dry-run"],
+        ["upload", "~nobody-here-at-all/x.png"],
+        ["batch", "~nobody-here-at-all/m.jsonl"],
+        ["generate", PROMPT, "-d", "\u00b2", "--dry-run"],
+    ],
+)
+def test_paths_of_users_that_do_not_exist_and_odd_digits_are_usage_errors(
+    cli: CliRunner, api: Emulator, args: list[str]
+) -> None:
+    result = cli(*args)
+    assert result.code == 2, result.err
+    assert "internal error" not in result.err and "Traceback" not in result.err
+    assert api.requests() == []
+
+
+@pytest.mark.parametrize("value", ["javascript:alert(1)", "data:video/mp4;base64,AAAA", "ftp:x"])
+def test_a_reference_that_is_neither_a_path_nor_an_http_url_is_called_what_it_is(
+    cli: CliRunner, value: str
+) -> None:
+    result = cli("generate", PROMPT, "--model", EDIT_25, "--video", value, "--dry-run")
+    assert result.code == 2
+    assert "--video: must be an http:// or https:// URL" in result.err
+    assert "local file" not in result.err

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from ..env import expand_user
 from ..errors import (
     Interrupted,
     SeedanceError,
@@ -96,7 +97,7 @@ def batch(
             data,
             kind=kind,
             defaults={k: v for k, v in defaults.items() if v is not None},
-            base=Path.cwd() if manifest == "-" else Path(manifest).expanduser().resolve().parent,
+            base=Path.cwd() if manifest == "-" else expand_user(manifest, "FILE").resolve().parent,
         )
     except ManifestError as exc:
         for number, problem in exc.problems:
@@ -109,7 +110,7 @@ def batch(
     if output_dir is not None:
         from ..session import Destination
 
-        destination = Destination(Path(output_dir).expanduser(), True)
+        destination = Destination(expand_user(output_dir, "--output-dir"), True)
         # a folder, or can be made, and writable: before any create (made only for a real run)
         destination.check(force=True, make=not dry_run)
         check_outputs(
@@ -234,7 +235,7 @@ def read_manifest(name: str, stdin: TextIO | None) -> bytes:
         stream = getattr(stdin, "buffer", stdin)
         return read_bounded(stream, MANIFEST_READ_LIMIT, "FILE: the manifest on stdin")
     try:
-        with Path(name).expanduser().open("rb") as file:
+        with expand_user(name, "FILE").open("rb") as file:
             return read_bounded(file, MANIFEST_READ_LIMIT, f"FILE: {name!r}")
     except OSError as exc:
         raise UsageError(f"FILE: cannot read {name!r} ({exc.strerror or exc})") from None

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..env import expand_user
 from ..errors import (
     UsageError,
     ValidationError,
@@ -39,7 +40,7 @@ def upload(
     infos = []
     for path in files:
         try:
-            infos.append(inspect_image(path.expanduser(), field="FILE", rules=rules))
+            infos.append(inspect_image(expand_user(path, "FILE"), field="FILE", rules=rules))
         except ValidationError as exc:
             raise UsageError(f"FILE: {exc.reason}", hint=exc.hint) from None
     with rt.session() as session:

@@ -4,6 +4,7 @@ reads of stdin and files."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,7 +49,7 @@ def parse_duration(value: str) -> int:
     text = value.strip().lower()
     if text == "auto":
         return AUTO_DURATION
-    if text.lstrip("-").isdigit():
+    if re.fullmatch(r"-?[0-9]{1,9}", text):  # ASCII digits: "²" and "--5" are not numbers
         return int(text)
     raise typer.BadParameter(f"must be a whole number of seconds, or auto, got {value!r}")
 

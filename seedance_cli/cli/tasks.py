@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from ..env import expand_user
 from ..errors import (
     Interrupted,
     SeedanceError,
@@ -59,7 +59,7 @@ def read_prompt(value: str, stdin: TextIO | None) -> str:
             "PROMPT: '@' names no file", hint="give @FILE, or pipe a prompt starting with @ to -"
         )
     elif value.startswith("@"):
-        path = Path(value[1:]).expanduser()
+        path = expand_user(value[1:], "PROMPT")
         shown = repr(str(path))
         try:
             with path.open("rb") as stream:
