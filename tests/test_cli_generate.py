@@ -186,7 +186,7 @@ def test_profile_defaults_apply_and_flags_override(cli: CliRunner, api: Emulator
         (["--callback-url", "http://hooks.example.com/x"], "--callback-url: must be an https://"),
         (["--callback-url", "https://10.0.0.1/x"], "--callback-url: points at a private"),
         (["--callback-url", "https://e.com/" + "a" * 2040], "--callback-url: is 2054 characters"),
-        (["--model", " "], "--model: must be a model name"),
+        (["--model", " "], "--model: '' is not a model name"),
         (["--timeout", "-1"], "--timeout: must be a number of seconds >= 0"),
         (["--interval", "0"], "--interval: must be a number of seconds > 0"),
         (["--interval", "nan"], "--interval: must be a number of seconds > 0"),
