@@ -154,3 +154,12 @@ def api(emulator: Emulator, environ: dict[str, str]) -> Emulator:
     """Point the CLI at the emulator through its environment, with the sentinel key."""
     environ.update(api_environ(emulator.url))
     return emulator
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a fresh folder, as a user in their project would."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder

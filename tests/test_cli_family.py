@@ -684,14 +684,6 @@ def test_a_rerun_finds_its_tasks_and_says_when_a_default_changed_their_request(
 # -- end to end against the emulator, every kind of video ------------------------------------------
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 @pytest.mark.parametrize(
     ("model", "flags"),
     [

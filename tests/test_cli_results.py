@@ -18,15 +18,6 @@ VIDEO = sample_video()
 SHA = hashlib.sha256(VIDEO).hexdigest()
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in a fresh folder, as a user in their project would."""
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def history_db() -> sqlite3.Connection:
     return sqlite3.connect(Path(os.environ["SEEDANCE_DATA_DIR"]) / "history.sqlite3")
 

@@ -69,14 +69,6 @@ def victim(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def fetch(client: Client, url: str, target: Path, **options: Any) -> dl.Saved:
     return download(
         client.open_result, url, target, retry=client.retry, sleep=lambda s: None, **options
