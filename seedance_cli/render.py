@@ -602,10 +602,10 @@ def table_of(
                 [
                     (
                         "key",
-                        "unlimited" if token.unlimited else f"{token.remaining:g}",
-                        f"{token.used:g}",
+                        "unlimited" if token.unlimited else fmt_credits(token.remaining),
+                        fmt_credits(token.used),
                     ),
-                    ("account", f"{user.remaining:g}", f"{user.used:g}"),
+                    ("account", fmt_credits(user.remaining), fmt_credits(user.used)),
                 ],
             )
         case HistoryRows():
@@ -634,6 +634,15 @@ def table_of(
             )
         case _:
             assert_never(result)
+
+
+def fmt_credits(value: float) -> str:
+    """Credits to the four decimals prices come in, trailing zeros dropped (``99971.5456``,
+    ``992``): ``:g`` would round a balance to six digits. Absurd sizes in exponent form."""
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return f"{value:g}"
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 # -- models ------------------------------------------------------------------------------------------
