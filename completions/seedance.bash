@@ -56,7 +56,7 @@ _seedance() {
         'config unset') _seedance_offer 'values:api-key base-url files-url duration quality aspect-ratio audio output-dir model' "" ;;
         'credits') _seedance_offer 'none' "" ;;
         'download') _seedance_offer 'completed-task-ids' "--force --missing --output -o" ;;
-        'emulator') _seedance_offer 'none' "--credits --fault --files-errors-200 --legacy-error-codes --max-files --models-endpoint --no-files-errors-200 --no-legacy-error-codes --no-models-endpoint --no-second-origin --port --quiet --require-key --result-size --retire --second-origin --task-seconds -q" ;;
+        'emulator') _seedance_offer 'none' "--billing --credits --fault --files-errors-200 --idempotency-replay --legacy-error-codes --max-files --models-endpoint --no-billing --no-files-errors-200 --no-idempotency-replay --no-legacy-error-codes --no-models-endpoint --no-pricing-endpoint --no-second-origin --port --pricing-endpoint --quiet --require-key --result-size --retire --second-origin --task-seconds -q" ;;
         'generate') _seedance_offer 'none' "--aspect-ratio --audio --audio-url --callback-url --content-filter --dry-run --duration --force --idempotency-key --image --interval --model --no-audio --no-content-filter --output --output-format --quality --timeout --video --wait --web-search -a -d -i -o -w" ;;
         'history') _seedance_offer 'none' "--limit --search --status" ;;
         'models') _seedance_offer 'none' "--available" ;;
