@@ -28,6 +28,7 @@ complete -c seedance -n 'test -z (__seedance_command)' -a history -d 'List past 
 complete -c seedance -n 'test -z (__seedance_command)' -a models -d 'List the Seedance models this version knows: mode, durations, qualities, ratios, inputs.'
 complete -c seedance -n 'test -z (__seedance_command)' -a status -d 'Fetch each task once and show it: a table on a terminal, one line per task when piped.'
 complete -c seedance -n 'test -z (__seedance_command)' -a upload -d 'Check local images and upload them through the files API; print one URL per file.'
+complete -c seedance -n 'test -z (__seedance_command)' -a usage -d 'Show what was spent, from the local history: estimated, reserved, charged and released'
 complete -c seedance -n 'test -z (__seedance_command)' -a wait -d 'Wait until every task has ended, with progress; print each result URL (or saved path).'
 complete -c seedance -n 'test -z (__seedance_command)' -a config -d 'Manage the config file and its profiles.'
 complete -c seedance -n '__seedance_is config' -a get -d 'Print KEY from the profile (keys masked).'
@@ -116,6 +117,8 @@ complete -c seedance -n '__seedance_is "history"' -l search -x -d 'Only tasks wh
 complete -c seedance -n '__seedance_is "models"' -l available -d 'Ask the API which models this key may use (needs the key; costs nothing).'
 complete -c seedance -n '__seedance_is "status"' -a '(seedance _complete task-ids 2>/dev/null)'
 complete -c seedance -n '__seedance_is "upload"' -F
+complete -c seedance -n '__seedance_is "usage"' -l since -x -d 'The period: a span back from now (36h, 7d, 2w), a local date (from its midnight), or all.'
+complete -c seedance -n '__seedance_is "usage"' -l by -x -a 'day model' -d 'One group per day, or per model.'
 complete -c seedance -n '__seedance_is "wait"' -l timeout -x -d 'Stop waiting after this long (exit 9); one deadline for all.'
 complete -c seedance -n '__seedance_is "wait"' -l interval -x -d 'Poll every SECONDS (default 5, at most 3600; env SEEDANCE_POLL_INTERVAL).'
 complete -c seedance -n '__seedance_is "wait"' -l output -r -F -d 'Save the result here (implies waiting); a folder gets <task-id>.mp4.'

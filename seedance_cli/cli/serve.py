@@ -213,6 +213,7 @@ def _completion_values() -> dict[str, tuple[str, ...]]:
         "--output-format": family.output_formats(),
         "--concurrency": ("1", "2", "4", "8", "16"),
         "--status": HISTORY_STATUSES,
+        "--by": ("day", "model"),
     }
 
 
