@@ -240,6 +240,13 @@ def _files_payload(data: Any) -> Any:
     return data["data"]
 
 
+def replayed(headers: Mapping[str, str]) -> bool:
+    """Whether a create's answer says ``idempotency-replayed: true``: the API recognised the
+    ``Idempotency-Key`` and answered the task it made the first time (no new task, no new
+    charge). API.md: seen in EvoLink's own CLI; any other value, or none, is a new task."""
+    return headers.get("idempotency-replayed", "").strip().lower() == "true"
+
+
 def new_idempotency_key() -> str:
     return f"seedance-{uuid.uuid4()}"
 
@@ -386,6 +393,9 @@ class Client:
     ) -> Task:
         """Create a task; returns it ``pending``. Every attempt carries one ``Idempotency-Key``.
 
+        An answer marked ``idempotency-replayed: true`` is the task this key already made (no new
+        charge): it comes back with ``replayed=True``.
+
         Resent only after a connection that could not be made or a 429. Raises ``OutcomeUnknown``
         (with the key) when the request may have reached the server and no usable answer came.
         """
@@ -411,9 +421,12 @@ class Client:
             if 200 <= status < 300:
                 try:
                     data = scrub(_json_body(response), (self._api_key,))
-                    return Task.from_api(data, default_status="pending")
+                    task = Task.from_api(data, default_status="pending")
                 except BadResponse as exc:
                     raise OutcomeUnknown(key, exc.message) from None
+                if replayed(response.headers):
+                    task = dataclasses.replace(task, replayed=True)
+                return task
             if 300 <= status < 400:  # it reached the server; following would send it again
                 where = response.headers.get("Location", "")
                 raise OutcomeUnknown(

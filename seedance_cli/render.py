@@ -44,6 +44,7 @@ from .views import (
     StatusRows,
     UnfinishedTask,
     UploadedImage,
+    UsageReport,
 )
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from .catalogue import ModelSpec
     from .ledger import Entry
     from .pricing import SecondPrice
+    from .spending import Spend, Usage
     from .views import Availability
 
 # C0 and C1 controls, DEL, and the bidirectional overrides that can disguise text on a terminal.
@@ -226,6 +228,8 @@ class Output:
                 self._rich_out(lambda console: console.print(models_table(result, console.width)))
             case ModelDetail():
                 self._rich_out(lambda console: console.print(model_sheet(result)))
+            case UsageReport():
+                self._rich_out(lambda console: console.print(*usage_view(result, console)))
             case _:
                 self._show_plain(result)
 
@@ -280,6 +284,9 @@ class Output:
             case ModelDetail():
                 for key, _, value in model_facts(result):
                     self._fields(key, value.replace("\n", "; "))
+            case UsageReport():
+                for spend in (*result.usage.groups, result.usage.total):
+                    self._fields(*usage_fields(spend))
             case _:
                 assert_never(result)
 
@@ -551,6 +558,14 @@ def json_objects(result: Shown) -> Iterator[Any]:
                 prices=result.prices,
                 minimum=result.minimum,
             )
+        case UsageReport():
+            usage = result.usage
+            yield {
+                "by": usage.by,
+                "since": iso_time(usage.since) if usage.since is not None else None,
+                "groups": [spend.as_json() for spend in usage.groups],
+                "total": usage.total.as_json(),
+            }
         case _:
             assert_never(result)
 
@@ -586,6 +601,8 @@ def text_notes(result: Shown) -> list[str]:
         return ["dry run: nothing was sent"]
     if isinstance(result, HistoryRows) and not result.entries:
         return [f"no tasks in the history ({result.source})"]
+    if isinstance(result, UsageReport) and not result.usage.total.tasks:
+        return [f"no tasks in the history {period_text(result.usage.since)} ({result.source})"]
     return []
 
 
@@ -602,10 +619,10 @@ def table_of(
                 [
                     (
                         "key",
-                        "unlimited" if token.unlimited else f"{token.remaining:g}",
-                        f"{token.used:g}",
+                        "unlimited" if token.unlimited else fmt_credits(token.remaining),
+                        fmt_credits(token.used),
                     ),
-                    ("account", f"{user.remaining:g}", f"{user.used:g}"),
+                    ("account", fmt_credits(user.remaining), fmt_credits(user.used)),
                 ],
             )
         case HistoryRows():
@@ -634,6 +651,192 @@ def table_of(
             )
         case _:
             assert_never(result)
+
+
+def fmt_credits(value: float) -> str:
+    """Credits to the four decimals prices come in, trailing zeros dropped (``99971.5456``,
+    ``992``): ``:g`` would round a balance to six digits. Absurd sizes in exponent form."""
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return f"{value:g}"
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+# -- usage -------------------------------------------------------------------------------------------
+
+#: The columns of ``usage`` piped, after the group's key (a day, a model, or ``total``); credits
+#: exact to four decimals, dollars to cents, ``-`` for a figure not known for any task.
+USAGE_FIELDS = (
+    "tasks",
+    "estimated_low",
+    "estimated_high",
+    "unpriced",
+    "reserved",
+    "charged",
+    "released",
+    "estimated_low_usd",
+    "estimated_high_usd",
+    "reserved_usd",
+    "charged_usd",
+    "released_usd",
+)
+
+
+def exact_credits(credits: Decimal) -> str:
+    """Credits as kept: up to four decimals, no trailing zeros (``17.784``, ``0``)."""
+    from decimal import Decimal as D
+
+    text = format(credits.quantize(D("0.0001")).normalize(), "f")
+    return "0" if text in ("-0", "0.0") else text
+
+
+def usage_fields(spend: Spend) -> tuple[object, ...]:
+    """One piped line of ``usage``: the group's key, then ``USAGE_FIELDS``; tasks whose estimate
+    is unknown (no published price, or none recorded) are counted in ``unpriced``."""
+    from .spending import usd
+
+    def credits(figure: str, value: Decimal) -> str:
+        return exact_credits(value) if spend.known(figure) else "-"
+
+    def dollars(figure: str, value: Decimal) -> str:
+        return str(usd(value)) if spend.known(figure) else "-"
+
+    return (
+        spend.key,
+        spend.tasks,
+        credits("estimated", spend.estimated_low),
+        credits("estimated", spend.estimated_high),
+        spend.unpriced + spend.unestimated,
+        credits("reserved", spend.reserved),
+        credits("charged", spend.charged),
+        credits("released", spend.released),
+        dollars("estimated", spend.estimated_low),
+        dollars("estimated", spend.estimated_high),
+        dollars("reserved", spend.reserved),
+        dollars("charged", spend.charged),
+        dollars("released", spend.released),
+    )
+
+
+def iso_time(epoch: float) -> str:
+    """A timestamp in local time, ISO 8601 with its offset (``--json``)."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
+def period_text(since: float | None) -> str:
+    return "in all" if since is None else f"since {local_time(since)}"
+
+
+def _money(credits: Decimal) -> str:
+    """Credits for people: half up to two decimals."""
+    from decimal import ROUND_HALF_UP
+    from decimal import Decimal as D
+
+    return str(credits.quantize(D("0.01"), rounding=ROUND_HALF_UP))
+
+
+def usage_cell(spend: Spend, figure: str) -> Any:
+    """A figure of ``usage`` for people: credits, then its dollars on a dim second line;
+    ``unknown`` (never 0) when no task of the group says; a range for an estimate that is one,
+    and how many tasks it leaves out (their price unknown)."""
+    from rich.text import Text
+
+    from .spending import usd
+
+    if not spend.known(figure):
+        return Text("unknown", style="yellow")
+    if figure == "estimated":
+        # a range may wrap after its dash on a narrow terminal, never inside a figure
+        low, high = spend.estimated_low, spend.estimated_high
+        same = _money(low) == _money(high)
+        credits = _money(low) if same else f"{_money(low)} - {_money(high)}"
+        dollars = f"${usd(low)}" if usd(low) == usd(high) else f"${usd(low)} - ${usd(high)}"
+    else:
+        value = getattr(spend, figure)
+        credits, dollars = _money(value), f"${usd(value)}"
+    text = Text(credits)
+    text.append(f"\n{dollars}", style="dim")
+    left_out = spend.unpriced + spend.unestimated
+    if figure == "estimated" and left_out:
+        text.append(f"\n+{left_out} unknown", style="yellow")
+    return text
+
+
+def usage_view(result: UsageReport, console: Any) -> list[Any]:
+    """``usage`` for people: a table of the groups and their total (credits, and dollars under
+    them), then a bar chart of the spend per day (charged, or reserved where not charged yet),
+    both within the console's width: columns move closer before an estimate's range wraps (after
+    its dash), and model ids, days and figures are never cut."""
+    from rich.measure import Measurement
+
+    table = usage_table(result.usage, collapse=False)
+    unbounded = console.options.update_width(10_000)  # the table's natural width, unclamped
+    if Measurement.get(console, unbounded, table).maximum > console.width:
+        table = usage_table(result.usage, collapse=True)
+    shown: list[Any] = [table]
+    days = [day for day in result.days.groups if day.known("spent")]
+    if days:
+        shown.append(spend_chart(days, console.width))
+    return shown
+
+
+def usage_table(usage: Usage, *, collapse: bool) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(
+        box=None,
+        pad_edge=False,
+        header_style="bold",
+        collapse_padding=collapse,
+        title=f"Spend {period_text(usage.since)}, by {usage.by}",
+        title_justify="left",
+        title_style="bold",
+    )
+    # Nothing is ever cut: a terminal too narrow for a figure or an id folds it.
+    table.add_column(usage.by.upper(), no_wrap=True, overflow="fold")
+    table.add_column("TASKS", justify="right", overflow="fold")
+    table.add_column("ESTIMATED", justify="right", overflow="fold")  # wraps after its dash
+    for name in ("RESERVED", "CHARGED", "RELEASED"):
+        table.add_column(name, justify="right", overflow="fold")
+    for spend in (*usage.groups, usage.total):
+        is_total = spend is usage.total
+        table.add_row(
+            Text("TOTAL" if is_total else clean(spend.key), style="bold" if is_total else ""),
+            str(spend.tasks),
+            *(
+                usage_cell(spend, figure)
+                for figure in ("estimated", "reserved", "charged", "released")
+            ),
+        )
+    return table
+
+
+def spend_chart(days: Sequence[Spend], width: int) -> Any:
+    """One bar per day, as long as its spend against the largest day's, within ``width``."""
+    from rich.bar import Bar
+    from rich.table import Table
+    from rich.text import Text
+
+    from .spending import usd
+
+    largest = max(day.spent for day in days)
+    labels = [f"{_money(day.spent)} (${usd(day.spent)})" for day in days]
+    label_width = max(len(label) for label in labels)
+    bar_width = max(1, min(width, 200) - len("2026-01-01") - label_width - 2)
+    chart = Table.grid(padding=(0, 1))
+    chart.title = "Spend per day (charged, or reserved where not charged yet)"
+    chart.title_justify = "left"
+    chart.title_style = "bold"
+    chart.add_column(no_wrap=True)
+    chart.add_column(no_wrap=True, width=bar_width)
+    chart.add_column(justify="right", no_wrap=True)
+    for day, label in zip(days, labels, strict=True):
+        bar = Bar(float(largest) or 1.0, 0, float(day.spent), width=bar_width, color="cyan")
+        chart.add_row(Text(day.key), bar, Text(label))
+    return chart
 
 
 # -- models ------------------------------------------------------------------------------------------

@@ -11,6 +11,12 @@ figures ``seedance usage`` reports. Each is taken only from what the history kno
 * **released**: the reservation of a task that failed or was cancelled (not charged, API.md), or
   one whose billing says ``released``.
 
+Each group also counts the tasks behind each figure, so that a figure nothing is known of is
+"unknown" (``None`` in ``as_json``), never 0: ``estimated_tasks`` (a known estimate),
+``reserved_tasks``, ``charged_tasks`` (a charge the API stated, or 0 for a released reservation).
+``spent`` is each task's best known cost: its charge where known, nothing once released, else its
+reservation (a task still running, or an API that sends no billing).
+
 A create answered with ``idempotency-replayed: true`` is the original task: it is counted once.
 Rows that never became a task (a create refused, or with an unknown outcome) have no figures.
 """
@@ -23,8 +29,8 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+from . import pricing
 from .catalogue import DEFAULT_MODEL
-from .pricing import CREDITS_PER_USD
 
 if TYPE_CHECKING:
     from .ledger import Entry
@@ -44,6 +50,10 @@ class Spend:
     reserved: Decimal = Decimal(0)
     charged: Decimal = Decimal(0)
     released: Decimal = Decimal(0)
+    spent: Decimal = Decimal(0)
+    estimated_tasks: int = 0
+    reserved_tasks: int = 0
+    charged_tasks: int = 0
 
     def add(self, entry: Entry) -> None:
         self.tasks += 1
@@ -52,24 +62,62 @@ class Spend:
         if low is not None and high is not None:
             self.estimated_low += low
             self.estimated_high += high
+            self.estimated_tasks += 1
         elif entry.estimate is not None:
             self.unpriced += 1
-        self.reserved += _decimal(entry.credits_reserved) or 0
-        self.charged += _decimal(entry.credits_charged) or 0
-        self.released += _decimal(entry.credits_released) or 0
+        reserved = _decimal(entry.credits_reserved)
+        # While the billing says "reserved" its charged_credits (0) is no charge yet.
+        charged = None if entry.charge_status == "reserved" else _decimal(entry.credits_charged)
+        released = _decimal(entry.credits_released)
+        if reserved is not None:
+            self.reserved += reserved
+            self.reserved_tasks += 1
+        if released is not None:
+            self.released += released
+        if charged is None and released is not None:
+            charged = Decimal(0)  # a released reservation was not charged (API.md)
+        if charged is not None:
+            self.charged += charged
+            self.charged_tasks += 1
+        self.spent += charged if charged is not None else reserved or 0
+
+    @property
+    def unestimated(self) -> int:
+        """Tasks the history holds no estimate for (made before estimates were kept, or
+        elsewhere)."""
+        return self.tasks - self.estimated_tasks - self.unpriced
+
+    def known(self, figure: str) -> bool:
+        """Whether ``figure`` (``estimated``, ``reserved``, ``charged``, ``spent``) is known for
+        at least one task of the group; a group of no tasks knows that it spent nothing."""
+        if self.tasks == 0 or figure == "released":
+            return True
+        if figure == "spent":
+            return self.reserved_tasks + self.charged_tasks > 0
+        count: int = getattr(self, f"{figure}_tasks")
+        return count > 0
 
     def as_json(self) -> dict[str, Any]:
+        """The group as JSON numbers (credits to their four decimals, dollars to cents); a
+        figure not known for any of its tasks is ``null``, never 0."""
         figures = {
-            "estimated_low": self.estimated_low,
-            "estimated_high": self.estimated_high,
-            "reserved": self.reserved,
-            "charged": self.charged,
-            "released": self.released,
+            "estimated_low": ("estimated", self.estimated_low),
+            "estimated_high": ("estimated", self.estimated_high),
+            "reserved": ("reserved", self.reserved),
+            "charged": ("charged", self.charged),
+            "released": ("released", self.released),
+            "spent": ("spent", self.spent),
         }
-        out: dict[str, Any] = {"key": self.key, "tasks": self.tasks, "unpriced": self.unpriced}
-        for name, credits in figures.items():
-            out[name] = float(credits)
-            out[f"{name}_usd"] = float(usd(credits))
+        out: dict[str, Any] = {
+            "key": self.key,
+            "tasks": self.tasks,
+            "unpriced": self.unpriced,
+            "unestimated": self.unestimated,
+        }
+        for name, (figure, credits) in figures.items():
+            known = self.known(figure)
+            out[name] = float(credits) if known else None
+            out[f"{name}_usd"] = float(usd(credits)) if known else None
         return out
 
 
@@ -85,7 +133,8 @@ class Usage:
 
 
 def usd(credits: Decimal) -> Decimal:
-    return (credits / CREDITS_PER_USD).quantize(Decimal("0.01"))
+    """Credits in dollars, half up to cents, as estimates show them (``pricing.usd``)."""
+    return pricing.usd(credits)
 
 
 def _decimal(value: object) -> Decimal | None:

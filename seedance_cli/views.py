@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .ledger import Entry
     from .models import Credits, ModelList, Task, UploadedFile
     from .pricing import SecondPrice
+    from .spending import Usage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,6 +222,17 @@ class HistoryRows:
 
 
 @dataclasses.dataclass(frozen=True)
+class UsageReport:
+    """``usage``: what the history says was spent in a period, per day or per model (``usage``)
+    and per day whatever the grouping (``days``, for the chart a terminal gets); ``source`` is
+    where the history is, for the note an empty period draws."""
+
+    usage: Usage
+    days: Usage
+    source: Path | str
+
+
+@dataclasses.dataclass(frozen=True)
 class ConfigValue:
     """``config get``: one key's value, as shown (keys masked)."""
 
@@ -262,6 +274,7 @@ Shown: TypeAlias = (
     | ModelRows
     | ModelDetail
     | HistoryRows
+    | UsageReport
     | ConfigValue
     | ConfigSettings
     | ConfigPath

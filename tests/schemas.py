@@ -18,11 +18,38 @@ import jsonschema
 
 OPENAPI_DIR = Path(__file__).parent / "openapi"
 
+_CREDITS = {"type": "number", "minimum": 0}
+#: API.md, "More endpoints seen only in EvoLink's own CLI": a task "may carry billing
+#: {charge_status (reserved|charged|released), refund_status, reserved_credits, charged_credits,
+#: refunded_credits, refunded_at}".
+BILLING = {
+    "type": "object",
+    "properties": {
+        "charge_status": {"enum": ["reserved", "charged", "released"]},
+        "refund_status": {"type": "string"},
+        "reserved_credits": _CREDITS,
+        "charged_credits": _CREDITS,
+        "refunded_credits": _CREDITS,
+        "refunded_at": {"type": "string", "format": "date-time"},
+    },
+}
+
 #: Properties API.md documents beyond the official schemas, by file and schema name.
 DOCUMENTED_EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
-    # API.md: "task_info.estimated_time and usage may appear on pending tasks".
+    # API.md: "task_info.estimated_time and usage may appear on pending tasks"; usage holds what
+    # the create's answer documents (Create: usage {billing_rule, credits_reserved, user_group})
+    # and "usage.credits_used" (More endpoints seen only in EvoLink's own CLI); and "billing".
     ("get-task-detail.json", "TaskDetailResponse"): {
-        "usage": {"type": "object"},
+        "usage": {
+            "type": "object",
+            "properties": {
+                "billing_rule": {"enum": ["per_call", "per_token", "per_second"]},
+                "credits_reserved": _CREDITS,
+                "credits_used": _CREDITS,
+                "user_group": {"type": "string"},
+            },
+        },
+        "billing": BILLING,
     },
     ("get-task-detail.json", "TaskDetailResponse/task_info"): {
         "estimated_time": {"type": "integer", "minimum": 0},
@@ -34,11 +61,21 @@ DOCUMENTED_EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("get-credits.json", "ErrorResponse/error"): {},
 }
-# Each model's own file describes the same create endpoint, with the same envelope.
+# Each model's own file describes the same create endpoint, with the same envelope; a create's
+# answer is a task too, which may carry "billing" (API.md, as above).
 DOCUMENTED_EXTRAS.update(
     {
         (f"models/{path.name}", "ErrorResponse/error"): {"param": {"type": "string"}}
         for path in sorted((OPENAPI_DIR / "models").glob("*.json"))
+    }
+)
+DOCUMENTED_EXTRAS.update(
+    {
+        (file, "VideoGenerationResponse"): {"billing": BILLING}
+        for file in [
+            "seedance-1.5-pro-video-generate.json",
+            *(f"models/{path.name}" for path in sorted((OPENAPI_DIR / "models").glob("*.json"))),
+        ]
     }
 )
 

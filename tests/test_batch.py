@@ -84,7 +84,10 @@ def test_jsonl_and_csv_run_the_same_requests(
     assert by_line[first] == "out/cat.mp4" and by_line[first + 1] == f"out/{first + 1}.mp4"
     assert (work / "out" / "cat.mp4").read_bytes() == sample_video()
     assert (
-        "batch: 4 succeeded, 0 failed, 0 timed out; 19.5 credits reserved by this run" in result.err
+        # the published prices of the four lines (1.5 pro): 5 s 17.784, 8 s 28.4544,
+        # 480p silent 4.0903, 5 s 17.784
+        "batch: 4 succeeded, 0 failed, 0 timed out; 68.1127 credits reserved by this run"
+        in result.err
     )
 
 

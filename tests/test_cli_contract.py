@@ -149,10 +149,11 @@ TASK_KEYS = {"created", "id", "model", "object", "progress", "status", "task_inf
 
 def test_json_shapes_are_pinned(cli: CliRunner, api: Emulator) -> None:
     created = cli("--json", "generate", PROMPT).json
-    assert len(created) == 1 and set(created[0]) == TASK_KEYS | {"usage"}
+    # the emulator's billing object (on by default) and, once completed, usage.credits_used
+    assert len(created) == 1 and set(created[0]) == TASK_KEYS | {"usage", "billing"}
     task_id = created[0]["id"]
     waited = cli("--json", "wait", task_id).json
-    assert len(waited) == 1 and set(waited[0]) == TASK_KEYS | {"results"}
+    assert len(waited) == 1 and set(waited[0]) == TASK_KEYS | {"results", "usage", "billing"}
     status = cli("--json", "status", task_id).json
     assert status == waited
     error = cli("--json", "status", "task-unified-1-zzzzzzzz").json

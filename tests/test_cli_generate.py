@@ -70,7 +70,8 @@ def test_without_wait_stdout_is_the_task_id_alone(cli: CliRunner, api: Emulator)
     assert result.code == 0
     (task_id,) = api.service.tasks
     assert result.out == f"{task_id}\n"
-    assert f"created {task_id} (5 credits reserved)" in result.err
+    # 5 s of 1.5 pro at 720p with audio, the published price (API.md's worked example)
+    assert f"created {task_id} (17.784 credits reserved)" in result.err
     assert f"seedance wait {task_id}" in result.err
 
 

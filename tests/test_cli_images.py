@@ -245,12 +245,13 @@ def test_credits_piped_and_json(cli: CliRunner, api: Emulator, clock: FakeClock)
     cli("status", next(iter(api.service.tasks)))
     result = cli("credits")
     assert result.code == 0
-    assert result.lines == ["key\t992\t8", "account\t992\t8"]
+    # 8 s of 1.5 pro at 720p with audio: 28.4544 credits, every digit shown
+    assert result.lines == ["key\t99971.5456\t28.4544", "account\t99971.5456\t28.4544"]
     (raw,) = cli("credits", "--json").json
     assert raw["data"]["token"] == {
-        "remaining_credits": 992.0,
+        "remaining_credits": 99971.5456,
         "unlimited_credits": False,
-        "used_credits": 8.0,
+        "used_credits": 28.4544,
     }
 
 

@@ -61,7 +61,7 @@ def test_create_query_credits_round_trip(
 ) -> None:
     task = client.create_generation(REQUEST)
     assert task.status == "pending" and task.id.startswith("task-unified-")
-    assert task.credits_reserved == 8.0 and task.estimated_time == 60.0
+    assert task.credits_reserved == 28.4544 and task.estimated_time == 60.0  # 8 x 2 x 1.7784
     clock.advance(30)
     running = client.get_task(task.id)
     assert running.status == "processing" and 0 < running.progress < 100
@@ -70,7 +70,7 @@ def test_create_query_credits_round_trip(
     assert done.succeeded and done.progress == 100
     assert done.video_url is not None and done.video_url.startswith(emulator.url + "/results/")
     credits = client.get_credits()
-    assert credits.token.used == 8.0 and credits.token.remaining == 992.0
+    assert credits.token.used == 28.4544 and credits.token.remaining == 100_000 - 28.4544
 
 
 def test_every_request_carries_user_agent_and_bearer(client: Client, emulator: Emulator) -> None:
@@ -176,7 +176,7 @@ def test_wrong_key_is_401(clock: FakeClock) -> None:
 
 def test_out_of_credits_is_402(clock: FakeClock) -> None:
     with (
-        Emulator(clock=clock, credits=10) as emu,
+        Emulator(clock=clock, credits=30) as emu,  # one 8 s create reserves 28.4544
         Client(TEST_KEY, base_url=emu.url, sleep=clock.sleep) as client,
     ):
         client.create_generation(GenerationRequest("x", duration=8))
@@ -209,7 +209,7 @@ def test_reads_are_retried_on_transient_statuses(
 ) -> None:
     emulator.add_fault(f"credits:{status}:2")
     credits = client.get_credits()
-    assert credits.token.remaining == 1000.0
+    assert credits.token.remaining == 100_000.0  # the emulator's starting balance
     assert [r.status for r in emulator.requests("credits")] == [status, status, 200]
     assert clock.sleeps == [0.375, 0.75]  # 0.5 * 2**n, jitter in the middle of [half, full]
 
@@ -299,7 +299,7 @@ def test_reads_report_persistently_broken_answers_as_service_failures(
 def test_read_timeout_is_retried(make_client: MakeClient, emulator: Emulator) -> None:
     client = make_client(timeouts=Timeouts(connect=2, read=0.2, write=2, pool=2))
     emulator.add_fault("credits:slow:1:seconds=3")
-    assert client.get_credits().token.remaining == 1000.0
+    assert client.get_credits().token.remaining == 100_000.0
     assert len(emulator.requests("credits")) == 2
 
 
@@ -496,7 +496,7 @@ def test_redirect_to_another_origin_is_not_followed(clock: FakeClock, kind: str)
 
 def test_same_origin_redirect_is_followed_with_the_key(client: Client, emulator: Emulator) -> None:
     emulator.add_fault("credits:redirect:1:to=/v1/credits")
-    assert client.get_credits().token.remaining == 1000.0
+    assert client.get_credits().token.remaining == 100_000.0
     records = emulator.requests("credits")
     assert [r.status for r in records] == [307, 200]
     assert all(r.has_authorization for r in records)

@@ -73,6 +73,7 @@ def test_create_200(http: httpx.Client, body: dict[str, Any]) -> None:
     task = conforms(CREATE, response)
     assert task["status"] == "pending" and task["object"] == "video.generation.task"
     assert set(task) == {
+        "billing",  # the emulator's default; --no-billing leaves it out (below)
         "created",
         "id",
         "model",
@@ -83,6 +84,29 @@ def test_create_200(http: httpx.Client, body: dict[str, Any]) -> None:
         "type",
         "usage",
     }
+
+
+def test_create_200_without_billing_is_the_documented_shape(clock: FakeClock) -> None:
+    with (
+        Emulator(clock=clock, billing=False) as emu,
+        httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {TEST_KEY}"}) as http,
+    ):
+        task = conforms(CREATE, http.post("/v1/videos/generations", json=FULL_BODY))
+        assert set(task) == {
+            "created",
+            "id",
+            "model",
+            "object",
+            "progress",
+            "status",
+            "task_info",
+            "type",
+            "usage",
+        }
+        assert set(task["usage"]) == {"billing_rule", "credits_reserved", "user_group"}
+        clock.advance(60)
+        done = conforms(QUERY, http.get(f"/v1/tasks/{task['id']}"))
+        assert "billing" not in done and "usage" not in done
 
 
 INVALID_BODIES = [

@@ -109,14 +109,15 @@ def test_time_scale_is_configurable(clock: FakeClock) -> None:
 def test_credits_are_reserved_used_and_refunded(
     http: httpx.Client, emulator: Emulator, clock: FakeClock
 ) -> None:
-    create(http)  # 8 s at 720p with audio: 8 credits
+    create(http)  # 1.5 pro, 8 s at 720p with audio: 8 x 1 x 2 x 1.7784 = 28.4544 credits
     emulator.add_fault("task:fail")
-    create(http, quality="1080p", generate_audio=False, duration=10)  # 10 * 2 * 0.6 = 12
+    create(http, quality="1080p", generate_audio=False, duration=10)  # 10 x 2.23 x 1.7784
     token = http.get("/v1/credits").json()["data"]["token"]
-    assert token["remaining_credits"] == 980.0 and token["used_credits"] == 0.0
-    clock.advance(60)
+    assert token["remaining_credits"] == 100_000 - 28.4544 - 39.6583
+    assert token["used_credits"] == 0.0
+    clock.advance(60)  # the first completed (charged), the second failed (released)
     token = http.get("/v1/credits").json()["data"]["token"]
-    assert token["remaining_credits"] == 992.0 and token["used_credits"] == 8.0
+    assert token["remaining_credits"] == 100_000 - 28.4544 and token["used_credits"] == 28.4544
 
 
 def test_required_key_is_enforced(clock: FakeClock) -> None:

@@ -21,6 +21,7 @@ from seedance_cli.catalogue import catalogue
 from seedance_cli.download import download
 from seedance_cli.emulator import Emulator, FakeClock, RetirementError, sample_video
 from seedance_cli.emulator.rules import auto_seconds
+from seedance_cli.emulator.service import UNPRICED_CREDITS
 
 from .bodies import IDS, minimal
 from .clirunner import CliRunner
@@ -146,11 +147,11 @@ def test_credits_follow_the_duration_quality_and_audio_of_any_model(
     http: httpx.Client, emulator: Emulator
 ) -> None:
     body = {"model": "seedance-2.0-text-to-video", "prompt": "A cat", "duration": 10}
-    assert created(http, {**body, "quality": "4k"})["usage"]["credits_reserved"] == 40.0
+    assert created(http, {**body, "quality": "4k"})["usage"]["credits_reserved"] == 688.5
     silent = created(http, {**body, "quality": "480p", "generate_audio": False})
-    assert silent["usage"]["credits_reserved"] == 3.0  # 10 s x 0.5 x 0.6
-    fast = minimal(catalogue()["doubao-seedance-1.0-pro-fast"])
-    assert created(http, fast)["usage"]["credits_reserved"] == 10.0  # 5 s at its 1080p default
+    assert silent["usage"]["credits_reserved"] == 62.775  # 10 x 0.465 x 13.5: audio is free
+    fast = minimal(catalogue()["doubao-seedance-1.0-pro-fast"])  # no published price
+    assert created(http, fast)["usage"]["credits_reserved"] == UNPRICED_CREDITS
     assert emulator.service.price({"quality": ["odd"], "duration": "x"}) > 0
 
 

@@ -307,6 +307,24 @@ def test_the_balance_is_two_lines_piped_a_table_on_a_terminal_and_the_answer_in_
     assert out.startswith("\x1b[1mOF")  # a bold header
 
 
+def test_a_balance_keeps_every_digit_of_its_credits() -> None:
+    """``:g`` would show 99971.5456 as 99971.5; credits come to four decimals."""
+    precise = Credits.from_api(
+        {
+            "data": {
+                "token": {
+                    "remaining_credits": 99971.5456,
+                    "used_credits": 28.4544,
+                    "unlimited_credits": False,
+                },
+                "user": {"remaining_credits": 1e20, "used_credits": 0.1},
+            }
+        }
+    )
+    plain = show(Balance(precise), "plain")[0]
+    assert plain == "key\t99971.5456\t28.4544\naccount\t1e+20\t0.1\n"
+
+
 def test_an_unlimited_key_says_so() -> None:
     unlimited = Credits.from_api(
         {

@@ -114,3 +114,37 @@ def test_since_refuses_anything_else(text: str) -> None:
 def test_by_must_be_day_or_model() -> None:
     with pytest.raises(ValueError, match="by must be one of day, model"):
         summarize([], by="week")
+
+
+def test_a_charge_not_yet_made_is_unknown_and_the_reservation_counts_as_spent() -> None:
+    rows = [
+        # running: the billing says reserved, its charged_credits 0 is no charge yet
+        entry(
+            1,
+            status="processing",
+            credits_reserved=67.5,
+            credits_charged=0.0,
+            charge_status="reserved",
+        ),
+        # completed without billing (the documented answer): the charge was never said
+        entry(2, credits_reserved=17.784),
+    ]
+    total = summarize(rows, by="day", tz=UTC).total
+    assert (total.charged_tasks, total.known("charged")) == (0, False)
+    assert total.spent == Decimal("85.284")  # their reservations, the best known cost
+    data = total.as_json()
+    assert data["charged"] is None and data["charged_usd"] is None
+    assert data["estimated_low"] is None and data["unestimated"] == 2
+
+
+def test_a_released_reservation_is_a_known_charge_of_nothing() -> None:
+    rows = [entry(1, status="failed", credits_reserved=8.892)]
+    total = summarize(rows, by="day", tz=UTC).total
+    assert (total.charged, total.charged_tasks, total.spent) == (Decimal(0), 1, Decimal(0))
+    assert total.released == Decimal("8.892")
+    assert total.as_json()["charged"] == 0.0
+
+
+def test_an_empty_period_knows_it_spent_nothing() -> None:
+    data = summarize([], by="day").total.as_json()
+    assert data["tasks"] == 0 and data["reserved"] == 0.0 and data["estimated_low"] == 0.0

@@ -17,6 +17,7 @@ from . import results  # noqa: F401 - download, history
 from . import batching  # noqa: F401 - batch
 from . import files  # noqa: F401 - upload, credits
 from . import model_cmds  # noqa: F401 - models
+from . import usage_cmds  # noqa: F401 - usage
 from . import serve  # emulator, _complete
 from . import config_cmds  # noqa: F401 - config ...
 

@@ -49,6 +49,19 @@ def report(rt: Runtime, failures: Sequence[SeedanceError], *, json_shown: bool =
     raise AlreadyShown(max(failures, key=rank))
 
 
+def say_created(rt: Runtime, task: Task, key: str, reserved: str = "") -> None:
+    """Say on stderr what a create answered: a new task (with what it reserved), or, when the
+    API recognised the idempotency key (``idempotency-replayed: true``), the task that key made
+    before: the original task, no new charge (the history does not count it twice)."""
+    if task.replayed:
+        rt.out.info(
+            f"idempotency key {key} already made task {task.id} at the API: "
+            "the original task, no new charge"
+        )
+    else:
+        rt.out.info(f"created {task.id}{reserved}")
+
+
 def retry_hint(task: Task) -> str | None:
     if task.error is None:
         return "the API gave no reason"

@@ -38,7 +38,9 @@ def emulator(
             envvar="SEEDANCE_EMULATOR_KEY",
         ),
     ] = None,
-    credits: Annotated[float, typer.Option(help="Starting credits of the key.", min=0)] = 1000.0,
+    credits: Annotated[
+        float, typer.Option(help="Starting credits of the key (68 credits are $1).", min=0)
+    ] = 100_000.0,
     max_files: Annotated[int, typer.Option(help="Upload quota in files.", min=0)] = 2000,
     second_origin: Annotated[
         bool, typer.Option(help="Serve result videos from a second port, like a CDN.")
@@ -82,11 +84,36 @@ def emulator(
             help="Serve GET /v1/models (the models the key may use), or answer it 404.",
         ),
     ] = True,
+    pricing_endpoint: Annotated[
+        bool,
+        typer.Option(
+            "--pricing-endpoint/--no-pricing-endpoint",
+            help="Serve the pricing rules (GET /v1/catalog/pricing-rules and "
+            "/v1/catalog/models/MODEL/pricing-rules, no key needed), or answer them 404.",
+        ),
+    ] = True,
+    billing: Annotated[
+        bool,
+        typer.Option(
+            "--billing/--no-billing",
+            help="Give tasks a billing object (reserved, charged, released) and "
+            "usage.credits_used once completed, or only the documented usage.",
+        ),
+    ] = True,
+    idempotency_replay: Annotated[
+        bool,
+        typer.Option(
+            "--idempotency-replay/--no-idempotency-replay",
+            help="Answer a create whose Idempotency-Key the key already used with that first "
+            "task (header idempotency-replayed: true), or make a new task every time.",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
 ) -> None:
     """Run the local EvoLink emulator on a loopback port (no key, no network, no cost).
 
-    Serves every Seedance model with that model's own rules. Prints `export
+    Serves every Seedance model with that model's own rules and reserves credits by the
+    published pricing (released when a task fails). Prints `export
     SEEDANCE_BASE_URL=...` and `export SEEDANCE_FILES_URL=...` lines on stdout and logs each
     request on stderr. Stop it with Ctrl-C.
     """
@@ -122,6 +149,9 @@ def emulator(
             faults=fault or (),
             retired=retire or (),
             models_endpoint=models_endpoint,
+            pricing_endpoint=pricing_endpoint,
+            billing=billing,
+            idempotency_replay=idempotency_replay,
             log=log,
         )
     except FaultSpecError as exc:
@@ -183,6 +213,7 @@ def _completion_values() -> dict[str, tuple[str, ...]]:
         "--output-format": family.output_formats(),
         "--concurrency": ("1", "2", "4", "8", "16"),
         "--status": HISTORY_STATUSES,
+        "--by": ("day", "model"),
     }
 
 

@@ -33,7 +33,7 @@ from .app import (
     app,
     with_globals,
 )
-from .flow import finish_wait, report, upload_images
+from .flow import finish_wait, report, say_created, upload_images
 from .inputs import check_seconds, dropped_defaults, flag_error, parse_duration, read_bounded
 from .runtime import Runtime
 
@@ -347,7 +347,7 @@ def generate(
                     "nothing was created"
                 )
             else:
-                rt.out.info(f"created {shown.id}{reserved}")
+                say_created(rt, shown, key, reserved)
         task_id = shown.id if shown is not None else prior.task_id if prior is not None else None
         assert task_id is not None
         if not wait and destination is None:

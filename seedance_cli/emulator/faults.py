@@ -2,7 +2,8 @@
 
 A spec reads ``KIND:ACTION[:COUNT][:KEY=VALUE,...]``:
 
-- KIND is the endpoint: ``create``, ``query``, ``credits``, ``models``, ``upload``, ``quota``,
+- KIND is the endpoint: ``create``, ``query``, ``credits``, ``models``, ``pricing`` (the pricing
+  rules), ``upload``, ``quota``,
   ``download`` (result videos), ``file`` (uploaded files served back), ``any``; or ``task`` for
   what the next created tasks do.
 - ACTION for an endpoint:
@@ -47,6 +48,7 @@ ENDPOINT_KINDS: Final = (
     "query",
     "credits",
     "models",
+    "pricing",
     "upload",
     "quota",
     "download",

@@ -11,6 +11,9 @@ user's CI script can steer a running emulator:
 - ``GET /_emulator/models``: ``{"retired": {MODEL: STATUS}, "models_endpoint": bool}``
 - ``POST /_emulator/models`` with ``{"retire": ["MODEL", "MODEL:404"], "restore": ["MODEL"],
   "models_endpoint": false}`` (each key optional; ``"restore": "*"`` serves every model again)
+- ``GET /_emulator/switches``: ``{"billing", "idempotency_replay", "pricing_endpoint",
+  "models_endpoint"}``, each true or false
+- ``POST /_emulator/switches`` with any of those keys: turn them on or off
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .faults import Fault, FaultSpecError
-from .service import Reply, Request, Service, parse_retirement
+from .service import DEFAULT_CREDITS, Reply, Request, Service, parse_retirement
 
 #: Largest request body read (a 10 MB image, base64-encoded, with room to spare).
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -93,6 +96,12 @@ def route(method: str, path: str) -> str:
             return "credits"
         if parts == ["v1", "models"]:
             return "models"
+        if parts == ["v1", "catalog", "pricing-rules"] or (
+            len(parts) == 5
+            and parts[:3] == ["v1", "catalog", "models"]
+            and parts[4] == "pricing-rules"
+        ):
+            return "pricing"
         if parts == ["api", "v1", "files", "quota"]:
             return "quota"
     if method == "POST":
@@ -164,7 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         kind = route(self.command, split.path)
-        if kind == "models" and not emulator.service.models_endpoint:
+        if (kind == "models" and not emulator.service.models_endpoint) or (
+            kind == "pricing" and not emulator.service.pricing_endpoint
+        ):
             kind = "unknown"  # switched off: the path does not exist
         declared = (self.headers.get("Content-Length") or "0").strip()
         if not declared.isdigit() or not declared.isascii():  # "-5", "abc", "1e3", "٣"
@@ -287,7 +298,7 @@ class Emulator:
         task_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
         api_key: str | None = None,
-        credits: float = 1000.0,
+        credits: float = DEFAULT_CREDITS,
         max_files: int = 2000,
         second_origin: bool = False,
         legacy_error_codes: bool = False,
@@ -296,6 +307,9 @@ class Emulator:
         faults: Iterable[str | Fault] = (),
         retired: Iterable[str] = (),
         models_endpoint: bool = True,
+        pricing_endpoint: bool = True,
+        billing: bool = True,
+        idempotency_replay: bool = True,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -311,6 +325,9 @@ class Emulator:
             result_size=result_size,
             retired=retired,
             models_endpoint=models_endpoint,
+            pricing_endpoint=pricing_endpoint,
+            billing=billing,
+            idempotency_replay=idempotency_replay,
         )
         for fault in faults:
             self.add_fault(fault)
@@ -419,6 +436,34 @@ class Emulator:
     def models_endpoint(self, present: bool) -> None:
         self.service.models_endpoint = present
 
+    @property
+    def pricing_endpoint(self) -> bool:
+        """Whether the pricing rules endpoints exist; ``False`` makes them 404s."""
+        return self.service.pricing_endpoint
+
+    @pricing_endpoint.setter
+    def pricing_endpoint(self, present: bool) -> None:
+        self.service.pricing_endpoint = present
+
+    @property
+    def billing(self) -> bool:
+        """Whether tasks carry ``billing`` (and ``usage.credits_used`` once completed)."""
+        return self.service.billing
+
+    @billing.setter
+    def billing(self, on: bool) -> None:
+        self.service.billing = on
+
+    @property
+    def idempotency_replay(self) -> bool:
+        """Whether a reused ``Idempotency-Key`` answers its first task again
+        (``idempotency-replayed: true``) instead of making a new one."""
+        return self.service.idempotency_replay
+
+    @idempotency_replay.setter
+    def idempotency_replay(self, on: bool) -> None:
+        self.service.idempotency_replay = on
+
     def requests(self, kind: str | None = None) -> list[RecordedRequest]:
         """Every request received so far (of one ``kind`` if given), oldest first."""
         with self._records_lock:
@@ -448,6 +493,8 @@ class Emulator:
             return Reply.json(200, {"ok": True})
         if action == "models" and method in ("GET", "POST"):
             return self._control_models(body if method == "POST" else None)
+        if action == "switches" and method in ("GET", "POST"):
+            return self._control_switches(body if method == "POST" else None)
         if action == "faults" and method == "DELETE":
             self.clear_faults()
             return Reply.json(200, {"ok": True})
@@ -480,6 +527,24 @@ class Emulator:
             200, {"retired": dict(service.retired), "models_endpoint": service.models_endpoint}
         )
 
+    def _control_switches(self, body: bytes | None) -> Reply:
+        """Turn the optional behaviours on or off (all checked before any changes); answer
+        them all."""
+        try:
+            payload = json.loads(body or b"{}")
+            if not isinstance(payload, dict):
+                raise ValueError("expected {" + ", ".join(f'"{s}": bool' for s in SWITCHES) + "}")
+            for name, value in payload.items():
+                if name not in SWITCHES:
+                    raise ValueError(f"unknown switch {name!r}; one of {', '.join(SWITCHES)}")
+                if not isinstance(value, bool):
+                    raise ValueError(f'"{name}" must be true or false')
+        except (ValueError, RecursionError) as exc:
+            return Reply.json(400, {"error": {"code": "bad_switches", "message": str(exc)}})
+        for name, value in payload.items():
+            setattr(self, name, value)
+        return Reply.json(200, {name: getattr(self, name) for name in SWITCHES})
+
     def _model_changes(self, payload: dict[str, Any]) -> list[Callable[[], None]]:
         """The changes ``payload`` asks for, all checked before any is made."""
         changes: list[Callable[[], None]] = []
@@ -502,6 +567,10 @@ class Emulator:
                 raise ValueError('"models_endpoint" must be true or false')
             changes.append(functools.partial(setattr, self, "models_endpoint", present))
         return changes
+
+
+#: The switches ``/_emulator/switches`` shows and sets (attributes of ``Emulator``).
+SWITCHES = ("billing", "idempotency_replay", "pricing_endpoint", "models_endpoint")
 
 
 def _strings(value: object) -> bool:

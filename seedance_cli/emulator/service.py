@@ -27,10 +27,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Final
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
+from .. import pricing
 from ..catalogue import DEFAULT_MODEL, catalogue
-from . import rules
+from ..errors import ValidationError
+from . import pricing_rules, rules
 from .faults import FOREVER, Fault
 from .rules import split_url
 
@@ -40,12 +42,16 @@ FILE_MAX_BYTES: Final = 10 * 1024 * 1024
 CREATE_MAX_BYTES: Final = 1024 * 1024
 #: Largest result video the emulator will make (``--result-size``): it is held in memory.
 MAX_RESULT_SIZE: Final = 1024**3
-#: Invented prices (credits per second of video), the same for every model: the published
-#: pricing belongs to the client's estimates, not here. The seed's example (8 s, 720p, audio)
-#: reserved 8 credits. A quality missing here costs ``OTHER_QUALITY_PRICE``: never a crash.
-PRICE_PER_SECOND: Final = {"480p": 0.5, "720p": 1.0, "1080p": 2.0, "4k": 4.0}
-OTHER_QUALITY_PRICE: Final = 1.0
-SILENT_FACTOR: Final = 0.6
+#: The key's starting balance: 100,000 credits (about $1,470) pay for some fifty of the dearest
+#: creates (2.5 reference, 30 s, 1080p, about 2,000 credits), so a sandbox never runs dry early.
+DEFAULT_CREDITS: Final = 100_000.0
+#: What a create of a model with no published rule reserves (``doubao-seedance-1.0-pro-fast``),
+#: whatever it asks for: an invented, flat figure (API.md: its price is unknown). A body no rule
+#: can price (only in direct calls of ``price``: creates are checked first) costs the same.
+UNPRICED_CREDITS: Final = 10.0
+#: The length the emulator takes each reference video (``video_urls``) to have: it never fetches
+#: them. Their total is capped at the family's limit (15 s on 2.0, 30 s on 2.5, API.md).
+REFERENCE_VIDEO_SECONDS: Final = 5
 #: The statuses a retired model's create may get: which one the real API sends is unknown (API.md).
 RETIRED_STATUSES: Final = (410, 404)
 #: ``created`` of every model in ``GET /v1/models``: the day of the official files' revision.
@@ -185,6 +191,8 @@ class EmulatedTask:
     error_message: str | None = None
     odd_status: str | None = None
     settled: bool = False
+    #: The create's answer as it was sent: what a replay of its idempotency key answers again.
+    first_answer: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass
@@ -278,6 +286,18 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
+def reference_seconds(model: str, videos: object) -> int | None:
+    """The total length the emulator takes a request's reference videos to have:
+    ``REFERENCE_VIDEO_SECONDS`` each, at most the family's total; ``None`` without any."""
+    count = sum(1 for v in videos if isinstance(v, str)) if isinstance(videos, list) else 0
+    if count == 0:
+        return None
+    spec = catalogue().get(model)
+    limits = pricing.VIDEO_LIMITS.get(spec.family) if spec is not None else None
+    total = count * REFERENCE_VIDEO_SECONDS
+    return min(total, int(limits.total_max)) if limits is not None else total
+
+
 class Service:
     """The emulated service's state and answers. Thread-safe; time comes from ``clock`` (epoch s)."""
 
@@ -287,13 +307,16 @@ class Service:
         task_seconds: float = 10.0,
         clock: Callable[[], float] = time.time,
         api_key: str | None = None,
-        credits: float = 1000.0,
+        credits: float = DEFAULT_CREDITS,
         max_files: int = 2000,
         legacy_error_codes: bool = False,
         files_errors_http_200: bool = False,
         result_size: int | None = None,
         retired: Iterable[str] = (),
         models_endpoint: bool = True,
+        pricing_endpoint: bool = True,
+        billing: bool = True,
+        idempotency_replay: bool = True,
     ) -> None:
         if task_seconds <= 0:
             raise ValueError("task_seconds must be positive")
@@ -317,6 +340,15 @@ class Service:
         self.retired: dict[str, int] = dict(parse_retirement(spec) for spec in retired)
         #: Whether ``GET /v1/models`` exists (else it is a 404 like any unknown path).
         self.models_endpoint = models_endpoint
+        #: Whether the pricing rules endpoints exist (else 404s like any unknown path).
+        self.pricing_endpoint = pricing_endpoint
+        #: Whether tasks carry a ``billing`` object (and ``usage.credits_used`` once completed).
+        self.billing = billing
+        #: Whether a create with an ``Idempotency-Key`` this key already used answers the first
+        #: create's answer again (with ``idempotency-replayed: true``) instead of a new task.
+        self.idempotency_replay = idempotency_replay
+        #: The task each (API key, idempotency key) made.
+        self.idempotency: dict[tuple[str, str], str] = {}
         self.faults: list[Fault] = []
         self.base_url = ""
         self.results_url = ""
@@ -404,6 +436,9 @@ class Service:
             return self._serve_download(request, ignore_range=ignore_range)
         if request.kind == "file":
             return self._serve_file(request, ignore_range=ignore_range)
+        if request.kind == "pricing":  # anonymous: no key needed, any key ignored
+            with self._lock:
+                return self._pricing(request)
         key = request.bearer
         if key is None or (self.api_key is not None and not _same(key, self.api_key)):
             message = "Authentication required" if key is None else "Invalid or expired token"
@@ -431,12 +466,24 @@ class Service:
         return rules.check(body)
 
     def price(self, body: Mapping[str, Any]) -> float:
-        """The credits a valid create reserves: invented, flat, the same for every model; a
-        quality it does not list costs ``OTHER_QUALITY_PRICE`` rather than failing."""
+        """The credits a valid create reserves, by the published rules (``pricing.charge``):
+        its duration (with ``-1``, the length the emulator picks), quality, audio and content
+        filter, and ``REFERENCE_VIDEO_SECONDS`` for each reference video (the emulator never
+        fetches them), at most the family's total. A model with no published rule reserves
+        ``UNPRICED_CREDITS``; so does any body no rule can price (never a crash)."""
         asked = rules.resolve(body)
-        per_second = PRICE_PER_SECOND.get(asked.quality or "", OTHER_QUALITY_PRICE)
-        factor = 1.0 if asked.generate_audio else SILENT_FACTOR
-        return round(asked.seconds * per_second * factor, 4)
+        try:
+            credits = pricing.charge(
+                asked.model,
+                quality=asked.quality or "",
+                output_seconds=asked.seconds,
+                input_seconds=reference_seconds(asked.model, body.get("video_urls")),
+                audio=asked.generate_audio,
+                content_filter=body.get("content_filter") is not False,
+            )
+        except (ValidationError, ArithmeticError):
+            credits = None
+        return float(credits) if credits is not None else UNPRICED_CREDITS
 
     # -- models ------------------------------------------------------------------------------------
 
@@ -465,6 +512,29 @@ class Service:
         code, message = _RETIRED_ERRORS[status]
         return self.error("create", status, message.format(model=model), code=code, param="model")
 
+    def _pricing(self, request: Request) -> Reply:
+        """The live pricing rules (``pricing_rules``), generated from ``pricing.RULES``."""
+        now = self.clock()
+        parts = [p for p in request.path.split("/") if p]
+        if parts[:3] == ["v1", "catalog", "models"]:
+            model = unquote(parts[3])
+            found = pricing_rules.single(now, model, self.retired)
+            if found is None:
+                return Reply.json(
+                    404,
+                    {
+                        "error": {
+                            "code": "not_found",
+                            "message": f"No published pricing rules for model '{model}'",
+                            "type": "invalid_request_error",
+                            "param": "model",
+                        }
+                    },
+                )
+            return Reply.json(200, found)
+        query = {k: v[-1] for k, v in parse_qs(request.query).items()}
+        return Reply.json(200, pricing_rules.listing(now, query, self.retired))
+
     def _models(self) -> Reply:
         """``GET /v1/models`` as OpenAI-style clients and EvoLink's own CLI read it: ``data[].id``."""
         served = [model for model in catalogue() if model not in self.retired]
@@ -484,7 +554,26 @@ class Service:
             },
         )
 
+    def _replay(self, key: str, request: Request) -> Reply | None:
+        """The first answer of the task this key's ``Idempotency-Key`` already made, marked
+        ``idempotency-replayed: true``; ``None`` for a key not seen (or replay switched off).
+        Nothing is validated, reserved or created: the request is the one already answered,
+        whatever its body says now (as the CLI's own history does with a reused key)."""
+        idempotency_key = request.headers.get("idempotency-key")
+        if not self.idempotency_replay or not idempotency_key:
+            return None
+        task_id = self.idempotency.get((key, idempotency_key))
+        task = self.tasks.get(task_id) if task_id is not None else None
+        if task is None or task.first_answer is None:
+            return None
+        reply = Reply.json(200, task.first_answer)
+        reply.headers["Idempotency-Replayed"] = "true"
+        return reply
+
     def _create(self, key: str, request: Request) -> Reply:
+        replayed = self._replay(key, request)
+        if replayed is not None:
+            return replayed
         if len(request.body) > CREATE_MAX_BYTES:
             return self.error("create", 413)
         try:
@@ -522,7 +611,11 @@ class Service:
         self.tasks[task_id] = task
         self.token_remaining -= cost
         self.user_remaining -= cost
-        return Reply.json(200, self.render(task, now))
+        idempotency_key = request.headers.get("idempotency-key")
+        if idempotency_key:
+            self.idempotency[(key, idempotency_key)] = task_id
+        task.first_answer = self.render(task, now)
+        return Reply.json(200, task.first_answer)
 
     # -- tasks -------------------------------------------------------------------------------------
 
@@ -564,8 +657,17 @@ class Service:
             }
         elif status == "completed":
             out["task_info"] = {"can_cancel": False, "video_duration": task.asked.seconds}
+            if self.billing:
+                out["usage"] = {
+                    "billing_rule": "per_call",
+                    "credits_reserved": task.credits,
+                    "credits_used": task.credits,
+                    "user_group": "default",
+                }
         else:
             out["task_info"] = {"can_cancel": False}
+        if self.billing:
+            out["billing"] = self._billing(task, status)
         out["type"] = "video"
         if status == "completed":
             out["results"] = [self.result_url(task)]
@@ -577,8 +679,35 @@ class Service:
             }
         return out
 
+    def _billing(self, task: EmulatedTask, status: str) -> dict[str, Any]:
+        """The ``billing`` object (API.md; its words as EvoLink's own CLI reads them): the
+        reservation while the task runs (any status but the ends), ``charged`` once completed,
+        ``released`` (refunded whole, with the time) once failed or cancelled."""
+        billing: dict[str, Any] = {
+            "charge_status": "reserved",
+            "refund_status": "not_required",
+            "reserved_credits": task.credits,
+            "charged_credits": 0,
+            "refunded_credits": 0,
+        }
+        if status == "completed":
+            billing.update(charge_status="charged", charged_credits=task.credits)
+        elif status in ("failed", "cancelled"):
+            billing.update(
+                charge_status="released",
+                refund_status="completed",
+                refunded_credits=task.credits,
+                refunded_at=_iso(self.ended_at(task)).replace("+00:00", "Z"),
+            )
+        return billing
+
     def completed_at(self, task: EmulatedTask) -> float:
         return task.created + self.task_seconds
+
+    def ended_at(self, task: EmulatedTask) -> float:
+        """When a task that ends reaches its end: failed and cancelled tasks end halfway."""
+        share = 0.5 if task.fate in ("fail", "cancel") else 1.0
+        return task.created + self.task_seconds * share
 
     def result_url(self, task: EmulatedTask) -> str:
         expires = int(self.completed_at(task) + RESULT_TTL)
