@@ -829,3 +829,23 @@ def test_a_reference_that_is_neither_a_path_nor_an_http_url_is_called_what_it_is
     assert result.code == 2
     assert "--video: must be an http:// or https:// URL" in result.err
     assert "local file" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], 5),
+        (["-d", "12"], 12),
+        (["--model", T2V_25, "-d", "30"], 30),
+        (["--model", FAST_10, "-d", "2"], 3),
+    ],
+)
+def test_a_result_is_as_long_as_asked(
+    cli: CliRunner, api: Emulator, here: Path, flags: list[str], expected: int
+) -> None:
+    """The emulator's video is the length asked (the 3 s sample held to it; 2 s stays 3 s)."""
+    from seedance_cli.emulator.mp4 import length
+
+    result = cli("generate", PROMPT, *flags, "-o", "clip.mp4")
+    assert result.code == 0, result.err
+    assert length((here / "clip.mp4").read_bytes()) == expected

@@ -57,14 +57,15 @@ def mp4_boxes(data: bytes) -> dict[bytes, bytes]:
     return boxes
 
 
-def test_sample_video_is_a_real_three_second_mp4() -> None:
-    data = sample_video()
+@pytest.mark.parametrize("seconds", [5, 12])
+def test_a_result_video_is_a_real_mp4_of_its_length(seconds: int) -> None:
+    data = sample_video(seconds)
     boxes = mp4_boxes(data)
     assert list(boxes)[:1] == [b"ftyp"] and b"moov" in boxes and b"mdat" in boxes
     moov = mp4_boxes(boxes[b"moov"][: struct.unpack(">I", boxes[b"moov"][:4])[0]])
     mvhd = moov[b"mvhd"]
     timescale, duration = struct.unpack(">II", mvhd[12:20])  # version 0 layout
-    assert duration / timescale == pytest.approx(3.0, abs=0.1)
+    assert duration / timescale == pytest.approx(seconds, abs=0.1)
 
 
 # -- task life -------------------------------------------------------------------------------------
@@ -150,9 +151,9 @@ def test_result_is_served_whole_with_length_type_and_validators(
     url = completed_url(http, clock)
     response = httpx.get(url, headers=AGENT)
     assert response.status_code == 200
-    assert response.content == sample_video()
+    assert response.content == sample_video(8)
     assert response.headers["content-type"] == "video/mp4"
-    assert int(response.headers["content-length"]) == len(sample_video())
+    assert int(response.headers["content-length"]) == len(sample_video(8))
     assert response.headers["accept-ranges"] == "bytes"
     assert response.headers["etag"].startswith('"')
     assert response.headers["last-modified"] == email_date(clock.time())
@@ -170,7 +171,7 @@ def test_result_is_served_whole_with_length_type_and_validators(
 def test_result_ranges_answer_206(
     http: httpx.Client, clock: FakeClock, spec: str, start: int, end: int | None
 ) -> None:
-    video = sample_video()
+    video = sample_video(8)
     expected = video[start : None if end is None else end + 1]
     response = httpx.get(completed_url(http, clock), headers={**AGENT, "Range": spec})
     assert response.status_code == 206
@@ -182,7 +183,7 @@ def test_result_ranges_answer_206(
 
 
 def test_unsatisfiable_range_is_416(http: httpx.Client, clock: FakeClock) -> None:
-    size = len(sample_video())
+    size = len(sample_video(8))
     response = httpx.get(completed_url(http, clock), headers={**AGENT, "Range": f"bytes={size}-"})
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{size}"
@@ -196,13 +197,13 @@ def test_if_range_with_a_stale_validator_sends_the_whole_file(
     fresh = httpx.get(url, headers={**AGENT, "Range": "bytes=10-", "If-Range": etag})
     assert fresh.status_code == 206
     stale = httpx.get(url, headers={**AGENT, "Range": "bytes=10-", "If-Range": '"old"'})
-    assert stale.status_code == 200 and stale.content == sample_video()
+    assert stale.status_code == 200 and stale.content == sample_video(8)
 
 
 def test_head_has_headers_and_no_body(http: httpx.Client, clock: FakeClock) -> None:
     response = httpx.head(completed_url(http, clock), headers=AGENT)
     assert response.status_code == 200 and response.content == b""
-    assert int(response.headers["content-length"]) == len(sample_video())
+    assert int(response.headers["content-length"]) == len(sample_video(8))
 
 
 @pytest.mark.parametrize("agent", ["python-httpx/0.28.1", "Python-urllib/3.11", "curl/8.0", ""])
@@ -235,7 +236,7 @@ def test_results_can_live_on_a_second_origin(clock: FakeClock) -> None:
         url = completed_url(http, clock)
         assert emu.results_url != emu.url and url.startswith(emu.results_url + "/results/")
         response = httpx.get(url, headers=AGENT)  # no key needed, none sent
-        assert response.status_code == 200 and response.content == sample_video()
+        assert response.status_code == 200 and response.content == sample_video(8)
         (download,) = emu.requests("download")
         assert not download.has_authorization
 
@@ -413,8 +414,8 @@ def test_truncate_cuts_the_body_short(
         with pytest.raises(httpx.RemoteProtocolError):
             for chunk in response.iter_raw():
                 got += chunk
-    assert 0 < len(got) < len(sample_video())
-    assert sample_video().startswith(got)
+    assert 0 < len(got) < len(sample_video(8))
+    assert sample_video(8).startswith(got)
 
 
 def test_ignore_range_sends_everything(
@@ -423,7 +424,7 @@ def test_ignore_range_sends_everything(
     url = completed_url(http, clock)
     emulator.add_fault("download:ignore-range")
     response = httpx.get(url, headers={**AGENT, "Range": "bytes=100-"})
-    assert response.status_code == 200 and response.content == sample_video()
+    assert response.status_code == 200 and response.content == sample_video(8)
 
 
 def test_html_and_malformed_bodies(http: httpx.Client, emulator: Emulator) -> None:

@@ -385,7 +385,7 @@ def test_a_download_retries_through_the_loop_and_starts_over_at_once(
     # the 503 waited its Retry-After; the junk .part, resumed (206), was started over at once
     assert [r.status for r in emulator.requests("download")] == [503, 206, 200]
     assert clock.sleeps == [4.0]
-    assert target.read_bytes() == sample_video()
+    assert target.read_bytes() == sample_video(8)
 
 
 def test_a_download_gives_up_after_max_attempts(

@@ -11,6 +11,7 @@ import binascii
 import dataclasses
 import email.parser
 import email.policy
+import functools
 import hashlib
 import hmac
 import http
@@ -34,6 +35,7 @@ from ..catalogue import DEFAULT_MODEL, catalogue
 from ..errors import ValidationError
 from . import pricing_rules, rules
 from .faults import FOREVER, Fault
+from .mp4 import with_duration
 from .rules import split_url
 
 RESULT_TTL: Final = 24 * 3600
@@ -206,9 +208,20 @@ class StoredFile:
     uploaded: float
 
 
-def sample_video() -> bytes:
-    """The real, playable MP4 (3 s, 320x180, H.264 + AAC) that every completed task returns."""
-    return resources.files(__package__).joinpath("sample.mp4").read_bytes()
+#: The length of a result when a request leaves it to the model's default (5 s on every model).
+DEFAULT_RESULT_SECONDS: Final = 5
+
+
+def sample_video(seconds: float = DEFAULT_RESULT_SECONDS) -> bytes:
+    """The real, playable MP4 (320x180, H.264 + AAC) a completed task returns, ``seconds`` long
+    (``mp4.with_duration``: the shipped 3 s clip with its last frame held)."""
+    return _result_video(seconds)
+
+
+@functools.lru_cache(maxsize=64)
+def _result_video(seconds: float) -> bytes:
+    raw = resources.files(__package__).joinpath("sample.mp4").read_bytes()
+    return with_duration(raw, seconds)  # under the clip's own 3 s: the clip
 
 
 def padded_video(size: int | None) -> bytes:
@@ -331,6 +344,8 @@ class Service:
         self.max_files = max_files
         self.tasks: dict[str, EmulatedTask] = {}
         self.files: dict[str, StoredFile] = {}
+        self.result_size = result_size
+        self._results: dict[tuple[str, int], tuple[bytes, str]] = {}
         self.video = padded_video(result_size)
         self.video_etag = _etag(self.video)
         #: The result file of each ``output_format``, with its ETag.
@@ -791,7 +806,7 @@ class Service:
             return self.error("download", 403, "AccessDenied: Request has expired")
         if self._phase(task, now)[0] != "completed":
             return self.error("download", 404, "NoSuchKey: The specified key does not exist.")
-        video, etag = self.videos[task.asked.output_format]
+        video, etag = self.result(task.asked.output_format, task.asked.seconds)
         return self.ranged(
             request,
             video,
@@ -800,6 +815,20 @@ class Service:
             self.completed_at(task),
             ignore_range=ignore_range,
         )
+
+    def result(self, output_format: str, seconds: int | None) -> tuple[bytes, str]:
+        """The result file of a task (its bytes and ETag): ``seconds`` long, except when the
+        emulator was asked for results of a fixed size (``result_size``), which keep it."""
+        video, etag = self.videos[output_format]
+        if self.result_size is not None or seconds is None or seconds == DEFAULT_RESULT_SECONDS:
+            return video, etag
+        with self._lock:
+            made = self._results.get((output_format, seconds))
+            if made is None:
+                data = sample_video(seconds)
+                data = quicktime(data) if output_format == "mov" else data
+                made = self._results[(output_format, seconds)] = (data, _etag(data))
+        return made
 
     def ranged(
         self,
