@@ -84,7 +84,8 @@ def test_jsonl_and_csv_run_the_same_requests(
     assert by_line[first] == "out/cat.mp4" and by_line[first + 1] == f"out/{first + 1}.mp4"
     assert (work / "out" / "cat.mp4").read_bytes() == sample_video()
     assert (
-        "batch: 4 succeeded, 0 failed, 0 timed out; 19.5 credits reserved by this run" in result.err
+        "batch: 4 succeeded, 0 failed, 0 timed out; estimated 68.11 credits ($1.00) for the lines "
+        "this run created, 19.5 credits reserved by this run" in result.err
     )
 
 
@@ -139,7 +140,28 @@ def test_dry_run_checks_and_prints_without_sending(
 ) -> None:
     result = cli("batch", "m.csv", "--dry-run", "--json")
     assert result.code == 0
-    assert [o["body"] for o in result.json] == EXPECTED
+    *lines, total = result.json
+    assert [o["body"] for o in lines] == EXPECTED
+    assert [o["estimate"]["text"] for o in lines] == [
+        "17.78 credits ($0.26)",
+        "28.45 credits ($0.42)",
+        "4.09 credits ($0.06)",
+        "17.78 credits ($0.26)",
+    ]
+    assert total == {
+        "total": {
+            "count": 4,
+            "priced": 4,
+            "unpriced": 0,
+            "low": 68.1127,
+            "high": 68.1127,
+            "usd_low": 1,
+            "usd_high": 1,
+            "text": "68.11 credits ($1.00)",
+            "budget": None,
+            "over_budget": [],
+        }
+    }
     assert api.requests() == []
 
 
