@@ -84,8 +84,8 @@ def test_jsonl_and_csv_run_the_same_requests(
     assert by_line[first] == "out/cat.mp4" and by_line[first + 1] == f"out/{first + 1}.mp4"
     assert (work / "out" / "cat.mp4").read_bytes() == sample_video()
     assert (
-        "batch: 4 succeeded, 0 failed, 0 timed out; estimated 68.11 credits ($1.00) for the lines "
-        "this run created, 19.5 credits reserved by this run" in result.err
+        "batch: 4 succeeded, 0 failed, 0 timed out; estimated 68.11 credits ($1.00) for the 4 "
+        "lines this run created, 19.5 credits reserved by this run" in result.err
     )
 
 

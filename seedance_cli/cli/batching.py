@@ -216,11 +216,14 @@ def spending(estimated: Total, budget: Budget | None, reserved: float) -> str:
     """What the run's creates were estimated to cost (against its budget, if any) and what the
     API reserved for them."""
     within = f" (budget: {budget.limit_text})" if budget is not None else ""
+    lines = f"{estimated.count} line{'s' if estimated.count != 1 else ''}"
     if estimated.count == 0:
-        said = f"this run created nothing{within}"
+        said = "this run created nothing"
+    elif estimated.priced == 0:
+        said = f"the price of the {lines} this run created is unknown"
     else:
-        said = f"estimated {estimated.text()} for the lines this run created{within}"
-    return f"{said}, {reserved:g} credits reserved by this run"
+        said = f"estimated {estimated.text()} for the {lines} this run created"
+    return f"{said}{within}, {reserved:g} credits reserved by this run"
 
 
 def show_dry_run(rt: Runtime, lines: Sequence[Line], budget: Budget | None) -> None:
