@@ -40,7 +40,7 @@ _seedance() {
         --concurrency) _seedance_values 'values:1 2 4 8 16'; return ;;
         --duration|-d) _seedance_values 'values:2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 auto'; return ;;
         --image|--output|-i|-o) _seedance_values 'files'; return ;;
-        --model) _seedance_values 'values:seedance-1.5-pro doubao-seedance-1.0-pro-fast seedance-2.0-fast-image-to-video seedance-2.0-fast-reference-to-video seedance-2.0-fast-text-to-video seedance-2.0-image-to-video seedance-2.0-mini-image-to-video seedance-2.0-mini-reference-to-video seedance-2.0-mini-text-to-video seedance-2.0-reference-to-video seedance-2.0-text-to-video seedance-2.5-image-to-video seedance-2.5-reference-to-video seedance-2.5-text-to-video seedance-2.5-video-edit seedance-2.5-video-extend'; return ;;
+        --model) _seedance_values 'values:seedance-1.5-pro doubao-seedance-1.0-pro-fast seedance-2.0-text-to-video seedance-2.0-image-to-video seedance-2.0-reference-to-video seedance-2.0-fast-text-to-video seedance-2.0-fast-image-to-video seedance-2.0-fast-reference-to-video seedance-2.0-mini-text-to-video seedance-2.0-mini-image-to-video seedance-2.0-mini-reference-to-video seedance-2.5-text-to-video seedance-2.5-image-to-video seedance-2.5-reference-to-video seedance-2.5-video-edit seedance-2.5-video-extend'; return ;;
         --output-dir) _seedance_values 'dirs'; return ;;
         --output-format) _seedance_values 'values:mp4 mov'; return ;;
         --profile) _seedance_values 'profiles'; return ;;

@@ -140,8 +140,23 @@ def _prompt(schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_FAMILY_ORDER = ("1.5", "1.0", "2.0", "2.5")
+_TIER_ORDER = ("standard", "fast", "mini")
+_MODE_ORDER = (*MODES.values(),)
+
+
+def _place(entry: dict[str, Any]) -> tuple[int, int, int, str]:
+    """Where a model is listed: the default (1.5 pro) first, then by generation, by tier
+    (standard, fast, mini) and by mode (text, image, reference, edit, extend)."""
+    model_id: str = entry["id"]
+    family = next((n for n, f in enumerate(_FAMILY_ORDER) if f"-{f}-" in model_id), 9)
+    tier = next((n for n, t in enumerate(_TIER_ORDER) if f"-{t}" in model_id), 0)
+    mode = _MODE_ORDER.index(entry["mode"]) if entry["mode"] in _MODE_ORDER else 9
+    return family, tier, mode, model_id
+
+
 def entries(files: list[Path] | None = None) -> list[dict[str, Any]]:
-    """One entry per model id, in file order."""
+    """One entry per model id, in the order people read them (``_place``)."""
     out = []
     for path in files or _files():
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -183,7 +198,7 @@ def entries(files: list[Path] | None = None) -> list[dict[str, Any]]:
                     "output_formats": formats.get("enum"),
                 }
             )
-    return out
+    return sorted(out, key=_place)
 
 
 def render(data: list[dict[str, Any]]) -> str:

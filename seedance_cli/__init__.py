@@ -1,4 +1,4 @@
-"""seedance: generate videos with Seedance 1.5 Pro through the EvoLink API.
+"""seedance: generate videos with ByteDance's Seedance models through the EvoLink API.
 
 The library face. ``Client`` (which needs httpx) and ``Session`` (the history, downloads) are
 imported on first use, so that ``import seedance_cli`` and ``seedance --version`` stay light; typer

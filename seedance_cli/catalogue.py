@@ -188,7 +188,8 @@ def _tuple(value: Any) -> tuple[str, ...] | None:
 
 @functools.cache
 def catalogue() -> dict[str, ModelSpec]:
-    """Every model the catalogue knows, by id, in the order of the official files."""
+    """Every model the catalogue knows, by id: the default first, then by generation, tier
+    (standard, fast, mini) and mode, as ``scripts/catalogue.py`` orders them."""
     entries = json.loads(DATA.read_text(encoding="utf-8"))
     return {entry["id"]: ModelSpec.from_entry(entry) for entry in entries}
 
@@ -200,5 +201,10 @@ def spec(model_id: str) -> ModelSpec | None:
 
 
 def closest(model_id: str, count: int = 3) -> list[str]:
-    """The known ids nearest to ``model_id``, for a warning about an unknown one."""
-    return difflib.get_close_matches(model_id, list(catalogue()), n=count, cutoff=0.5)
+    """The known ids nearest to ``model_id``, for a warning about an unknown one: ids that
+    contain what was typed first (``seedance-2.5``, ``2.0-fast``), then the most alike."""
+    known = list(catalogue())
+    typed = model_id.strip().lower()
+    found = [name for name in known if typed in name] if len(typed) >= 3 else []
+    alike = difflib.get_close_matches(typed, known, n=count, cutoff=0.5)
+    return list(dict.fromkeys(found + alike))[: max(count, min(len(found), 5))]

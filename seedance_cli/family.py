@@ -86,6 +86,14 @@ class Dropped:
     reason: str | None
 
 
+#: Fields whose values are words the API spells in lower case: ``4K`` and ``MOV`` mean ``4k``, ``mov``.
+_LOWER_CASE: Final = frozenset({"quality", "output_format", "aspect_ratio"})
+
+
+def _word(name: str, value: Any) -> Any:
+    return value.strip().lower() if name in _LOWER_CASE and isinstance(value, str) else value
+
+
 def build_request(
     given: Mapping[str, Any], defaults: Mapping[str, Any]
 ) -> tuple[GenerationRequest, tuple[Dropped, ...]]:
@@ -103,7 +111,7 @@ def build_request(
     if model is None:
         model = defaults.get("model") or DEFAULT_MODEL
     known = spec(model) if isinstance(model, str) else None
-    fields = {name: value for name, value in given.items() if value is not None}
+    fields = {name: _word(name, value) for name, value in given.items() if value is not None}
     fields["model"] = model
     applied: dict[str, Any] = {}
     dropped: list[Dropped] = []

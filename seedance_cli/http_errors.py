@@ -134,6 +134,8 @@ def http_error(
             f": {snippet}" if snippet and "<" not in snippet[:1] else ""
         )
     cls = api_error_class(status)
+    if hint is None and cls is InsufficientCreditsError:
+        hint = "see the balance with `seedance credits`; top up in the EvoLink dashboard"
     return cls(
         message,
         status=status,

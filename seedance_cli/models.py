@@ -272,15 +272,17 @@ def is_model_name(value: object) -> bool:
 
 
 def _models_taking(model: str, test: Callable[[ModelSpec], bool]) -> str:
-    """The known models for which ``test`` holds, nearest to ``model`` first, for a hint."""
-    import difflib
-
+    """The known models for which ``test`` holds, for a hint: those of the same kind as ``model``
+    first (text- and image-to-video for 1.x, which does both), then in the catalogue's order."""
     from .catalogue import catalogue
 
-    names = [spec.id for spec in catalogue().values() if test(spec)]
+    known = catalogue()
+    mode = known[model].mode if model in known else ""
+    kinds = {mode, *(("text-to-video", "image-to-video") if "-or-" in mode else ())}
+    names = [spec.id for spec in known.values() if test(spec)]
     if not names:
         return "no model this version knows takes it; 'seedance models' shows each model's rules"
-    names.sort(key=lambda name: -difflib.SequenceMatcher(None, model, name).ratio())
+    names.sort(key=lambda name: known[name].mode not in kinds)
     shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     return f"models that take it: {shown} (see 'seedance models')"
 
@@ -491,7 +493,7 @@ class GenerationRequest:
                 + f", got {self.duration}",
                 hint=_models_taking(
                     model,
-                    lambda s: (s.duration_min or 0) <= self.duration <= (s.duration_max or 0),  # type: ignore[operator]
+                    lambda s: _in_range(self.duration, s.duration_min, s.duration_max),
                 ),
             )
 
@@ -504,7 +506,7 @@ class GenerationRequest:
                 continue  # not taken at all: refused above when given
             if limit.required and count == 0:
                 raise ValidationError(
-                    name, f"{model} needs at least {max(1, limit.minimum)} {MEDIUM_NAME[name]} URL"
+                    name, f"{model} needs at least {max(1, limit.minimum)} {MEDIUM_NAME[name]}"
                 )
             if count and count < limit.minimum:
                 raise ValidationError(
@@ -552,6 +554,11 @@ class GenerationRequest:
         if self.web_search is not None:
             body["model_params"] = {"web_search": self.web_search}
         return body
+
+
+def _in_range(value: int | None, low: int | None, high: int | None) -> bool:
+    """Whether ``value`` is within a model's range (a model with none takes only auto)."""
+    return value is not None and low is not None and high is not None and low <= value <= high
 
 
 def _field(name: str) -> str:

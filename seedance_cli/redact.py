@@ -8,6 +8,7 @@ a last, generic net. Kept free of imports so that start-up stays lazy.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -23,14 +24,28 @@ _TOKEN_PATTERNS: Final = (
 _MIN_SECRET_CHARS: Final = 4
 
 
+#: What may sit between the characters of an echoed secret and vanish on the way to a person
+#: (``render.clean`` drops controls, a terminal hides format characters, whitespace is folded):
+#: a server that splits the key with them must not get it shown whole.
+_INVISIBLE: Final = (
+    r"(?:[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+    r"|\x1b\[[0-9;?]*[ -/]*[@-~])*"
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _secret_pattern(secret: str) -> re.Pattern[str]:
+    """``secret`` in any letter case, with anything invisible allowed between its characters."""
+    return re.compile(_INVISIBLE.join(re.escape(c) for c in secret), re.IGNORECASE)
+
+
 def _mask_known(text: str, secrets: Iterable[str]) -> str:
-    """Every known secret masked, in any letter case: a server that lowercases what it echoes
-    (a host name made of the key, say) must not show it either."""
-    folded = text.casefold()
+    """Every known secret masked, in any letter case (a server that lowercases what it echoes,
+    a host name made of the key, say, must not show it either) and however it is split by
+    characters that vanish on a terminal (controls, format characters, escape sequences)."""
     for secret in secrets:
-        if secret and len(secret) >= _MIN_SECRET_CHARS and secret.casefold() in folded:
-            text = re.sub(re.escape(secret), MASK, text, flags=re.IGNORECASE)
-            folded = text.casefold()
+        if secret and len(secret) >= _MIN_SECRET_CHARS:
+            text = _secret_pattern(secret).sub(MASK, text)
     return text
 
 

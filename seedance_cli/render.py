@@ -811,7 +811,11 @@ def model_facts(result: ModelDetail) -> list[tuple[str, str, str]]:
             "durations",
             "seconds",
             seconds_text(spec)
-            + (f" (default {spec.duration_default})" if spec.duration_default is not None else ""),
+            + (
+                f" (default {'auto' if spec.duration_default == -1 else spec.duration_default})"
+                if spec.duration_default is not None
+                else ""
+            ),
         ),
         ("qualities", "qualities", _listing(spec.qualities, spec.quality_default)),
         ("aspect_ratios", "aspect ratios", _listing(spec.aspect_ratios, spec.aspect_ratio_default)),

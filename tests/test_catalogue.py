@@ -147,3 +147,13 @@ def test_the_readme_models_table_is_the_catalogue() -> None:
         assert cells[2] == entry.mode
         assert cells[3].startswith(entry.durations), model
         assert cells[4] == f"{', '.join(entry.qualities or ())} ({entry.quality_default})", model
+
+
+def test_what_was_typed_finds_the_models_that_contain_it_first() -> None:
+    assert closest("seedance-2.5")[:2] == [
+        "seedance-2.5-text-to-video",
+        "seedance-2.5-image-to-video",
+    ]
+    assert len(closest("seedance-2.0")) == 5  # nine contain it: the first five are shown
+    assert closest("2.0-fast-text")[0] == "seedance-2.0-fast-text-to-video"
+    assert closest("seedance-2.0-text-to-vide")[0] == "seedance-2.0-text-to-video"

@@ -174,9 +174,9 @@ def test_the_1_5_fields_still_reach_a_real_create(cli: CliRunner, api: Emulator)
         (["--model", T2V_20, "-i", IMG], f"--image: {T2V_20} does not take images"),
         (["--model", T2V_20, "--output-format", "mov"], f"--output-format: {T2V_20} does not take"),
         (["--model", I2V_20, "--web-search", "-i", IMG], f"--web-search: {I2V_20} does not take"),
-        (["--model", I2V_20], f"--image: {I2V_20} needs at least 1 image URL"),
+        (["--model", I2V_20], f"--image: {I2V_20} needs at least 1 image"),
         (["--model", I2V_25, "-i", IMG, "-a", "16:9"], f"--aspect-ratio: {I2V_25} takes adaptive"),
-        (["--model", EDIT_25], f"--video: {EDIT_25} needs at least 1 video URL"),
+        (["--model", EDIT_25], f"--video: {EDIT_25} needs at least 1 video"),
         (
             ["--model", EDIT_25, "--video", VID1, "-d", "5"],
             f"--duration: {EDIT_25} takes only auto",
@@ -758,3 +758,14 @@ def test_a_mov_result_is_saved_as_a_mov_file(cli: CliRunner, api: Emulator, here
     batch = cli("batch", "m.jsonl", "--output-dir", "b")
     assert batch.code == 0, batch.err
     assert sorted(p.name for p in (here / "b").iterdir()) == ["edit.mov", "plain.mp4"]
+
+
+def test_words_the_api_spells_in_lower_case_are_taken_in_any_case(cli: CliRunner) -> None:
+    body, _ = dry_body(
+        cli, "--model", T2V_25, "--quality", "1080P", "-a", "ADAPTIVE", "--output-format", "MOV"
+    )
+    assert (body["quality"], body["aspect_ratio"], body["output_format"]) == (
+        "1080p",
+        "adaptive",
+        "mov",
+    )

@@ -76,6 +76,13 @@ def test_an_api_status_is_its_api_error(status: int, cls: type[APIError]) -> Non
     assert isinstance(error, APIError) and error.status == status
 
 
+def test_insufficient_credits_points_at_the_balance_unless_the_api_suggests_something() -> None:
+    plain = api(402, {"error": {"code": "insufficient_quota", "message": "Top up"}})
+    assert plain.hint is not None and "seedance credits" in plain.hint
+    said = api(402, {"error": {"code": 402, "message": "x", "fallback_suggestion": "buy more"}})
+    assert said.hint == "buy more"
+
+
 def test_the_api_envelope_is_read_whole() -> None:
     error = api(
         400,

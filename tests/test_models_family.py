@@ -138,7 +138,7 @@ def test_the_examples_the_issue_names() -> None:
     assert GenerationRequest(PROMPT, model="seedance-2.0-text-to-video", duration=15).duration == 15
     error = refused("duration", prompt=PROMPT, duration=15)
     assert error.reason == "seedance-1.5-pro takes 4 to 12 seconds, got 15"
-    assert error.hint is not None and "seedance-2.5-text-to-video" in error.hint
+    assert error.hint is not None and "seedance-2.0-text-to-video" in error.hint
     assert "'seedance models'" in error.hint
 
 
@@ -340,3 +340,9 @@ def _keyword_rule(spec: ModelSpec, field: str) -> bool:
 def test_media_fields_are_the_three_the_files_name() -> None:
     named = {name for spec in SPECS for name in spec.media}
     assert named == set(MEDIA_FIELDS)
+
+
+def test_a_duration_hint_never_names_a_model_that_takes_only_auto() -> None:
+    error = refused("duration", prompt=PROMPT, duration=0)
+    assert error.hint is not None and "video-edit" not in error.hint
+    assert error.hint.startswith("no model this version knows takes it")

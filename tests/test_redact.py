@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seedance_cli.errors import APIError, SeedanceError
@@ -87,3 +87,41 @@ def test_the_known_key_is_masked_in_any_letter_case() -> None:
     assert scrub({"u": f"https://{key.lower()}.cdn.example/v.mp4"}, (key,)) == {
         "u": "https://***.cdn.example/v.mp4"
     }
+
+
+INVISIBLE = [
+    "\x00",
+    "\x1b",
+    "\x7f",
+    "\u202e",
+    "\x85",
+    "\x9b",
+    "\r",
+    "\n",
+    "\t",
+    "\u200b",
+    "\x1b[31m",
+    "\ufeff",
+    " ",
+    "\u00ad",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(INVISIBLE), min_size=1, max_size=4),
+    st.lists(st.integers(1, 22), min_size=1, max_size=4),
+)
+def test_a_key_split_by_what_vanishes_on_a_terminal_is_still_masked(
+    separators: list[str], cuts: list[int]
+) -> None:
+    """A server that echoes the key with controls, escape sequences or invisible characters
+    inside must not get it shown whole once the output is cleaned for the terminal."""
+    from seedance_cli.render import clean
+
+    key = "evokey-ABCDEFGH12345678"
+    text = key
+    for cut, separator in sorted(zip(cuts, separators, strict=False), reverse=True):
+        text = text[:cut] + separator + text[cut:]
+    shown = clean(redact(f"invalid key {text} end", [key]))
+    assert "ABCDEFGH" not in shown and "12345678" not in shown

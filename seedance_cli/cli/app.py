@@ -32,7 +32,7 @@ EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(
 
 app = typer.Typer(
     name="seedance",
-    help="Generate videos with Seedance 1.5 Pro through the EvoLink API.",
+    help="Generate videos with ByteDance's Seedance models through the EvoLink API.",
     epilog=EXIT_CODES_HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     add_completion=False,
@@ -184,7 +184,7 @@ def _root(
         typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
-    """Generate videos with Seedance 1.5 Pro through the EvoLink API.
+    """Generate videos with ByteDance's Seedance models through the EvoLink API.
 
     Set a key once with `seedance config set api-key`, or export SEEDANCE_API_KEY. Try everything
     without one: `seedance --sandbox generate "A cat playing piano" --wait`.
