@@ -23,6 +23,7 @@ import contextlib
 import copy
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -42,6 +43,7 @@ from .errors import (
     HistoryUnavailable,
     ManifestError,
     OutcomeUnknown,
+    OverBudget,
     SeedanceError,
     TaskFailed,
     UnreachableAtDeadline,
@@ -53,6 +55,8 @@ from .family import Dropped, build_request
 from .images import ImageInfo, image_rules, image_sources, placeholder, reference_urls
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
 from .models import AUTO_DURATION, GenerationRequest, Task, api_origin
+from .pricing import Budget, Estimate, Total
+from .pricing import estimate as estimate_of
 from .session import Destination, Session, no_result, request_differs
 from .waiting import DEFAULT_MAX_OUTAGE, Poller
 
@@ -95,6 +99,12 @@ class Line:
     local_images: tuple[tuple[int, ImageInfo], ...] = ()
     #: Profile defaults left out of the request because its model does not take them.
     dropped: tuple[Dropped, ...] = ()
+
+    @functools.cached_property
+    def estimate(self) -> Estimate:
+        """What the line's create will cost (``pricing.estimate``; a manifest gives no length
+        of reference videos, so a line with videos is a range)."""
+        return estimate_of(self.request)
 
     def preview(self) -> dict[str, Any]:
         """The request body as ``--dry-run`` shows it: each local image named, not yet a URL."""
@@ -473,7 +483,8 @@ class _DaemonPool:
 
 @dataclasses.dataclass
 class Outcome:
-    """How a line ended: ``succeeded``, ``failed``, ``timed_out``, ``unknown`` or ``error``."""
+    """How a line ended: ``succeeded``, ``failed``, ``timed_out``, ``unknown``, ``error``, or
+    ``over_budget`` (not created: its estimate did not fit in the run's budget)."""
 
     line: Line
     state: str
@@ -502,10 +513,31 @@ class _Held:
     next_check: float
 
 
+#: What an ``over_budget`` line's error suggests: a larger budget, or unknown prices allowed.
+OVER_BUDGET_HINT: Final = (
+    "a rerun with a larger --max-credits creates only the lines left out: those created are "
+    "found in the history, and neither cost nor count again"
+)
+UNKNOWN_PRICE_HINT: Final = (
+    "a price that is unknown cannot be held to a budget; a rerun with --allow-unknown-price "
+    "creates such lines (those created are found in the history and not created again)"
+)
+
+
 class BatchRun:
     """One run of a manifest. ``on_event(line, message)`` narrates; ``on_outcome`` reports each
     line as it finishes. Time comes from the session's ``sleep``/``clock``, so tests need not wait;
-    its tasks are polled by the one engine of ``waiting`` (``Poller``)."""
+    its tasks are polled by the one engine of ``waiting`` (``Poller``).
+
+    ``budget`` (``pricing.Budget``) is the most this run's creates may be estimated to cost: a
+    line is created only when its estimate (at its top) fits in what the run's earlier creates
+    left of it, checked and reserved in one step before anything of it is uploaded or sent;
+    otherwise it is ``over_budget``, and later lines that fit are still created. Lines whose task
+    an earlier run (or another process) made are not this run's spending: they do not count.
+    A create that made no task (refused, never sent) gives its reservation back; one whose
+    outcome is unknown keeps it. ``estimated`` adds up the estimates of the creates this run
+    sent; ``reserved`` what the API reserved for them.
+    """
 
     def __init__(
         self,
@@ -520,10 +552,13 @@ class BatchRun:
         on_outcome: Callable[[Outcome], None],
         on_event: Callable[[Line, str], None],
         max_outage: float = DEFAULT_MAX_OUTAGE,
+        budget: Budget | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.session = session
+        self.budget = budget
+        self.estimated = Total()
         self.manifest = manifest.scoped(session.base_url, session.profile)
         self.ledger = session.ledger
         self.profile = session.profile
@@ -721,8 +756,15 @@ class BatchRun:
         return self._taken(waiting.line, claim)
 
     def _create(self, line: Line) -> _Active | _Held | None:
-        """Claim the line and send its create. ``HistoryUnavailable`` (the claim cannot be
-        written) propagates: the run stops creating."""
+        """Reserve the line's estimate in the budget, claim the line and send its create.
+        ``HistoryUnavailable`` (the claim cannot be written) propagates: the run stops
+        creating."""
+        cost = line.estimate
+        if self.budget is not None:
+            refusal = self.budget.reserve(cost)  # checked and counted in one step
+            if refusal is not None:
+                self._over_budget(line, refusal)
+                return None
         try:
             request, uploaded = self._upload(line)
             made = self.session.try_create(
@@ -730,19 +772,35 @@ class BatchRun:
                 idempotency_key=self.manifest.idempotency_key(line),
                 local_images=uploaded,
                 batch_key=self.manifest.key(line),
+                estimate=cost,
             )
         except HistoryUnavailable:
+            self._release(cost)
             raise
         except SeedanceError as exc:
-            state = "unknown" if isinstance(exc, OutcomeUnknown) else "error"
-            self._report(Outcome(line, state, error=exc))
+            unknown = isinstance(exc, OutcomeUnknown)
+            if unknown:  # it may have made (and cost) a task: it stays counted
+                self.estimated.add(cost)
+            else:
+                self._release(cost)
+            self._report(Outcome(line, "unknown" if unknown else "error", error=exc))
             return None
-        if isinstance(made, Claim):
+        if isinstance(made, Claim):  # another run's create: not this run's spending
+            self._release(cost)
             return self._taken(line, made)
         task = made
+        self.estimated.add(cost)
         self.reserved += task.credits_reserved or 0.0
         self.on_event(line, f"created {task.id}")
         return _Active(line, task.id, task)
+
+    def _release(self, cost: Estimate) -> None:
+        if self.budget is not None:
+            self.budget.release(cost)
+
+    def _over_budget(self, line: Line, refusal: OverBudget) -> None:
+        hint = OVER_BUDGET_HINT if line.estimate.known else UNKNOWN_PRICE_HINT
+        self._report(Outcome(line, "over_budget", error=refusal.replace(hint=hint)))
 
     def _upload(self, line: Line) -> tuple[GenerationRequest, list[dict[str, str]]]:
         """The line's request with its local images uploaded (files API; 72 hours)."""

@@ -24,6 +24,7 @@ import stat
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -136,6 +137,22 @@ def _path(value: object) -> str:
     return _text(value, "output-dir")
 
 
+def _credits(value: object) -> int | float:
+    """A budget in credits (``max-credits``): a finite number, at least 0; kept as a TOML
+    integer when it is whole (``50``, not ``50.0``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if text.isdigit() else float(text)
+        except ValueError:
+            raise ValueError(f"max-credits must be a number of credits, got {text!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("max-credits must be a number of credits")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"max-credits must be a finite number of credits, at least 0, got {value}")
+    return int(value) if value == int(value) and abs(value) < 2**53 else value
+
+
 #: Every key a profile may hold: the name users type, and how a value is checked and normalised.
 KEYS: Final[dict[str, Callable[[object], Any]]] = {
     "api-key": _api_key,
@@ -147,6 +164,7 @@ KEYS: Final[dict[str, Callable[[object], Any]]] = {
     "audio": _audio,
     "output-dir": _path,
     "model": _model,
+    "max-credits": _credits,
 }
 SECRET_KEYS: Final = frozenset({"api-key"})
 
@@ -382,6 +400,8 @@ class Settings:
     poll_interval: float | None
     #: The profile's model (``None``: the built-in default, ``catalogue.DEFAULT_MODEL``).
     model: str | None = None
+    #: The profile's budget per command, in credits (``None``: none).
+    max_credits: Decimal | None = None
 
 
 def profile_name(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -490,6 +510,9 @@ def resolve(
         output_dir=values.get("output-dir"),
         poll_interval=interval,
         model=values.get("model"),
+        max_credits=(
+            Decimal(str(values["max-credits"])) if values.get("max-credits") is not None else None
+        ),
     )
 
 
@@ -521,5 +544,13 @@ def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
 
     rows.append(
         ("model", settings.model or DEFAULT_MODEL, profile_source if settings.model else "default")
+    )
+    budget = settings.max_credits
+    rows.append(
+        (
+            "max-credits",
+            None if budget is None else _credits(str(budget)),
+            profile_source if budget is not None else "default",
+        )
     )
     return rows

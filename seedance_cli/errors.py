@@ -40,6 +40,8 @@ it, so the mapping lives here and only here::
     │   └── WaitTimeoutAll              9   the same for several tasks, named together
     ├── NotFinished                     9   a task asked to be downloaded is still running
     ├── OutcomeUnknown                  10  a create may have reached the server; it was not resent
+    ├── OverBudget                      11  the estimated cost is above the budget (--max-credits):
+    │                                       nothing above it was sent
     ├── Interrupted                     130 Ctrl-C (carries what to run to resume); 129 and 143 when
     │                                       SIGHUP or SIGTERM stopped the CLI (``cli.app.run``)
     └── AlreadyShown                    *   an error already printed where it happened; its code
@@ -92,6 +94,7 @@ class ExitCode(enum.IntEnum):
     TASK_FAILED = 8
     TIMEOUT = 9
     OUTCOME_UNKNOWN = 10
+    OVER_BUDGET = 11
     HANGUP = 129
     INTERRUPTED = 130
     TERMINATED = 143
@@ -110,6 +113,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.TASK_FAILED: "the task failed or was cancelled",
     ExitCode.TIMEOUT: "wait deadline passed; the task is still running",
     ExitCode.OUTCOME_UNKNOWN: "outcome unknown: a create may have reached the server; it was not resent",
+    ExitCode.OVER_BUDGET: "over budget: the estimated cost is above --max-credits; nothing above the "
+    "budget was created",
     ExitCode.HANGUP: "interrupted by SIGHUP (the terminal closed), as by Ctrl-C",
     ExitCode.INTERRUPTED: "interrupted by Ctrl-C",
     ExitCode.TERMINATED: "interrupted by SIGTERM (a CI cancel, timeout, kill), as by Ctrl-C",
@@ -461,6 +466,15 @@ class OutcomeUnknown(SeedanceError):
         )
         self.idempotency_key = idempotency_key
         self.cause = cause
+
+
+class OverBudget(SeedanceError):
+    """A create refused before anything was sent or uploaded because its estimated cost, counted at
+    the top of its range, is above the budget (``--max-credits``, the profile's ``max-credits``),
+    or because its price is unknown and unknown prices were not allowed. It cost nothing."""
+
+    exit_code = ExitCode.OVER_BUDGET
+    code = "over_budget"
 
 
 class Interrupted(SeedanceError):

@@ -27,17 +27,24 @@ An estimate is a range when the price depends on something not known before the 
 of the reference videos, a duration the model picks) and "unknown" when no rule is published
 (``doubao-seedance-1.0-pro-fast``, a model this version does not know); never 0. Web search fees are
 charged only when a search runs, at no published price: an estimate leaves them out and says so.
+
+Budgets: a ``Budget`` is the most a create, or a whole run of creates, may be estimated to cost
+(``--max-credits``). An estimate counts at its top (``high``); an unknown price cannot be held to
+a budget and is refused unless unknown prices are allowed. ``Budget.reserve`` checks an estimate
+and counts it in one step under a lock, so two creates never both pass and together go above it.
+``Total`` adds estimates up (a dry run's total): ranges as ranges, unknown prices counted apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from .errors import ValidationError
+from .errors import OverBudget, ValidationError
 
 if TYPE_CHECKING:
     from .catalogue import ModelSpec
@@ -306,6 +313,12 @@ class Estimate:
     def __str__(self) -> str:
         return self.text()
 
+    def described(self) -> str:
+        """``text()`` and, in brackets, its ``reason`` (why it is a range or unknown, what it
+        leaves out): ``80.36-602.70 credits ($1.18-$8.86) (2.5 picks the duration (auto): 4-30 s)``,
+        ``price unknown (no published price for X)``. What ``estimate:`` lines say."""
+        return self.text() + (f" ({self.reason})" if self.reason else "")
+
     def as_json(self) -> dict[str, Any]:
         """The estimate as JSON values: credits as numbers (exact to their four decimals),
         ``null`` when unknown."""
@@ -455,3 +468,174 @@ def per_second(model_id: str) -> list[SecondPrice] | None:
         if reference is not None and takes_videos:
             prices.append(SecondPrice(quality, None, reference * found.rate, videos=True))
     return prices or None
+
+
+def credits_text(credits: Decimal) -> str:
+    """Credits as shown with an estimate: half up to two decimals (``17.78``)."""
+    return _credits_text(credits)
+
+
+def plain_number(value: Decimal) -> str:
+    """A limit as the user wrote it, without exponent or trailing zeros: ``50``, ``12.5``."""
+    return f"{value.normalize():f}"
+
+
+@dataclasses.dataclass
+class Total:
+    """Estimates added up: ``low`` and ``high`` over those with a known price (a range adds up as
+    a range), ``unpriced`` counting the others, which are never added as 0."""
+
+    count: int = 0
+    unpriced: int = 0
+    low: Decimal = Decimal(0)
+    high: Decimal = Decimal(0)
+
+    @classmethod
+    def of(cls, estimates: Iterable[Estimate]) -> Total:
+        total = cls()
+        for item in estimates:
+            total.add(item)
+        return total
+
+    def add(self, estimate: Estimate) -> None:
+        self.count += 1
+        if estimate.low is None or estimate.high is None:
+            self.unpriced += 1
+            return
+        self.low += estimate.low
+        self.high += estimate.high
+
+    @property
+    def priced(self) -> int:
+        return self.count - self.unpriced
+
+    def text(self) -> str:
+        """``45.00-90.00 credits ($0.66-$1.32)``, with ``+ 2 of unknown price`` when some are;
+        ``price unknown`` when none is known; ``nothing`` for no estimates at all."""
+        if self.count == 0:
+            return "nothing"
+        if self.priced == 0:
+            return "price unknown"
+        known = Estimate("total", self.low, self.high).text()
+        return known + (f" + {self.unpriced} of unknown price" if self.unpriced else "")
+
+    def as_json(self) -> dict[str, Any]:
+        """Credits as numbers (``null`` when no price is known), ``unpriced`` apart."""
+        priced = self.priced > 0
+        return {
+            "count": self.count,
+            "priced": self.priced,
+            "unpriced": self.unpriced,
+            "low": _number(self.low) if priced else None,
+            "high": _number(self.high) if priced else None,
+            "usd_low": _number(usd(self.low)) if priced else None,
+            "usd_high": _number(usd(self.high)) if priced else None,
+            "text": self.text(),
+        }
+
+
+class Budget:
+    """The most that creates may be estimated to cost, in credits, and what was counted so far.
+
+    ``limit`` is finite and at least 0 (``ValidationError`` otherwise). ``name`` says where it
+    comes from in messages (``--max-credits``, ``profile 'default' max-credits``). An estimate
+    counts at its top (``high``): an estimate fits when ``counted + high <= limit`` (equal fits).
+    An unknown price cannot be held to a budget: it is refused unless ``allow_unknown``, and then
+    counts nothing (``unpriced`` says how many went through). Since no price is ever 0, a limit
+    of 0 lets only unknown prices through, and those only with ``allow_unknown``.
+
+    ``reserve`` checks and counts in one step under a lock: two creates never both pass the check
+    and together go above the limit, whichever threads they run on. ``release`` gives back what a
+    create that made no task had reserved.
+    """
+
+    def __init__(
+        self,
+        limit: Decimal | int | float,
+        *,
+        allow_unknown: bool = False,
+        name: str = "--max-credits",
+    ) -> None:
+        self.limit = check_limit(limit, name)
+        self.allow_unknown = allow_unknown
+        self.name = name
+        #: The tops of the estimates reserved so far (and not released).
+        self.counted = Decimal(0)
+        #: Reservations of unknown price let through (``allow_unknown``).
+        self.unpriced = 0
+        self._lock = threading.Lock()
+
+    @property
+    def limit_text(self) -> str:
+        """``--max-credits 50``."""
+        return f"{self.name} {plain_number(self.limit)}"
+
+    def refusal(self, estimate: Estimate) -> OverBudget | None:
+        """Why ``estimate``, on top of what is counted now, does not fit; ``None`` when it does.
+        Counts nothing (``reserve`` does)."""
+        if estimate.high is None:
+            if self.allow_unknown:
+                return None
+            why = f" ({estimate.reason})" if estimate.reason else ""
+            return OverBudget(
+                f"over budget: the price is unknown{why}, so it cannot be held to "
+                f"{self.limit_text}; nothing was sent"
+            )
+        after = self.counted + estimate.high
+        if after <= self.limit:
+            return None
+        top = "" if estimate.exact else " at its top"
+        why = f" ({estimate.reason})" if estimate.reason and not estimate.exact else ""
+        if self.counted:
+            return OverBudget(
+                f"over budget: the estimate {estimate.text()}{why} would take the estimated "
+                f"spend from {credits_text(self.counted)} to {credits_text(after)} "
+                f"credits{top}, above {self.limit_text}; nothing was sent"
+            )
+        if not estimate.exact:
+            return OverBudget(
+                f"over budget: the estimate {estimate.text()}{why} reaches "
+                f"{credits_text(estimate.high)} credits at its top, above {self.limit_text}; "
+                "nothing was sent"
+            )
+        return OverBudget(
+            f"over budget: the estimate {estimate.text()} is above {self.limit_text}; "
+            "nothing was sent"
+        )
+
+    def check(self, estimate: Estimate) -> None:
+        """``OverBudget`` when ``estimate`` does not fit (see ``refusal``); counts nothing."""
+        refusal = self.refusal(estimate)
+        if refusal is not None:
+            raise refusal
+
+    def reserve(self, estimate: Estimate) -> OverBudget | None:
+        """Check ``estimate`` and, when it fits, count it, in one step: ``None`` when it was
+        counted, else why it does not fit (nothing counted)."""
+        with self._lock:
+            refusal = self.refusal(estimate)
+            if refusal is None:
+                self._count(estimate, 1)
+            return refusal
+
+    def release(self, estimate: Estimate) -> None:
+        """Give back what ``reserve`` counted for ``estimate`` (its create made no task)."""
+        with self._lock:
+            self._count(estimate, -1)
+
+    def _count(self, estimate: Estimate, sign: int) -> None:
+        if estimate.high is None:
+            self.unpriced += sign
+        else:
+            self.counted += sign * estimate.high
+
+
+def check_limit(value: Decimal | int | float, name: str = "--max-credits") -> Decimal:
+    """A budget as a Decimal: a finite number of credits, at least 0; ``ValidationError``
+    naming ``name`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValidationError(name, "must be a number of credits")
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not number.is_finite() or number < 0:
+        raise ValidationError(name, f"must be a finite number of credits, at least 0, got {value}")
+    return number

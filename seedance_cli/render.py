@@ -261,7 +261,10 @@ class Output:
                 self._lines(to_json(result.body, indent=2))
             case BatchDryRun():
                 for planned in result.lines:
-                    self._fields(planned.number, planned.name or "", to_json(planned.body))
+                    estimate = [] if planned.estimate is None else [planned.estimate.text()]
+                    self._fields(
+                        planned.number, planned.name or "", to_json(planned.body), *estimate
+                    )
             case BatchLine():
                 path = result.files[0] if result.files else ""
                 self._fields(result.number, result.task_id or "", result.status, path)
@@ -514,10 +517,28 @@ def json_objects(result: Shown) -> Iterator[Any]:
                 "url": result.url,
                 "idempotency_key": result.idempotency_key,
                 "body": result.body,
+                **({} if result.estimate is None else {"estimate": result.estimate.as_json()}),
             }
         case BatchDryRun():
             for planned in result.lines:
-                yield {"line": planned.number, "name": planned.name, "body": planned.body}
+                line: dict[str, Any] = {
+                    "line": planned.number,
+                    "name": planned.name,
+                    "body": planned.body,
+                }
+                if planned.estimate is not None:
+                    line["estimate"] = planned.estimate.as_json()
+                if planned.over_budget is not None:
+                    line["over_budget"] = planned.over_budget
+                yield line
+            if result.total is not None:
+                yield {
+                    "total": {
+                        **result.total.as_json(),
+                        "budget": result.budget,
+                        "over_budget": list(result.over_budget),
+                    }
+                }
         case BatchLine():
             yield {
                 "line": result.number,
@@ -599,6 +620,10 @@ def text_notes(result: Shown) -> list[str]:
     an empty history is."""
     if isinstance(result, DryRun):
         return ["dry run: nothing was sent"]
+    if isinstance(result, BatchDryRun) and result.total is not None:
+        total = result.total
+        lines = f"{total.count} line{'s' if total.count != 1 else ''}"
+        return [f"estimate: {total.text()} for {lines}"]
     if isinstance(result, HistoryRows) and not result.entries:
         return [f"no tasks in the history ({result.source})"]
     if isinstance(result, UsageReport) and not result.usage.total.tasks:

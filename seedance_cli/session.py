@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .images import ImageInfo
     from .models import Credits, ModelList, UploadedFile
+    from .pricing import Estimate
     from .waiting import ErrorCallback, UpdateCallback
 
 
@@ -248,6 +249,11 @@ class Session:
     def base_url(self) -> str:
         return self.client.base_url
 
+    def open(self) -> None:
+        """Connect now rather than on first use (``ConfigError`` without a key; the sandbox
+        starts): a command about to create calls it before it says anything of the create."""
+        _ = self.client
+
     # -- tasks ---------------------------------------------------------------------------------------
 
     def get_task(self, task_id: str, *, deadline: float | None = None) -> Task:
@@ -300,6 +306,7 @@ class Session:
         local_images: Sequence[Mapping[str, str]] = (),
         batch_key: str | None = None,
         on_adopted: Callable[[Task], None] | None = None,
+        estimate: Estimate | None = None,
     ) -> Task:
         """Create a task, keeping the history right whatever happens.
 
@@ -310,6 +317,10 @@ class Session:
         left removes the row; an unknown outcome (or Ctrl-C while the create was under way) marks
         it ``outcome_unknown`` with the key. ``on_adopted`` hears of a task another process's
         create made (nothing was sent here, nothing paid), before it is returned.
+
+        ``estimate`` (``pricing.estimate`` of the request, made by default) is recorded in the
+        claim, so the history keeps what every create was expected to cost. No budget is
+        checked here: ``pricing.Budget`` does that before anything is uploaded or sent.
         """
         while True:
             made = self.try_create(
@@ -317,6 +328,7 @@ class Session:
                 idempotency_key=idempotency_key,
                 local_images=local_images,
                 batch_key=batch_key,
+                estimate=estimate,
             )
             if isinstance(made, Task):
                 return made
@@ -334,10 +346,15 @@ class Session:
         idempotency_key: str,
         local_images: Sequence[Mapping[str, str]] = (),
         batch_key: str | None = None,
+        estimate: Estimate | None = None,
     ) -> Task | Claim:
         """``create``, except that a create someone already claimed is not waited on: its
         ``Claim`` is returned (who holds it, and its task if any). Nothing is sent then."""
         client = self.client
+        if estimate is None:
+            from .pricing import estimate as estimate_of
+
+            estimate = estimate_of(request)
         claim = self.ledger.claim(
             idempotency_key,
             request.to_body(),
@@ -345,6 +362,7 @@ class Session:
             base_url=client.base_url,
             local_images=local_images,
             batch_key=batch_key,
+            estimate=estimate.as_json(),
         )
         if not claim.mine:
             return claim

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .images import ImageInfo
     from .ledger import Entry
     from .models import Credits, ModelList, Task, UploadedFile
-    from .pricing import SecondPrice
+    from .pricing import Estimate, SecondPrice, Total
     from .spending import Usage
 
 
@@ -79,32 +79,48 @@ class StatusRows:
 
 @dataclasses.dataclass(frozen=True)
 class DryRun:
-    """``generate --dry-run``: the uploads and the create that would be sent."""
+    """``generate --dry-run``: the uploads and the create that would be sent, and what it is
+    estimated to cost (JSON: ``estimate``; text says it on stderr, as a real run does)."""
 
     url: str
     upload_url: str
     uploads: tuple[ImageInfo, ...]
     idempotency_key: str | None
     body: Mapping[str, Any]
+    estimate: Estimate | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class PlannedLine:
-    """One line of a manifest as ``batch --dry-run`` shows it: its request body."""
+    """One line of a manifest as ``batch --dry-run`` shows it: its request body and its
+    estimate; ``over_budget`` says, when the run has a budget, whether the line would be left
+    out for it (``None``: no budget)."""
 
     number: int
     name: str | None
     body: Mapping[str, Any]
+    estimate: Estimate | None = None
+    over_budget: bool | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class BatchDryRun:
-    """``batch --dry-run``: every line of the manifest, checked."""
+    """``batch --dry-run``: every line of the manifest, checked, and the estimate of them all
+    (``total``; ``None``: not shown). ``budget`` names the budget the lines were held to
+    (``--max-credits 50``), ``None`` without one."""
 
     lines: tuple[PlannedLine, ...]
+    total: Total | None = None
+    budget: str | None = None
+
+    @property
+    def over_budget(self) -> tuple[int, ...]:
+        """The numbers of the lines the budget would leave out."""
+        return tuple(line.number for line in self.lines if line.over_budget)
 
 
-#: What ``batch`` calls a line's end: the API's word for success, and a readable unknown.
+#: What ``batch`` calls a line's end: the API's word for success, and a readable unknown
+#: (``over_budget``, a line not created for the run's budget, keeps its own name).
 BATCH_STATUS = {"succeeded": "completed", "unknown": "outcome_unknown"}
 
 

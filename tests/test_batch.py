@@ -85,9 +85,9 @@ def test_jsonl_and_csv_run_the_same_requests(
     assert (work / "out" / "cat.mp4").read_bytes() == sample_video()
     assert (
         # the published prices of the four lines (1.5 pro): 5 s 17.784, 8 s 28.4544,
-        # 480p silent 4.0903, 5 s 17.784
-        "batch: 4 succeeded, 0 failed, 0 timed out; 68.1127 credits reserved by this run"
-        in result.err
+        # 480p silent 4.0903, 5 s 17.784: the emulator reserves what was estimated
+        "batch: 4 succeeded, 0 failed, 0 timed out; estimated 68.11 credits ($1.00) for the 4 "
+        "lines this run created, 68.1127 credits reserved by this run" in result.err
     )
 
 
@@ -142,7 +142,28 @@ def test_dry_run_checks_and_prints_without_sending(
 ) -> None:
     result = cli("batch", "m.csv", "--dry-run", "--json")
     assert result.code == 0
-    assert [o["body"] for o in result.json] == EXPECTED
+    *lines, total = result.json
+    assert [o["body"] for o in lines] == EXPECTED
+    assert [o["estimate"]["text"] for o in lines] == [
+        "17.78 credits ($0.26)",
+        "28.45 credits ($0.42)",
+        "4.09 credits ($0.06)",
+        "17.78 credits ($0.26)",
+    ]
+    assert total == {
+        "total": {
+            "count": 4,
+            "priced": 4,
+            "unpriced": 0,
+            "low": 68.1127,
+            "high": 68.1127,
+            "usd_low": 1,
+            "usd_high": 1,
+            "text": "68.11 credits ($1.00)",
+            "budget": None,
+            "over_budget": [],
+        }
+    }
     assert api.requests() == []
 
 

@@ -183,6 +183,7 @@ def test_json_shapes_are_pinned(cli: CliRunner, api: Emulator) -> None:
         "audio",
         "output-dir",
         "model",
+        "max-credits",
     }
     assert all(set(v) == {"value", "source"} for v in listed[0].values())
 

@@ -460,7 +460,7 @@ def jsonl(*lines: dict[str, Any]) -> str:
 def planned(cli: CliRunner, manifest: str, *args: str) -> tuple[list[dict[str, Any]], Result]:
     result = cli("batch", "-", "--dry-run", "--json", *args, input=manifest)
     assert result.code == 0, result.err
-    return [line["body"] for line in result.json], result
+    return [line["body"] for line in result.json if "line" in line], result  # not the total
 
 
 def test_jsonl_lines_take_every_field_of_their_model(cli: CliRunner, api: Emulator) -> None:
@@ -542,12 +542,13 @@ def test_csv_columns_take_the_same_with_web_search_for_model_params(
             "model_params": {"web_search": False},
         },
     ]
-    plain = cli("batch", "-", "--dry-run", input=manifest)  # piped: line, name, compact body
+    plain = cli("batch", "-", "--dry-run", input=manifest)  # piped: line, name, body, estimate
     assert [line.split("\t") for line in plain.lines][2] == [
         "4",
         "",
         '{"model":"seedance-2.0-text-to-video","prompt":"quiet","duration":15,'
         '"model_params":{"web_search":false}}',
+        "202.50 credits ($2.98)",
     ]
     assert api.requests() == []
 

@@ -269,6 +269,17 @@ def test_dry_run_json_shape(cli: CliRunner, api: Emulator) -> None:
             "url": f"{api.url}/v1/videos/generations",
             "idempotency_key": "k1",
             "body": {"model": "seedance-1.5-pro", "prompt": PROMPT},
+            "estimate": {
+                "model": "seedance-1.5-pro",
+                "known": True,
+                "exact": True,
+                "low": 17.784,
+                "high": 17.784,
+                "usd_low": 0.26,
+                "usd_high": 0.26,
+                "reason": None,
+                "text": "17.78 credits ($0.26)",
+            },
         }
     ]
     assert api.requests() == []

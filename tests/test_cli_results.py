@@ -229,7 +229,9 @@ def test_a_create_the_history_cannot_record_is_not_sent(
     result = cli("generate", "x", "-o", "x.mp4", env={"SEEDANCE_DATA_DIR": str(blocker / "d")})
     assert result.code == 3
     assert result.out == ""
-    assert result.err.startswith("error: the task history (")
+    estimate, error = result.err.splitlines()[:2]  # what it would have cost, then why not
+    assert estimate == "estimate: 17.78 credits ($0.26)"
+    assert error.startswith("error: the task history (")
     assert "cannot record the create" in result.err and "it was not sent" in result.err
     assert api.requests("create") == [] and not (here / "x.mp4").exists()
 

@@ -210,6 +210,10 @@ def refusing_api(environ: dict[str, str]) -> Iterator[FakeAPI]:
         yield api
 
 
+#: What ``generate`` says before the create (1.5 pro, 5 s, 720p, with audio).
+ESTIMATE = "estimate: 17.78 credits ($0.26)"
+
+
 def history_of(environ: dict[str, str], key: str) -> list[object] | None:
     return Ledger(Path(environ["SEEDANCE_DATA_DIR"])).by_idempotency_key(key)  # type: ignore[return-value]
 
@@ -221,6 +225,7 @@ def test_generate_for_a_model_retired_with_410_by_the_emulator(
     result = cli("generate", "A cat", "--idempotency-key", "k-410")
     assert (result.code, result.out) == (ExitCode.REFUSED, "")
     assert result.err.splitlines() == [
+        ESTIMATE,
         f"error: the API no longer serves model {MODEL} (HTTP 410: Gone)",
         HINT,
     ]
@@ -248,6 +253,7 @@ def test_generate_for_a_model_the_api_no_longer_serves(
     result = cli("generate", "A cat", "--idempotency-key", "k-gone")
     assert (result.code, result.out) == (6, "")
     assert result.err.splitlines() == [
+        ESTIMATE,
         f"error: the API no longer serves model {MODEL} (HTTP {status}: {detail})",
         HINT,
     ]
@@ -273,7 +279,7 @@ def test_a_model_access_denied_is_still_exit_4_without_the_model_hint(
     refusing_api.route("POST", CREATE, 403, ACCESS_403)
     result = cli("generate", "A cat", "--idempotency-key", "k-403")
     assert (result.code, result.out) == (4, "")
-    assert result.err.splitlines() == ["error: Token does not have access to this model"]
+    assert result.err.splitlines() == [ESTIMATE, "error: Token does not have access to this model"]
     assert history_of(environ, "k-403") == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -20,6 +21,7 @@ from ..waiting import MAX_POLL_INTERVAL, is_transient
 if TYPE_CHECKING:
     from ..batch import Line
     from ..family import Dropped
+    from ..pricing import Budget, Total
 from .app import (
     EXIT_CODES_HELP,
     ForceOpt,
@@ -29,7 +31,7 @@ from .app import (
     with_globals,
 )
 from .flow import report
-from .inputs import check_seconds, dropped_defaults, read_bounded
+from .inputs import check_seconds, dropped_defaults, parse_credits, read_bounded
 from .runtime import Runtime
 
 
@@ -59,7 +61,28 @@ def batch(
     force: ForceOpt = False,
     dry_run: Annotated[
         bool,
-        typer.Option("--dry-run", help="Check every line and print the requests; send nothing."),
+        typer.Option(
+            "--dry-run",
+            help="Check every line and print the requests and their estimated cost; send nothing.",
+        ),
+    ] = False,
+    max_credits: Annotated[
+        Decimal | None,
+        typer.Option(
+            "--max-credits",
+            metavar="N",
+            parser=parse_credits,
+            help="Create no line that would take this run's estimated spend above N credits "
+            "(exit 11; default: the profile's max-credits).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_unknown_price: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown-price",
+            help="Under a budget, create lines whose price is unknown too (else over_budget).",
+        ),
     ] = False,
 ) -> None:
     """Run many generations from a manifest: concurrent, resumable, within rate limits.
@@ -69,7 +92,9 @@ def batch(
     audio_urls, callback_url, content_filter, output_format, model_params; in CSV web_search)
     and an optional name. Every line is checked first: one bad line refuses the whole batch. Running the
     same manifest again skips what was created (waiting on it) and what was saved: a line is never
-    created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes.
+    created twice. Prints line<TAB>task_id<TAB>status<TAB>path per line as it finishes. With
+    --max-credits, lines that would take the run's estimated spend above the budget are not
+    created (status over_budget, exit 11); a rerun with a larger budget creates only them.
     """
     from ..batch import BatchRun, Outcome, check_outputs, parse_manifest
     from ..errors import ManifestError
@@ -105,6 +130,7 @@ def batch(
         raise
     for warning in model_warnings(settings.profile, plan.lines):
         rt.out.warn(warning)
+    budget = rt.budget(max_credits, allow_unknown=allow_unknown_price)
     session = rt.session()
     destination = None
     if output_dir is not None:
@@ -122,13 +148,7 @@ def batch(
             force=force,
         )
     if dry_run:
-        from ..views import BatchDryRun, PlannedLine
-
-        rt.out.show(
-            BatchDryRun(tuple(PlannedLine(ln.number, ln.name, ln.preview()) for ln in plan.lines))
-        )
-        count = len(plan.lines)
-        rt.out.info(f"dry run: {count} line{'' if count == 1 else 's'} checked; nothing was sent")
+        show_dry_run(rt, plan.lines, budget)
         return
     session.require_history("a batch needs it to resume without creating a line twice")
     counts: dict[str, int] = {}
@@ -161,6 +181,7 @@ def batch(
             force=force,
             on_outcome=on_outcome,
             on_event=on_event,
+            budget=budget,
         )
         try:
             run.run()
@@ -178,10 +199,11 @@ def batch(
             ("timed_out", "timed out"),
             ("unknown", "outcome unknown"),
             ("error", "errors"),
+            ("over_budget", "over budget"),
         )
         if counts.get(k) or k in ("succeeded", "failed", "timed_out")
     )
-    rt.out.info(f"batch: {summary}; {run.reserved:g} credits reserved by this run")
+    rt.out.info(f"batch: {summary}; {spending(run.estimated, budget, run.reserved)}")
     # Lines still running, or whose polls failed at the deadline or for the outage limit: their
     # tasks may well finish, and the rerun waits on them again.
     if counts.get("timed_out") or any(
@@ -189,6 +211,52 @@ def batch(
     ):
         rt.out.info(f"resume with: {command}")  # the rerun waits on those tasks again
     report(rt, failures)
+
+
+def spending(estimated: Total, budget: Budget | None, reserved: float) -> str:
+    """What the run's creates were estimated to cost (against its budget, if any) and what the
+    API reserved for them."""
+    within = f" (budget: {budget.limit_text})" if budget is not None else ""
+    lines = f"{estimated.count} line{'s' if estimated.count != 1 else ''}"
+    if estimated.count == 0:
+        said = "this run created nothing"
+    elif estimated.priced == 0:
+        said = f"the price of the {lines} this run created is unknown"
+    else:
+        said = f"estimated {estimated.text()} for the {lines} this run created"
+    return f"{said}{within}, {reserved:g} credits reserved by this run"
+
+
+def show_dry_run(rt: Runtime, lines: Sequence[Line], budget: Budget | None) -> None:
+    """``--dry-run``: every line's request and estimate, and their total; with a budget, which
+    lines it would leave out, counting every line as new (lines an earlier run created would
+    not count), and exit 11 when it would leave out any."""
+    from ..pricing import Total
+    from ..views import BatchDryRun, PlannedLine
+
+    planned = []
+    for line in lines:
+        over = None if budget is None else budget.reserve(line.estimate) is not None
+        planned.append(PlannedLine(line.number, line.name, line.preview(), line.estimate, over))
+    shown = BatchDryRun(
+        tuple(planned),
+        Total.of(line.estimate for line in lines),
+        budget.limit_text if budget is not None else None,
+    )
+    rt.out.show(shown)
+    count = len(lines)
+    rt.out.info(f"dry run: {count} line{'s' if count != 1 else ''} checked; nothing was sent")
+    if shown.over_budget:
+        from ..errors import OverBudget
+
+        numbers = shown.over_budget
+        raise OverBudget(
+            f"over budget: {len(numbers)} of {count} lines ({lines_named(numbers)}) would not "
+            f"be created within {shown.budget}, counting every line as new; dry run: nothing "
+            "was sent",
+            hint="lines an earlier run created would not count; raise the budget to create "
+            "them all, or --allow-unknown-price for lines of unknown price",
+        )
 
 
 def model_warnings(profile: str, lines: Sequence[Line]) -> list[str]:

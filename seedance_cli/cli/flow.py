@@ -15,6 +15,7 @@ from ..errors import (
     AlreadyShown,
     Interrupted,
     NotFinished,
+    OverBudget,
     SeedanceError,
     ServiceError,
     TaskFailed,
@@ -34,9 +35,12 @@ if TYPE_CHECKING:
 def report(rt: Runtime, failures: Sequence[SeedanceError], *, json_shown: bool = False) -> None:
     """Show every failure, then end with the exit code of the most serious one.
 
-    Not reaching the API or being refused (its own code) beats a failed task (8), which beats a
-    deadline (9). ``json_shown``: the command already printed each failure's JSON object on
-    stdout (``status`` does, in the order of the ids), so only stderr gets them here.
+    Not reaching the API or being refused (its own code) beats a failed task (8), which beats
+    a create left out for the budget (11), which beats a deadline (9): a rerun that resumes
+    after a deadline would also create the lines left out, with a budget of its own, so a
+    script must hear of the budget first. ``json_shown``: the command already printed each
+    failure's JSON object on stdout (``status`` does, in the order of the ids), so only stderr
+    gets them here.
     """
     if not failures:
         return
@@ -44,7 +48,11 @@ def report(rt: Runtime, failures: Sequence[SeedanceError], *, json_shown: bool =
         rt.out.error(failure, json_shown=json_shown)
 
     def rank(exc: SeedanceError) -> int:
-        return 0 if isinstance(exc, WaitTimeout) else 1 if isinstance(exc, TaskFailed) else 2
+        if isinstance(exc, WaitTimeout):
+            return 0
+        if isinstance(exc, OverBudget):
+            return 1
+        return 2 if isinstance(exc, TaskFailed) else 3
 
     raise AlreadyShown(max(failures, key=rank))
 

@@ -16,6 +16,8 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from ..family import Dropped
 
 #: The API field each ``generate`` flag fills, for error messages that name the flag.
@@ -52,6 +54,20 @@ def parse_duration(value: str) -> int:
     if re.fullmatch(r"-?[0-9]{1,9}", text):  # ASCII digits: "²" and "--5" are not numbers
         return int(text)
     raise typer.BadParameter(f"must be a whole number of seconds, or auto, got {value!r}")
+
+
+def parse_credits(value: str) -> Decimal:
+    """``--max-credits``: a finite number of credits, at least 0 (``0`` refuses every priced
+    create)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        raise typer.BadParameter(f"must be a number of credits, got {value!r}") from None
+    if not number.is_finite() or number < 0:
+        raise typer.BadParameter(f"must be a finite number of credits, at least 0, got {value!r}")
+    return number
 
 
 def dropped_defaults(profile: str, dropped: Sequence[Dropped], where: str = "") -> list[str]:

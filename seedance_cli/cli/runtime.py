@@ -14,7 +14,10 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from ..config import Settings
+    from ..pricing import Budget
     from ..render import Output
     from ..session import Destination, Session
     from .app import Globals
@@ -74,6 +77,19 @@ class Runtime:
             clock=self.env.clock,
             wall_clock=self.env.wall_clock,
         )
+
+    def budget(self, flag: Decimal | None, *, allow_unknown: bool) -> Budget | None:
+        """The budget of this command: ``--max-credits`` (``flag``), else the profile's
+        ``max-credits``, else none."""
+        from ..pricing import Budget
+
+        if flag is not None:
+            return Budget(flag, allow_unknown=allow_unknown, name="--max-credits")
+        limit = self.settings.max_credits
+        if limit is None:
+            return None
+        name = f"profile {self.settings.profile!r} max-credits"
+        return Budget(limit, allow_unknown=allow_unknown, name=name)
 
     def destination(self, value: str | None, *, several: bool) -> Destination:
         from ..session import Destination

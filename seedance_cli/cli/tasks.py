@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
@@ -19,6 +20,7 @@ from ..errors import (
 if TYPE_CHECKING:
     from ..images import ImageInfo, ImageRules
     from ..models import GenerationRequest, Task
+    from ..pricing import Budget, Estimate
     from ..session import PriorTask
     from ..views import DryRun
 
@@ -34,7 +36,14 @@ from .app import (
     with_globals,
 )
 from .flow import finish_wait, report, say_created, upload_images
-from .inputs import check_seconds, dropped_defaults, flag_error, parse_duration, read_bounded
+from .inputs import (
+    check_seconds,
+    dropped_defaults,
+    flag_error,
+    parse_credits,
+    parse_duration,
+    read_bounded,
+)
 from .runtime import Runtime
 
 # -- generate --------------------------------------------------------------------------------------
@@ -261,14 +270,43 @@ def generate(
     ] = None,
     output: OutputOpt = None,
     force: ForceOpt = False,
+    max_credits: Annotated[
+        Decimal | None,
+        typer.Option(
+            "--max-credits",
+            metavar="N",
+            parser=parse_credits,
+            help="Refuse (exit 11), sending nothing, when the estimated cost is above N credits "
+            "(a range counts at its top; default: the profile's max-credits).",
+            show_default=False,
+        ),
+    ] = None,
+    allow_unknown_price: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown-price",
+            help="Under a budget, create even when the price is unknown (else exit 11).",
+        ),
+    ] = False,
+    input_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--input-seconds",
+            metavar="S",
+            help="Total length of the --video references, in seconds, for the estimate.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a video generation task.
 
     Prints the task id; with --wait the result URL; with --output the saved file's path. Every
-    input is checked before anything is sent: a bad value costs nothing and exits 2.
+    input is checked before anything is sent: a bad value costs nothing and exits 2. The
+    estimated cost is printed on stderr before the create.
     """
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
+    check_seconds("--input-seconds", input_seconds, allow_zero=False)
     from ..images import image_rules, placeholder, reference_urls
 
     chosen = chosen_model(rt, model)
@@ -301,16 +339,22 @@ def generate(
             check_idempotency_key(idempotency_key)
         except ValidationError as exc:
             raise flag_error(exc) from None
+    estimate = estimate_of(request, input_seconds)  # local images are known: their count is free
+    budget = rt.budget(max_credits, allow_unknown=allow_unknown_price)
     destination = rt.destination(output, several=False) if output is not None else None
     if destination is not None:
         destination.check(force=force, make=not dry_run)  # before anything is paid for
     if dry_run:
-        rt.out.show(dry_run_of(rt, request, idempotency_key, sources))
+        rt.out.info(f"estimate: {estimate.described()}")
+        rt.out.show(dry_run_of(rt, request, idempotency_key, sources, estimate))
+        if budget is not None:
+            check_budget(budget, estimate, "the real run would send nothing")
         return
     from ..client import new_idempotency_key
 
     key = idempotency_key or new_idempotency_key()
     with rt.session() as session:
+        session.open()  # no key is exit 3 before anything is said of the create
         prior = (
             None
             if idempotency_key is None
@@ -319,9 +363,12 @@ def generate(
             )
         )
         shown: Task | None = None
-        if prior is not None:
+        if prior is not None:  # creates nothing, costs nothing: no budget to hold it to
             show_prior(rt, key, prior)
         else:
+            rt.out.info(f"estimate: {estimate.described()}")
+            if budget is not None:
+                check_budget(budget, estimate)  # before anything is uploaded or sent
             urls, uploaded, files = upload_images(
                 rt, session, sources, interrupted="nothing was created"
             )
@@ -331,7 +378,11 @@ def generate(
             adopted: list[Task] = []
             try:
                 shown = session.create(
-                    request, idempotency_key=key, local_images=uploaded, on_adopted=adopted.append
+                    request,
+                    idempotency_key=key,
+                    local_images=uploaded,
+                    on_adopted=adopted.append,
+                    estimate=estimate,
                 )
             except KeyboardInterrupt:
                 raise Interrupted(
@@ -367,6 +418,49 @@ def generate(
             destination=destination,
             force=force,
         )
+
+
+def estimate_of(request: GenerationRequest, input_seconds: float | None) -> Estimate:
+    """What the create will cost. ``--input-seconds`` prices reference videos: a request
+    without any is refused (exit 2) rather than the flag silently ignored."""
+    from ..pricing import estimate
+
+    if input_seconds is not None and not request.video_urls:
+        raise UsageError(
+            "--input-seconds: the request has no --video; it is the total length of the "
+            "reference videos, which are priced only when there are some",
+            hint="leave it out, or give the videos with --video URL",
+        )
+    try:
+        return estimate(request, input_seconds=input_seconds)
+    except ValidationError as exc:
+        raise UsageError(f"--input-seconds: {exc.reason}") from None
+
+
+def check_budget(budget: Budget, estimate: Estimate, dry_run: str | None = None) -> None:
+    """``OverBudget`` (exit 11) when ``estimate`` does not fit in ``budget``, with what to do
+    about it; ``dry_run`` replaces "nothing was sent" in a dry run's message."""
+    refusal = budget.refusal(estimate)
+    if refusal is None:
+        return
+    raise_it = (
+        "--max-credits N"
+        if budget.name == "--max-credits"
+        else (f"--max-credits N, or `seedance config set max-credits N` ({budget.name})")
+    )
+    if not estimate.known:
+        hint = "add --allow-unknown-price to create it all the same"
+    elif estimate.exact:
+        hint = f"ask for less (a shorter --duration, a lower --quality), or raise the budget with {raise_it}"
+    else:
+        hint = (
+            "a range counts at its top: pin what makes it one (a --duration, --input-seconds), "
+            f"or raise the budget with {raise_it}"
+        )
+    message = refusal.message
+    if dry_run is not None:
+        message = message.replace("nothing was sent", f"dry run: {dry_run}")
+    raise refusal.replace(message=message, hint=hint)
 
 
 def show_prior(rt: Runtime, key: str, prior: PriorTask) -> None:
@@ -411,6 +505,7 @@ def dry_run_of(
     request: GenerationRequest,
     idempotency_key: str | None,
     sources: Sequence[str | ImageInfo] = (),
+    estimate: Estimate | None = None,
 ) -> DryRun:
     """What ``generate --dry-run`` shows: the uploads and the create that would be sent."""
     sandbox = "http://127.0.0.1:<sandbox>" if rt.options.sandbox else None
@@ -432,6 +527,7 @@ def dry_run_of(
         uploads=tuple(local),
         idempotency_key=idempotency_key,
         body=body,
+        estimate=estimate,
     )
 
 
