@@ -789,6 +789,10 @@ class BatchRun:
             self._release(cost)
             return self._taken(line, made)
         task = made
+        if task.replayed:  # the API answered with the task this key made before: no new charge
+            self._release(cost)
+            self.on_event(line, f"{task.id}: the original task, no new charge")
+            return _Active(line, task.id, task)
         self.estimated.add(cost)
         self.reserved += task.credits_reserved or 0.0
         self.on_event(line, f"created {task.id}")

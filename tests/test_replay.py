@@ -57,3 +57,29 @@ def test_generate_says_a_replayed_create_is_the_original_task(
     assert row.task_id == task_id and row.replayed
     (mine,) = Ledger(Path(cli.environ["SEEDANCE_DATA_DIR"])).entries() or []
     assert mine.task_id == task_id and not mine.replayed
+
+
+def test_a_batch_run_elsewhere_counts_a_replayed_line_as_no_new_charge(
+    cli: CliRunner, api: Emulator, tmp_path: Path
+) -> None:
+    """The same manifest on another machine (its own history) sends the same keys: the API
+    answers the original tasks, and the run neither spends its budget on them nor says it
+    reserved credits for them."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"prompt": "A cat"}\n{"prompt": "A dog", "duration": 8}\n')
+    first = cli("batch", str(manifest), "--output-dir", str(tmp_path / "a"))
+    assert first.code == 0, first.err
+    elsewhere = {"SEEDANCE_DATA_DIR": str(tmp_path / "elsewhere")}
+    again = cli(
+        "batch",
+        str(manifest),
+        "--output-dir",
+        str(tmp_path / "b"),
+        "--max-credits",
+        "50",
+        env=elsewhere,
+    )
+    assert again.code == 0, again.err
+    assert len(api.service.tasks) == 2
+    assert again.err.count("the original task, no new charge") == 2
+    assert "this run created nothing" in again.err and "0 credits reserved by this run" in again.err
