@@ -143,13 +143,15 @@ def _credits(value: object) -> int | float:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = int(text) if text.isdigit() else float(text)
+            value = int(text) if re.fullmatch(r"[0-9]{1,10}", text) else float(text)
         except ValueError:
             raise ValueError(f"max-credits must be a number of credits, got {text!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("max-credits must be a number of credits")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"max-credits must be a finite number of credits, at least 0, got {value}")
+    if not math.isfinite(value) or not 0 <= value <= 10**9:
+        raise ValueError(
+            f"max-credits must be a number of credits from 0 to 1,000,000,000, got {value}"
+        )
     return int(value) if value == int(value) and abs(value) < 2**53 else value
 
 

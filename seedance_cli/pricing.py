@@ -162,7 +162,7 @@ AUTO_SECONDS: Final = (Decimal(4), Decimal(30))
 
 UNKNOWN_INPUT: Final = "the reference videos' length is unknown (give --input-seconds)"
 WEB_SEARCH_NOTE: Final = (
-    "excludes web search fees (charged only when a search runs; no published price)"
+    "excludes web search fees, charged only when a search runs, at no published price"
 )
 
 
@@ -598,8 +598,11 @@ class Budget:
                 f"{credits_text(estimate.high)} credits at its top, above {self.limit_text}; "
                 "nothing was sent"
             )
+        full = f"{estimate.high.normalize():f}" if estimate.high is not None else ""
+        # "17.78 ... is above 17.78" would read as a lie: say the figure the budget was held to
+        exact = f" (exactly {full})" if full and full not in estimate.text() else ""
         return OverBudget(
-            f"over budget: the estimate {estimate.text()} is above {self.limit_text}; "
+            f"over budget: the estimate {estimate.text()}{exact} is above {self.limit_text}; "
             "nothing was sent"
         )
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from .ledger import Entry
 
 GROUPINGS: Final = ("day", "model")
+#: The largest credit figure one task may carry (as ``models.MAX_CREDITS``).
+MAX_FIGURE: Final = Decimal(10**9)
 
 
 @dataclasses.dataclass
@@ -59,7 +62,7 @@ class Spend:
         self.tasks += 1
         estimate = entry.estimate or {}
         low, high = _decimal(estimate.get("low")), _decimal(estimate.get("high"))
-        if low is not None and high is not None:
+        if low is not None and high is not None and low <= high:
             self.estimated_low += low
             self.estimated_high += high
             self.estimated_tasks += 1
@@ -144,7 +147,8 @@ def _decimal(value: object) -> Decimal | None:
         number = Decimal(str(value))
     except ArithmeticError:
         return None
-    return number if number.is_finite() and number >= 0 else None
+    # a figure no task costs (a history edited by hand, a lying server) is read as absent
+    return number if number.is_finite() and 0 <= number <= MAX_FIGURE else None
 
 
 def model_of(entry: Entry) -> str:
@@ -201,11 +205,11 @@ def parse_since(text: str, *, now: float, tz: datetime.tzinfo | None = None) -> 
     (``2026-11-01``, from its midnight), as epoch seconds. ``ValueError`` with a message for
     anything else, a span of 0 or less, or a date in the future."""
     value = text.strip().lower()
-    if value[:-1].isdigit() and value[-1:] in _UNITS:
+    if re.fullmatch(r"[0-9]{1,12}[hdw]", value):  # ASCII digits; more would be no date at all
         amount = int(value[:-1])
         if amount <= 0:
             raise ValueError(f"--since: {text!r} is no span; give e.g. 7d")
-        return now - amount * _UNITS[value[-1]]
+        return max(0.0, now - amount * _UNITS[value[-1]])  # before 1970: the whole history
     try:
         day = datetime.date.fromisoformat(value)
     except ValueError:

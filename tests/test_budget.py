@@ -168,7 +168,7 @@ def test_a_dry_run_over_the_budget_shows_the_request_then_exits_11(cli: CliRunne
     assert result.code == 11
     assert result.lines[0].startswith("POST ")
     assert (
-        "error: over budget: the estimate 17.78 credits ($0.26) is above --max-credits 10; "
+        "error: over budget: the estimate 17.78 credits ($0.26) (exactly 17.784) is above --max-credits 10; "
         "dry run: the real run would send nothing\n" in result.err
     )
 
@@ -617,3 +617,20 @@ def test_two_reservations_at_once_never_both_pass_the_check() -> None:
     assert results["first"] is None
     assert isinstance(results["second"], OverBudget)
     assert budget.counted == Decimal(20)
+
+
+def test_the_command_that_resumes_a_batch_keeps_its_budget(
+    cli: CliRunner, api: Emulator, tmp_path: Path
+) -> None:
+    """A run stopped at its deadline prints how to resume: that command must hold the lines it
+    left out for the budget to the same budget (it would create them unbounded otherwise)."""
+    manifest = tmp_path / "t.jsonl"
+    manifest.write_text("".join(f'{{"prompt": "t {n}"}}\n' for n in (1, 2, 3)))
+    result = cli(
+        "batch", str(manifest), "--max-credits", "40", "--allow-unknown-price", "--timeout", "1"
+    )
+    assert result.code == 11, result.err
+    hint = next(line for line in result.err.splitlines() if line.startswith("resume with:"))
+    assert hint.endswith("--max-credits 40 --allow-unknown-price")
+    resumed = cli(*hint.removeprefix("resume with: seedance ").split())
+    assert "(budget: --max-credits 40)" in resumed.err and len(creates(api)) == 3

@@ -371,3 +371,9 @@ def test_usage_after_real_tasks_shows_released_credits(
     )
     credits = json.loads(cli("--json", "credits").out)["data"]["token"]
     assert credits["used_credits"] == 17.784  # the failed task's reservation came back
+
+
+def test_a_span_reaching_before_1970_is_the_whole_history_in_json_too(cli: CliRunner) -> None:
+    result = cli("usage", "--since", "1000000d", "--json")
+    assert result.code == 0, result.err
+    assert "internal error" not in result.err

@@ -20,7 +20,7 @@ from seedance_cli import Client, GenerationRequest, __version__
 from seedance_cli.catalogue import catalogue
 from seedance_cli.download import download
 from seedance_cli.emulator import Emulator, FakeClock, RetirementError, sample_video
-from seedance_cli.emulator.rules import auto_seconds
+from seedance_cli.emulator.rules import REFERENCE_VIDEO_SECONDS, auto_seconds
 from seedance_cli.emulator.service import UNPRICED_CREDITS
 
 from .bodies import IDS, minimal
@@ -74,7 +74,11 @@ def test_answers_echo_the_model_and_its_default_duration(
     default = model_spec.duration_default
     if default == -1:  # automatic: the length is known once the video exists
         assert "video_duration" not in task["task_info"]
-        default = auto_seconds(model_spec, body["prompt"])
+        default = (  # an edit follows its video, which the emulator takes to be 5 s long
+            REFERENCE_VIDEO_SECONDS
+            if model_spec.mode == "video-edit"
+            else auto_seconds(model_spec, body["prompt"])
+        )
     else:
         assert task["task_info"]["video_duration"] == default
     clock.advance(60)

@@ -17,8 +17,8 @@ import pytest
 from seedance_cli import pricing
 from seedance_cli.catalogue import catalogue
 from seedance_cli.emulator import Emulator, FakeClock
-from seedance_cli.emulator.rules import auto_seconds
-from seedance_cli.emulator.service import REFERENCE_VIDEO_SECONDS, UNPRICED_CREDITS
+from seedance_cli.emulator.rules import REFERENCE_VIDEO_SECONDS, auto_seconds
+from seedance_cli.emulator.service import UNPRICED_CREDITS
 
 from .bodies import minimal
 from .clirunner import CliRunner

@@ -148,3 +148,31 @@ def test_a_released_reservation_is_a_known_charge_of_nothing() -> None:
 def test_an_empty_period_knows_it_spent_nothing() -> None:
     data = summarize([], by="day").total.as_json()
     assert data["tasks"] == 0 and data["reserved"] == 0.0 and data["estimated_low"] == 0.0
+
+
+@pytest.mark.parametrize("span", ["1000000d", "99999999999d", "999999999999w"])
+def test_a_span_reaching_before_1970_means_the_whole_history(span: str) -> None:
+    assert parse_since(span, now=T0, tz=UTC) == 0.0
+
+
+@pytest.mark.parametrize("span", ["\u0663d", "9999999999999999999999w", "1.5d"])
+def test_a_span_of_other_digits_or_absurd_length_is_refused(span: str) -> None:
+    with pytest.raises(ValueError, match="--since"):
+        parse_since(span, now=T0, tz=UTC)
+
+
+@pytest.mark.parametrize(
+    "estimate",
+    [
+        {"low": 1e30, "high": 1e30},
+        {"low": 1e20, "high": 1e25},
+        {"low": "1e999999999", "high": 1},
+        {"low": 100, "high": 1},
+        {"low": -5, "high": 5},
+    ],
+)
+def test_absurd_stored_estimates_are_counted_as_unpriced_never_a_crash(
+    estimate: dict[str, Any],
+) -> None:
+    total = summarize([entry(1, estimate=estimate)], by="day", tz=UTC).total
+    assert total.unpriced == 1 and total.estimated_high == 0

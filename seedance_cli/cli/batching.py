@@ -168,7 +168,10 @@ def batch(
         note(f"line {line.number}: {message}", None)
 
     command = rt.resume_command(
-        "batch", [manifest], *batch_flags(concurrency, output_dir, timeout, interval, force)
+        "batch",
+        [manifest],
+        *batch_flags(concurrency, output_dir, timeout, interval, force),
+        *budget_flags(max_credits, allow_unknown_price),
     )
     with session, rt.out.batch_progress(len(plan.lines)) as note:
         run = BatchRun(
@@ -307,6 +310,13 @@ def read_manifest(name: str, stdin: TextIO | None) -> bytes:
             return read_bounded(file, MANIFEST_READ_LIMIT, f"FILE: {name!r}")
     except OSError as exc:
         raise UsageError(f"FILE: cannot read {name!r} ({exc.strerror or exc})") from None
+
+
+def budget_flags(max_credits: Decimal | None, allow_unknown_price: bool) -> list[str]:
+    """The budget a run was given, for the command that resumes it: a resumed run must never
+    create what this one left out for the budget's sake without it."""
+    flags = ["--max-credits", f"{max_credits.normalize():f}"] if max_credits is not None else []
+    return flags + (["--allow-unknown-price"] if allow_unknown_price else [])
 
 
 def batch_flags(

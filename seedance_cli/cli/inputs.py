@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import typer
 
@@ -65,9 +65,15 @@ def parse_credits(value: str) -> Decimal:
         number = Decimal(value.strip())
     except InvalidOperation:
         raise typer.BadParameter(f"must be a number of credits, got {value!r}") from None
-    if not number.is_finite() or number < 0:
-        raise typer.BadParameter(f"must be a finite number of credits, at least 0, got {value!r}")
+    if not number.is_finite() or not 0 <= number <= MAX_BUDGET:
+        raise typer.BadParameter(
+            f"must be a number of credits from 0 to {MAX_BUDGET:,}, got {value!r}"
+        )
     return number
+
+
+#: The largest budget taken (about 15 million dollars): above it is a typo, not a budget.
+MAX_BUDGET: Final = 10**9
 
 
 def dropped_defaults(profile: str, dropped: Sequence[Dropped], where: str = "") -> list[str]:

@@ -269,6 +269,8 @@ def resolve(body: Mapping[str, Any]) -> Resolved:
     seconds = (
         auto_seconds(spec, str(body.get("prompt", ""))) if duration is None or auto else duration
     )
+    if spec.mode == "video-edit":  # the output follows the first video, taken to be this long
+        seconds = REFERENCE_VIDEO_SECONDS
     ratio = (
         spec.aspect_ratio_default_with_images
         if body.get("image_urls")
@@ -290,6 +292,11 @@ def resolve(body: Mapping[str, Any]) -> Resolved:
 
 def _word(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+#: How long the emulator takes each reference video to be (it never fetches them): the length an
+#: edit's output follows, and what a reference video adds to a price.
+REFERENCE_VIDEO_SECONDS: Final = 5
 
 
 def auto_seconds(spec: ModelSpec, prompt: str) -> int:

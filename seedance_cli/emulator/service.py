@@ -36,7 +36,7 @@ from ..errors import ValidationError
 from . import pricing_rules, rules
 from .faults import FOREVER, Fault
 from .mp4 import with_duration
-from .rules import split_url
+from .rules import REFERENCE_VIDEO_SECONDS, split_url
 
 RESULT_TTL: Final = 24 * 3600
 FILE_TTL: Final = 72 * 3600
@@ -51,9 +51,6 @@ DEFAULT_CREDITS: Final = 100_000.0
 #: whatever it asks for: an invented, flat figure (API.md: its price is unknown). A body no rule
 #: can price (only in direct calls of ``price``: creates are checked first) costs the same.
 UNPRICED_CREDITS: Final = 10.0
-#: The length the emulator takes each reference video (``video_urls``) to have: it never fetches
-#: them. Their total is capped at the family's limit (15 s on 2.0, 30 s on 2.5, API.md).
-REFERENCE_VIDEO_SECONDS: Final = 5
 #: The statuses a retired model's create may get: which one the real API sends is unknown (API.md).
 RETIRED_STATUSES: Final = (410, 404)
 #: ``created`` of every model in ``GET /v1/models``: the day of the official files' revision.
