@@ -634,3 +634,30 @@ def test_the_command_that_resumes_a_batch_keeps_its_budget(
     assert hint.endswith("--max-credits 40 --allow-unknown-price")
     resumed = cli(*hint.removeprefix("resume with: seedance ").split())
     assert "(budget: --max-credits 40)" in resumed.err and len(creates(api)) == 3
+
+
+def test_a_reservation_above_the_estimate_and_the_budget_is_said(
+    cli: CliRunner, api: Emulator
+) -> None:
+    """The user says the reference videos last 6 s; the emulator takes them for 5 s each (15 s):
+    the API reserves more than estimated. The create is made, but a capped script hears it."""
+    videos = [arg for n in (1, 2, 3) for arg in ("--video", f"https://e.com/{n}.mp4")]
+    result = cli(
+        "generate",
+        "Dance",
+        "--model",
+        "seedance-2.0-mini-reference-to-video",
+        *videos,
+        "--input-seconds",
+        "6",
+        "--quality",
+        "480p",
+        "--max-credits",
+        "10",
+    )
+    assert result.code == 0, result.err
+    warning = next(line for line in result.err.splitlines() if line.startswith("warning:"))
+    assert "more than the estimate 8.43 credits" in warning
+    assert warning.count("above --max-credits 10") == 1
+    plain = cli("generate", "A cat", "--max-credits", "20")
+    assert plain.code == 0 and "warning" not in plain.err

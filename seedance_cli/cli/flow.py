@@ -28,6 +28,7 @@ from ..waiting import is_transient
 if TYPE_CHECKING:
     from ..images import ImageInfo
     from ..models import Task, UploadedFile
+    from ..pricing import Budget, Estimate
     from ..session import Destination, Session
     from .runtime import Runtime
 
@@ -68,6 +69,28 @@ def say_created(rt: Runtime, task: Task, key: str, reserved: str = "") -> None:
         )
     else:
         rt.out.info(f"created {task.id}{reserved}")
+
+
+def reserved_beyond(task: Task, estimate: Estimate, budget: Budget | None) -> str | None:
+    """A warning when the API reserved more than the estimate said (and than the budget allows):
+    the create is made and cannot be undone, but a script capped at N must hear of it."""
+    from decimal import Decimal
+
+    if task.replayed or task.credits_reserved is None or estimate.high is None:
+        return None
+    reserved = Decimal(str(task.credits_reserved))
+    if reserved <= estimate.high:
+        return None
+    over = (
+        f", above {budget.limit_text}"
+        if budget is not None and reserved > budget.limit
+        else ""
+    )
+    return (
+        f"the API reserved {reserved.normalize():f} credits for {task.id}, more than the estimate "
+        f"{estimate.text()}{over}; EvoLink's prices may have changed (seedance models MODEL shows "
+        "the rules this version knows)"
+    )
 
 
 def retry_hint(task: Task) -> str | None:

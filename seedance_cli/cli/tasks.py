@@ -35,7 +35,7 @@ from .app import (
     app,
     with_globals,
 )
-from .flow import finish_wait, report, say_created, upload_images
+from .flow import finish_wait, report, reserved_beyond, say_created, upload_images
 from .inputs import (
     check_seconds,
     dropped_defaults,
@@ -399,6 +399,9 @@ def generate(
                 )
             else:
                 say_created(rt, shown, key, reserved)
+                warning = reserved_beyond(shown, estimate, budget)
+                if warning is not None:
+                    rt.out.warn(warning)
         task_id = shown.id if shown is not None else prior.task_id if prior is not None else None
         assert task_id is not None
         if not wait and destination is None:
