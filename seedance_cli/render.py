@@ -1292,6 +1292,15 @@ def history_json(entry: Entry, now: float) -> dict[str, Any]:
             {"path": f.path, "sha256": f.sha256, "bytes": f.bytes, "index": f.result_index}
             for f in entry.files
         ],
+        "cost": {
+            "estimate": entry.estimate,
+            "reserved": entry.credits_reserved,
+            "charged": entry.credits_charged,
+            "refunded": entry.credits_refunded,
+            "released": entry.credits_released,
+            "charge_status": entry.charge_status,
+            "replayed": entry.replayed,
+        },
     }
 
 

@@ -208,7 +208,12 @@ def test_history_filters_and_json(
         "expires_at",
         "result_state",
         "files",
+        "cost",
     }
+    cost = entry["cost"]  # the failed task's reservation came back; it was never charged
+    assert cost["estimate"]["text"] == "17.78 credits ($0.26)"
+    assert cost["reserved"] == 17.784 and cost["released"] == 17.784 and cost["charged"] == 0
+    assert cost["replayed"] is False
 
 
 def test_status_of_a_foreign_task_enters_the_history(
