@@ -81,11 +81,7 @@ def reserved_beyond(task: Task, estimate: Estimate, budget: Budget | None) -> st
     reserved = Decimal(str(task.credits_reserved))
     if reserved <= estimate.high:
         return None
-    over = (
-        f", above {budget.limit_text}"
-        if budget is not None and reserved > budget.limit
-        else ""
-    )
+    over = f", above {budget.limit_text}" if budget is not None and reserved > budget.limit else ""
     return (
         f"the API reserved {reserved.normalize():f} credits for {task.id}, more than the estimate "
         f"{estimate.text()}{over}; EvoLink's prices may have changed (seedance models MODEL shows "
