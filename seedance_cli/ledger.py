@@ -34,7 +34,7 @@ from typing import Any, Final, ParamSpec, TypeVar
 
 from . import owner as owners
 from .errors import HistoryUnavailable
-from .models import Task, epoch_seconds
+from .models import MAX_CREDITS, Task, epoch_seconds
 
 FILE_NAME: Final = "history.sqlite3"
 #: API.md: result URLs live 24 hours after the task completes.
@@ -742,7 +742,7 @@ def _credits(value: Any) -> float | None:
     """A stored money figure: a finite, non-negative number, else ``None``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) and 0 <= value <= 1e9 else None
+    return float(value) if math.isfinite(value) and 0 <= value <= MAX_CREDITS else None
 
 
 def epoch(value: Any) -> float | None:

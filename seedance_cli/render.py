@@ -718,7 +718,7 @@ def exact_credits(credits: Decimal) -> str:
 def usage_fields(spend: Spend) -> tuple[object, ...]:
     """One piped line of ``usage``: the group's key, then ``USAGE_FIELDS``; tasks whose estimate
     is unknown (no published price, or none recorded) are counted in ``unpriced``."""
-    from .spending import usd
+    from .pricing import usd
 
     def credits(figure: str, value: Decimal) -> str:
         return exact_credits(value) if spend.known(figure) else "-"
@@ -768,7 +768,7 @@ def usage_cell(spend: Spend, figure: str) -> Any:
     and how many tasks it leaves out (their price unknown)."""
     from rich.text import Text
 
-    from .spending import usd
+    from .pricing import usd
 
     if not spend.known(figure):
         return Text("unknown", style="yellow")
@@ -845,7 +845,7 @@ def spend_chart(days: Sequence[Spend], width: int) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from .spending import usd
+    from .pricing import usd
 
     largest = max(day.spent for day in days)
     labels = [f"{_money(day.spent)} (${usd(day.spent)})" for day in days]

@@ -32,13 +32,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import pricing
 from .catalogue import DEFAULT_MODEL
+from .models import MAX_CREDITS
 
 if TYPE_CHECKING:
     from .ledger import Entry
 
 GROUPINGS: Final = ("day", "model")
-#: The largest credit figure one task may carry (as ``models.MAX_CREDITS``).
-MAX_FIGURE: Final = Decimal(10**9)
+#: The largest credit figure one task may carry: anything above is absurd, read as absent.
+MAX_FIGURE: Final = Decimal(MAX_CREDITS)
 
 
 @dataclasses.dataclass
@@ -120,7 +121,7 @@ class Spend:
         for name, (figure, credits) in figures.items():
             known = self.known(figure)
             out[name] = float(credits) if known else None
-            out[f"{name}_usd"] = float(usd(credits)) if known else None
+            out[f"{name}_usd"] = float(pricing.usd(credits)) if known else None
         return out
 
 
@@ -133,11 +134,6 @@ class Usage:
     since: float | None
     groups: tuple[Spend, ...]
     total: Spend
-
-
-def usd(credits: Decimal) -> Decimal:
-    """Credits in dollars, half up to cents, as estimates show them (``pricing.usd``)."""
-    return pricing.usd(credits)
 
 
 def _decimal(value: object) -> Decimal | None:
