@@ -519,7 +519,10 @@ class Ledger:
         """The create answered: the task id is now known. Written before anything else can fail.
 
         A row's task id is never overwritten: if the key already holds another task, this one
-        gets a row of its own (a task id is never lost either)."""
+        gets a row of its own (a task id is never lost either). An answer naming a task another
+        create of this history already holds (a server that lies, or replays under a new key)
+        leaves that row as it is and this key's row outcome-unknown, saying so: whether this
+        create made a task of its own is not known."""
         now = self.clock()
         with self._write() as conn:
             # A sighting of this task by another process (``status ID``) merges into this row.
@@ -527,35 +530,61 @@ class Ledger:
                 "DELETE FROM tasks WHERE task_id = ? AND state = ? AND idempotency_key IS NULL",
                 (task.id, OBSERVED),
             )
-            updated = conn.execute(
-                "UPDATE tasks SET task_id = ?, state = ?, updated_at = ?, status = ?, "
-                "progress = ?, replayed = ? WHERE idempotency_key = ? AND task_id IS NULL",
+            holder = conn.execute(
+                "SELECT idempotency_key FROM tasks WHERE task_id = ? "
+                "AND idempotency_key IS NOT ? AND idempotency_key IS NOT NULL",
+                (task.id, idempotency_key),
+            ).fetchone()
+            if holder is not None:
+                cause = (
+                    f"the API answered with task {task.id}, which another create of this history "
+                    "already holds: whether this create made a task of its own is unknown"
+                )
+                conn.execute(
+                    "UPDATE tasks SET state = ?, note = ?, updated_at = ? "
+                    "WHERE idempotency_key = ? AND task_id IS NULL",
+                    (UNKNOWN, cause, now, idempotency_key),
+                )
+            else:
+                self._record_created(conn, idempotency_key, task, now)
+        if holder is not None and self.on_warning is not None:
+            self.on_warning(cause)  # once the row is written, not at each busy retry
+
+    @staticmethod
+    def _record_created(
+        conn: sqlite3.Connection, idempotency_key: str, task: Task, now: float
+    ) -> None:
+        """The key's row takes the task id (or, when the key already holds another task, the
+        task gets a row of its own)."""
+        updated = conn.execute(
+            "UPDATE tasks SET task_id = ?, state = ?, updated_at = ?, status = ?, "
+            "progress = ?, replayed = ? WHERE idempotency_key = ? AND task_id IS NULL",
+            (
+                task.id,
+                CREATED,
+                now,
+                task.status,
+                task.progress,
+                int(task.replayed),
+                idempotency_key,
+            ),
+        ).rowcount
+        _book(conn, task)
+        if updated == 0:
+            conn.execute(
+                "INSERT INTO tasks (task_id, state, created_at, updated_at, status, "
+                "progress, note) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (
                     task.id,
-                    CREATED,
+                    OBSERVED,
+                    now,
                     now,
                     task.status,
                     task.progress,
-                    int(task.replayed),
-                    idempotency_key,
+                    f"created with idempotency key {idempotency_key}, which already held "
+                    "another task",
                 ),
-            ).rowcount
-            _book(conn, task)
-            if updated == 0:
-                conn.execute(
-                    "INSERT INTO tasks (task_id, state, created_at, updated_at, status, "
-                    "progress, note) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    (
-                        task.id,
-                        OBSERVED,
-                        now,
-                        now,
-                        task.status,
-                        task.progress,
-                        f"created with idempotency key {idempotency_key}, which already held "
-                        "another task",
-                    ),
-                )
+            )
 
     @_kept
     def outcome_unknown(self, idempotency_key: str, cause: str) -> None:

@@ -350,7 +350,23 @@ def unknown(model_id: str) -> Estimate:
     return Estimate(model_id, None, None, f"no published price for {model_id}")
 
 
-def estimate(request: GenerationRequest, *, input_seconds: float | None = None) -> Estimate:
+def input_bounds(request: GenerationRequest) -> tuple[Decimal, Decimal] | None:
+    """The shortest and longest total length of reference videos the API accepts for
+    ``request``: each clip at least 2 s (4 s for the video an edit works on), at most 15 s in all
+    on 2.0 and 30 s on 2.5. ``None`` when the request has no videos or its family takes none."""
+    spec = request.spec
+    limits = VIDEO_LIMITS.get(spec.family) if spec is not None else None
+    videos = len(request.video_urls)
+    if spec is None or limits is None or not videos:
+        return None
+    first_min = EDIT_FIRST_MIN if spec.mode == "video-edit" else limits.clip_min
+    shortest = min(first_min + limits.clip_min * (videos - 1), limits.total_max)
+    return shortest, limits.total_max
+
+
+def estimate(
+    request: GenerationRequest, *, input_seconds: float | Decimal | None = None
+) -> Estimate:
     """What ``request`` will cost, from the published rules, before it is sent.
 
     Unset fields take the model's defaults from the catalogue (duration, quality); unset
@@ -365,8 +381,9 @@ def estimate(request: GenerationRequest, *, input_seconds: float | None = None) 
       known ``input_seconds`` gives a narrow range; with several videos the first one's share of
       ``input_seconds`` is unknown too.
 
-    Raises ``ValidationError`` (field ``input_seconds``) for a negative or non-finite length; the
-    request itself was checked when it was made.
+    Raises ``ValidationError`` (field ``input_seconds``) for a length that is not a finite number
+    or that the API would refuse for these videos (``input_bounds``: 0.001 s would price below
+    any real charge); the request itself was checked when it was made.
     """
     model = request.model
     spec = request.spec
@@ -380,12 +397,19 @@ def estimate(request: GenerationRequest, *, input_seconds: float | None = None) 
 
     inputs: tuple[Decimal, Decimal] | None = None
     limits = VIDEO_LIMITS.get(found.family)
-    if videos and found.reference_quality is not None and limits is not None:
-        first_min = EDIT_FIRST_MIN if spec.mode == "video-edit" else limits.clip_min
+    bounds = input_bounds(request)
+    if bounds is not None and found.reference_quality is not None:
         if given is None:
-            shortest = min(first_min + limits.clip_min * (videos - 1), limits.total_max)
-            inputs = (shortest, limits.total_max)
+            inputs = bounds
             reasons.append(UNKNOWN_INPUT)
+        elif not bounds[0] <= given <= bounds[1]:
+            clips = f"{videos} video{'s' if videos > 1 else ''}"
+            raise ValidationError(
+                "input_seconds",
+                f"must be {plain_number(bounds[0])}-{plain_number(bounds[1])} s for {clips} "
+                f"on {model} (the total length of the reference videos the API accepts), "
+                f"got {plain_number(given)}",
+            )
         else:
             inputs = (given, given)
     table = found.quality if inputs is None else found.reference_quality

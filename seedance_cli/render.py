@@ -586,6 +586,7 @@ def json_objects(result: Shown) -> Iterator[Any]:
                 "since": iso_time(usage.since) if usage.since is not None else None,
                 "groups": [spend.as_json() for spend in usage.groups],
                 "total": usage.total.as_json(),
+                "elsewhere": usage.elsewhere,
             }
         case _:
             assert_never(result)
@@ -626,8 +627,21 @@ def text_notes(result: Shown) -> list[str]:
         return [f"estimate: {total.text()} for {lines}"]
     if isinstance(result, HistoryRows) and not result.entries:
         return [f"no tasks in the history ({result.source})"]
-    if isinstance(result, UsageReport) and not result.usage.total.tasks:
-        return [f"no tasks in the history {period_text(result.usage.since)} ({result.source})"]
+    if isinstance(result, UsageReport):
+        said = []
+        if not result.usage.total.tasks:
+            said.append(
+                f"no tasks in the history {period_text(result.usage.since)} ({result.source})"
+            )
+        if result.usage.elsewhere:
+            count = result.usage.elsewhere
+            said.append(
+                f"{count} task{'s' if count != 1 else ''} only seen here (status, wait or "
+                "download of an id made elsewhere) "
+                f"{'are' if count != 1 else 'is'} not counted: the history that created "
+                f"{'them counts them' if count != 1 else 'it counts it'}"
+            )
+        return said
     return []
 
 
@@ -783,8 +797,9 @@ def usage_cell(spend: Spend, figure: str) -> Any:
         credits, dollars = _money(value), f"${usd(value)}"
     text = Text(credits)
     text.append(f"\n{dollars}", style="dim")
-    left_out = spend.unpriced + spend.unestimated
-    if figure == "estimated" and left_out:
+    # a sum over some of the tasks says how many it leaves out: their figure is not known (yet)
+    left_out = spend.missing(figure) if figure != "released" else 0
+    if left_out:
         text.append(f"\n+{left_out} unknown", style="yellow")
     return text
 

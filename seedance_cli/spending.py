@@ -19,6 +19,10 @@ reservation (a task still running, or an API that sends no billing).
 
 A create answered with ``idempotency-replayed: true`` is the original task: it is counted once.
 Rows that never became a task (a create refused, or with an unknown outcome) have no figures.
+Tasks this history did not create, only saw (``status``, ``wait``, ``download`` of an id made on
+another machine or with another tool), are not counted: the history that created them counts them,
+so usage reports of two machines add up without counting a task twice. ``Usage.elsewhere`` says how
+many there were.
 """
 
 from __future__ import annotations
@@ -101,6 +105,13 @@ class Spend:
         count: int = getattr(self, f"{figure}_tasks")
         return count > 0
 
+    def missing(self, figure: str) -> int:
+        """How many tasks of the group ``figure`` (``estimated``, ``reserved``, ``charged``) is
+        not known for: a sum over the others is partial by that many (a task still running has
+        no charge yet; a task whose price is unknown has no estimate)."""
+        count: int = getattr(self, f"{figure}_tasks")
+        return self.tasks - count
+
     def as_json(self) -> dict[str, Any]:
         """The group as JSON numbers (credits to their four decimals, dollars to cents); a
         figure not known for any of its tasks is ``null``, never 0."""
@@ -117,6 +128,9 @@ class Spend:
             "tasks": self.tasks,
             "unpriced": self.unpriced,
             "unestimated": self.unestimated,
+            "estimated_tasks": self.estimated_tasks,
+            "reserved_tasks": self.reserved_tasks,
+            "charged_tasks": self.charged_tasks,
         }
         for name, (figure, credits) in figures.items():
             known = self.known(figure)
@@ -134,6 +148,8 @@ class Usage:
     since: float | None
     groups: tuple[Spend, ...]
     total: Spend
+    #: Tasks of the period this history only saw, created elsewhere: not counted.
+    elsewhere: int = 0
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -161,7 +177,14 @@ def day_of(entry: Entry, tz: datetime.tzinfo | None = None) -> str:
 def counted(entry: Entry) -> bool:
     """Whether a history row is a task that may have cost something, counted once: it has a task
     id, and it is not a replay of a create already counted."""
-    return entry.task_id is not None and not entry.replayed
+    return entry.task_id is not None and not entry.replayed and not seen_only(entry)
+
+
+def seen_only(entry: Entry) -> bool:
+    """Whether the history only saw the task (``status``/``wait`` of an id made elsewhere)."""
+    from .ledger import OBSERVED
+
+    return entry.state == OBSERVED
 
 
 def summarize(
@@ -177,10 +200,13 @@ def summarize(
     key: Callable[[Entry], str] = model_of if by == "model" else (lambda e: day_of(e, tz))
     groups: dict[str, Spend] = {}
     total = Spend("total")
+    elsewhere = 0
     for entry in entries:
-        if not counted(entry):
-            continue
         if since is not None and (entry.created_at is None or entry.created_at < since):
+            continue
+        if entry.task_id is not None and seen_only(entry):
+            elsewhere += 1
+        if not counted(entry):
             continue
         name = key(entry)
         groups.setdefault(name, Spend(name)).add(entry)
@@ -190,7 +216,7 @@ def summarize(
         if by == "day"
         else sorted(groups.values(), key=lambda g: (-g.reserved, g.key))
     )
-    return Usage(by, since, tuple(ordered), total)
+    return Usage(by, since, tuple(ordered), total, elsewhere)
 
 
 _UNITS: Final = {"h": 3600, "d": 86400, "w": 7 * 86400}

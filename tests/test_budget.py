@@ -123,6 +123,11 @@ def test_input_seconds_prices_the_reference_videos(cli: CliRunner, api: Emulator
         (["--model", REF_20, "--video", VIDEO, "--input-seconds", "0"], "--input-seconds: must"),
         (["--model", REF_20, "--video", VIDEO, "--input-seconds", "nan"], "--input-seconds: must"),
         (["--model", REF_20, "--video", VIDEO, "--input-seconds", "-3"], "--input-seconds: must"),
+        (
+            ["--model", REF_20, "--video", VIDEO, "--input-seconds", "0.001"],
+            "--input-seconds: must be 2-15 s for 1 video on seedance-2.0-reference-to-video",
+        ),
+        (["--model", REF_20, "--video", VIDEO, "--input-seconds", "15.1"], "must be 2-15 s"),
     ],
 )
 def test_input_seconds_without_videos_or_out_of_range_is_refused(

@@ -177,7 +177,7 @@ def test_json_is_one_object_with_the_groups_and_the_total(
     usage_cli: CliRunner, history: History
 ) -> None:
     (report,) = usage_cli("--json", "usage", "--since", "2w").json
-    assert report["by"] == "day"
+    assert report["by"] == "day" and report["elsewhere"] == 0
     since = datetime.datetime.fromisoformat(report["since"])
     assert since.timestamp() == NOW - 14 * DAY
     assert [group["key"] for group in report["groups"]] == [day(DAY1), day(DAY2)]
@@ -187,6 +187,9 @@ def test_json_is_one_object_with_the_groups_and_the_total(
         "tasks": 4,
         "unpriced": 1,
         "unestimated": 0,
+        "estimated_tasks": 3,
+        "reserved_tasks": 4,
+        "charged_tasks": 3,  # the doubao task's charge was never said
         "estimated_low": 165.644,
         "estimated_low_usd": 2.44,
         "estimated_high": 687.984,
@@ -215,6 +218,28 @@ def test_a_figure_nothing_is_known_of_is_null_never_zero(
     assert total["released"] == 0
     piped = usage_cli("usage").lines[-1].split("\t")
     assert piped == ["total", "1", "-", "-", "1", "-", "-", "0", "-", "-", "-", "-", "0.00"]
+
+
+def test_a_task_only_seen_here_is_not_counted_and_said_apart(
+    usage_cli: CliRunner, history: History
+) -> None:
+    """``status`` of an id made on another machine gives it a row; that machine's history
+    counts it, so two reports add up without counting it twice."""
+    history.now = DAY2
+    seen = {"id": "task-unified-1-elsewhere", "status": "completed", "created": int(DAY2)}
+    history.ledger.observe(
+        Task.from_api({**seen, "usage": {"credits_reserved": 500}}), base_url=API
+    )
+    history.ledger.flush()
+    result = usage_cli("usage")
+    assert result.code == 0
+    assert result.lines[-1].split("\t")[:2] == ["total", "4"]  # as without it
+    assert result.err == (
+        "1 task only seen here (status, wait or download of an id made elsewhere) is not "
+        "counted: the history that created it counts it\n"
+    )
+    (report,) = usage_cli("--json", "usage").json
+    assert report["elsewhere"] == 1 and report["total"]["reserved"] == 175.644
 
 
 def test_an_empty_period_says_so(usage_cli: CliRunner, history: History) -> None:
@@ -285,6 +310,8 @@ def test_a_terminal_gets_a_table_and_a_bar_chart_within_80_columns(history: Hist
     assert first == [day(DAY1), "2", "85.28", "85.28", "17.78", "67.50"]
     assert lines[3].split() == ["$1.25", "$1.25", "$0.26", "$0.99"]  # dollars under credits
     assert "80.36 - 602.70" in text and "+1 unknown" in text  # a range, what it leaves out
+    # day 2 and the total: the estimate and the charge each leave the doubao task out
+    assert text.count("+1 unknown") == 4
     total = next(line for line in lines if line.startswith("TOTAL"))
     assert total.split() == ["TOTAL", "4", "165.64", "-", "687.98", "175.64", "98.14", "67.50"]
     chart = lines.index("Spend per day (charged, or reserved where not charged yet)")

@@ -413,3 +413,25 @@ def test_absurd_stored_money_figures_read_as_absent(ledger: Ledger) -> None:
     entry = ledger.entry("task-unified-1-moneyabc")
     assert entry is not None
     assert (entry.credits_reserved, entry.credits_charged, entry.estimate) == (None, None, None)
+
+
+def test_an_answer_naming_a_task_another_create_holds_keeps_both_rows(tmp_path: Path) -> None:
+    """A server that answers a new create with a task id this history already holds (a lie, or a
+    replay under a new key): the older row keeps its task, the new key is outcome-unknown and
+    says why, and the history stays on (a unique-constraint error turned it off before)."""
+    warnings: list[str] = []
+    ledger = Ledger(tmp_path, clock=lambda: 1000.0, on_warning=warnings.append)
+    body = {"model": "seedance-1.5-pro", "prompt": "a"}
+    ledger.claim("k1", body, profile=None, base_url=None)
+    ledger.created("k1", Task.from_api({"id": "task-1", "status": "pending"}))
+    ledger.claim("k2", {**body, "prompt": "b"}, profile=None, base_url=None)
+    ledger.created("k2", Task.from_api({"id": "task-1", "status": "processing"}))
+    assert not ledger.disabled and ledger.flush()
+    rows = {e.idempotency_key: e for e in ledger.entries() or []}
+    assert (rows["k1"].task_id, rows["k1"].state) == ("task-1", "created")
+    assert (rows["k2"].task_id, rows["k2"].state) == (None, "outcome_unknown")
+    assert rows["k2"].note is not None and "task-1, which another create" in rows["k2"].note
+    assert warnings == [rows["k2"].note]
+    # the same answer again for the key that holds it is its own task: no warning
+    ledger.created("k1", Task.from_api({"id": "task-1", "status": "processing"}))
+    assert len(warnings) == 1 and not ledger.disabled

@@ -23,6 +23,7 @@ from seedance_cli.pricing import (
     billed_seconds,
     charge,
     estimate,
+    input_bounds,
     per_second,
     round_credits,
     rule,
@@ -212,12 +213,37 @@ def test_an_edit_follows_its_first_video_and_may_be_0_4_s_shorter() -> None:
 
 def test_input_seconds_is_ignored_without_videos_and_checked_when_given() -> None:
     assert estimate(request(), input_seconds=12).low == D("17.784")
-    for bad in (-1, float("nan"), float("inf")):
+    for bad in (-1, float("nan"), float("inf"), 0.001, 1.99, 15.01):
         with pytest.raises(ValidationError) as caught:
             estimate(
                 request("seedance-2.0-reference-to-video", video_urls=[VIDEO]), input_seconds=bad
             )
         assert caught.value.field == "input_seconds"
+
+
+def test_input_seconds_must_be_a_length_the_api_accepts_for_the_videos() -> None:
+    """2 s a clip (4 s for the video an edit works on), 15 s in all on 2.0 and 30 s on 2.5: a
+    length outside would price below or above any real charge."""
+    cases = {
+        ("seedance-2.0-reference-to-video", 1): (D(2), D(15)),
+        ("seedance-2.0-reference-to-video", 3): (D(6), D(15)),
+        ("seedance-2.5-reference-to-video", 2): (D(4), D(30)),
+        ("seedance-2.5-video-edit", 1): (D(4), D(30)),
+        ("seedance-2.5-video-edit", 3): (D(8), D(30)),
+    }
+    for (model, videos), (low, high) in cases.items():
+        req = request(model, video_urls=[VIDEO] * videos)
+        assert input_bounds(req) == (low, high)
+        assert estimate(req, input_seconds=low).exact or model.endswith("edit")
+        assert estimate(req, input_seconds=high).known
+        for bad in (low - D("0.01"), high + D("0.01")):
+            with pytest.raises(ValidationError) as caught:
+                estimate(req, input_seconds=bad)
+            assert caught.value.field == "input_seconds"
+            assert f"must be {low}-{high} s for {videos} video" in caught.value.reason
+            assert model in caught.value.reason
+    assert input_bounds(request()) is None
+    assert input_bounds(request("seedance-2.0-reference-to-video")) is None
 
 
 # --- automatic duration, web search -----------------------------------------------------------
@@ -362,8 +388,13 @@ def priced_requests(draw: st.DrawFn) -> tuple[GenerationRequest, float | None]:
     needs_image = spec.media_required and not fields.get("video_urls")
     if "image_urls" in spec.media and (spec.media["image_urls"].required or needs_image):
         fields["image_urls"] = ["https://example.com/a.png"]
-    seconds = draw(st.none() | st.floats(2, 30, allow_nan=False).map(lambda s: round(s, 2)))
-    return request(model, **fields), seconds
+    made = request(model, **fields)
+    bounds = input_bounds(made)
+    seconds = None
+    if bounds is not None:  # a length the API accepts for these videos, to the hundredth
+        lengths = st.floats(float(bounds[0]), float(bounds[1]), allow_nan=False)
+        seconds = draw(st.none() | lengths.map(lambda s: max(round(s, 2), float(bounds[0]))))
+    return made, seconds
 
 
 def _with(base: GenerationRequest, **changes: Any) -> GenerationRequest:
@@ -420,11 +451,10 @@ def test_estimates_grow_with_duration_quality_audio_and_input(
         at_least(estimate(_with(req, generate_audio=True), input_seconds=seconds))
     if req.content_filter is not False and spec.takes("content_filter"):
         at_least(estimate(_with(req, content_filter=False), input_seconds=seconds))
-    if req.video_urls and seconds is not None:
-        at_least(estimate(req, input_seconds=seconds + 1.05))
-        unknown_input = estimate(req)
+    bounds = input_bounds(req)
+    if bounds is not None and seconds is not None:
+        if seconds + 1.05 <= bounds[1]:
+            at_least(estimate(req, input_seconds=seconds + 1.05))
+        unknown_input = estimate(req)  # the range of every length the API accepts holds this one
         assert unknown_input.low is not None and unknown_input.high is not None
-        if seconds <= 15:  # within every family's total: inside the range of the unknown
-            assert unknown_input.high >= found.high
-        if seconds >= 4 + 2 * (len(req.video_urls) - 1):  # above every shortest input
-            assert unknown_input.low <= found.low
+        assert unknown_input.low <= found.low and unknown_input.high >= found.high

@@ -76,6 +76,25 @@ def test_each_figure_adds_up_from_what_the_history_knows() -> None:
     assert total.as_json()["reserved_usd"] == 0.69  # 46.676 / 68
 
 
+def test_tasks_only_seen_here_are_counted_apart_and_partial_sums_say_how_many() -> None:
+    rows = [
+        entry(1, credits_reserved=10.0, credits_charged=10.0, estimate={"low": 10, "high": 10}),
+        entry(2, credits_reserved=20.0, status="processing", estimate={"low": 20, "high": 20}),
+        entry(3, state="observed", credits_reserved=99.0),
+        entry(4, state="observed", created_at=T0 - 60 * DAY),  # outside the period
+    ]
+    usage = summarize(rows, since=T0 - DAY, tz=UTC)
+    total = usage.total
+    assert (total.tasks, total.reserved, usage.elsewhere) == (2, Decimal(30), 1)
+    assert (total.missing("estimated"), total.missing("reserved"), total.missing("charged")) == (
+        0,
+        0,
+        1,  # the running task has no charge yet
+    )
+    assert total.as_json()["charged_tasks"] == 1
+    assert summarize(rows, tz=UTC).elsewhere == 2
+
+
 def test_days_are_local_dates_oldest_first_and_since_cuts_the_period() -> None:
     rows = [entry(n, created_at=T0 - n * DAY, credits_reserved=1.0) for n in range(5)]
     usage = summarize(rows, by="day", since=T0 - 2.5 * DAY, tz=UTC)

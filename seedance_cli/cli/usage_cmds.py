@@ -36,7 +36,9 @@ def usage(
     On a terminal: a table and a bar chart of the spend per day. Piped: one tab-separated line
     per group, then a `total` line: key, tasks, estimated_low, estimated_high, unpriced,
     reserved, charged, released, then the same five figures in USD (`-` where unknown).
-    --json prints one object with the groups and the total.
+    --json prints one object with the groups and the total. Tasks this history only saw
+    (status or wait of an id made elsewhere) are not counted: the history that made them counts
+    them.
     """
     from ..spending import GROUPINGS, parse_since, summarize
     from ..views import UsageReport
