@@ -240,6 +240,38 @@ def _files_payload(data: Any) -> Any:
     return data["data"]
 
 
+def fetch_anonymously(url: str, *, max_bytes: int, timeout: float) -> tuple[int, bytes]:
+    """GET ``url`` as ``(status, body)`` with no key (a client of its own, no ``Authorization``),
+    no redirect followed, at most ``max_bytes`` of body, all of it within about ``timeout``
+    seconds (a server that trickles is cut off); ``OSError`` when it cannot be read so. For the
+    anonymous endpoints (the live pricing rules)."""
+    import time
+
+    headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+    until = time.monotonic() + timeout
+    try:
+        with (
+            httpx.Client(
+                timeout=timeout,
+                follow_redirects=False,
+                headers=headers,
+                trust_env=False,
+                verify=_tls_for(url),
+            ) as http,
+            http.stream("GET", url) as response,
+        ):
+            body = bytearray()
+            for chunk in response.iter_raw():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise OSError("answer too large")
+                if time.monotonic() > until:
+                    raise OSError("answer too slow")
+            return response.status_code, bytes(body)
+    except httpx.HTTPError as exc:
+        raise OSError(f"not read: {type(exc).__name__}") from None
+
+
 def replayed(headers: Mapping[str, str]) -> bool:
     """Whether a create's answer says ``idempotency-replayed: true``: the API recognised the
     ``Idempotency-Key`` and answered the task it made the first time (no new task, no new

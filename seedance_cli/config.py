@@ -125,12 +125,15 @@ def _model(value: object) -> str:
     return text
 
 
-def _audio(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
-        return value.strip().lower() in TRUE_WORDS
-    raise ValueError("audio must be true or false")
+def _boolean(key: str) -> Callable[[object], bool]:
+    def parse(value: object) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+            return value.strip().lower() in TRUE_WORDS
+        raise ValueError(f"{key} must be true or false")
+
+    return parse
 
 
 def _path(value: object) -> str:
@@ -163,10 +166,11 @@ KEYS: Final[dict[str, Callable[[object], Any]]] = {
     "duration": _duration,
     "quality": _choice(_qualities, "quality"),
     "aspect-ratio": _choice(_aspect_ratios, "aspect-ratio"),
-    "audio": _audio,
+    "audio": _boolean("audio"),
     "output-dir": _path,
     "model": _model,
     "max-credits": _credits,
+    "live-pricing": _boolean("live-pricing"),
 }
 SECRET_KEYS: Final = frozenset({"api-key"})
 
@@ -404,6 +408,10 @@ class Settings:
     model: str | None = None
     #: The profile's budget per command, in credits (``None``: none).
     max_credits: Decimal | None = None
+    #: Whether estimates also read the API's live pricing rules (``SEEDANCE_LIVE_PRICING``,
+    #: profile ``live-pricing``; off by default).
+    live_pricing: bool = False
+    live_pricing_source: str = "default"
 
 
 def profile_name(flag: str | None, environ: Mapping[str, str]) -> str:
@@ -494,6 +502,10 @@ def resolve(
     files = (
         env_value("SEEDANCE_FILES_URL", "files-url") or values.get("files-url") or DEFAULT_FILES_URL
     )
+    live, live_source = env_value("SEEDANCE_LIVE_PRICING", "live-pricing"), "SEEDANCE_LIVE_PRICING"
+    if live is None:
+        live = values.get("live-pricing")
+        live_source = "default" if live is None else f"profile {name!r}"
     return Settings(
         profile=name,
         config_path=cfg.path,
@@ -515,6 +527,8 @@ def resolve(
         max_credits=(
             Decimal(str(values["max-credits"])) if values.get("max-credits") is not None else None
         ),
+        live_pricing=live is True,
+        live_pricing_source=live_source,
     )
 
 
@@ -555,4 +569,5 @@ def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
             profile_source if budget is not None else "default",
         )
     )
+    rows.append(("live-pricing", settings.live_pricing, settings.live_pricing_source))
     return rows

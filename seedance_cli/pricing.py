@@ -42,7 +42,7 @@ import math
 import threading
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from .errors import OverBudget, ValidationError
 
@@ -229,6 +229,18 @@ def _charge(
     return credits
 
 
+def scaled(found: Rule, factor: Decimal) -> Rule:
+    """``found`` with its rate and minimum charge multiplied by ``factor`` (to four decimals): the
+    rule after a price change (the emulator's ``--price-factor``)."""
+    if factor == 1:
+        return found
+    return dataclasses.replace(
+        found,
+        rate=round_credits(found.rate * factor),
+        minimum=round_credits(found.minimum * factor),
+    )
+
+
 def charge(
     model_id: str,
     *,
@@ -237,16 +249,19 @@ def charge(
     input_seconds: float | Decimal | None = None,
     audio: bool = True,
     content_filter: bool = True,
+    factor: Decimal = Decimal(1),
 ) -> Decimal | None:
     """The credits one task costs when everything is known: the output's length in seconds (what
     was produced, for an automatic duration), the total length of its reference videos
     (``None``: it has none) and the rest of the request. ``None`` when no rule prices this model
     at this quality (never 0). Web search fees are not included.
 
-    ``input_seconds`` on a family without the reference-video formula (1.5) is ignored."""
+    ``input_seconds`` on a family without the reference-video formula (1.5) is ignored.
+    ``factor`` prices by the rule ``scaled`` by it."""
     found = rule(model_id)
     if found is None:
         return None
+    found = scaled(found, factor)
     output = _decimal(output_seconds, "duration")
     videos = _decimal(input_seconds, "input_seconds") if input_seconds is not None else None
     table = found.quality if videos is None else found.reference_quality
@@ -388,7 +403,9 @@ def estimate(
     model = request.model
     spec = request.spec
     found = rule(model)
-    if spec is None or found is None:
+    live = _InUse.live
+    live_rule = live.rule(model) if live is not None else None
+    if spec is None or (found is None and live_rule is None):
         return unknown(model)
     quality = request.quality if request.quality is not None else spec.quality_default
     given = _decimal(input_seconds, "input_seconds") if input_seconds is not None else None
@@ -396,9 +413,9 @@ def estimate(
     reasons: list[str] = []
 
     inputs: tuple[Decimal, Decimal] | None = None
-    limits = VIDEO_LIMITS.get(found.family)
+    limits = VIDEO_LIMITS.get(spec.family)
     bounds = input_bounds(request)
-    if bounds is not None and found.reference_quality is not None:
+    if bounds is not None:
         if given is None:
             inputs = bounds
             reasons.append(UNKNOWN_INPUT)
@@ -412,9 +429,8 @@ def estimate(
             )
         else:
             inputs = (given, given)
-    table = found.quality if inputs is None else found.reference_quality
-    if quality is None or table is None or quality not in table:
-        at = f" at {quality}" if quality is not None else ""
+    at = f" at {quality}" if quality is not None else ""
+    if quality is None:
         return Estimate(model, None, None, f"no published price for {model}{at}")
 
     duration = request.duration if request.duration is not None else spec.duration_default
@@ -433,24 +449,98 @@ def estimate(
         low = Decimal(spec.duration_min) if spec.duration_min is not None else AUTO_SECONDS[0]
         high = Decimal(spec.duration_max) if spec.duration_max is not None else AUTO_SECONDS[1]
         outputs = (low, high)
-        reasons.append(f"{found.family} picks the duration (auto): {low}-{high} s")
+        reasons.append(f"{spec.family} picks the duration (auto): {low}-{high} s")
     else:
         outputs = (Decimal(duration), Decimal(duration))
 
+    audio = request.generate_audio is not False
+    content_filter = request.content_filter is not False
+    built_in: list[Decimal] | None = None
+    table = None if found is None else found.quality if inputs is None else found.reference_quality
+    if found is not None and table is not None and quality in table:
+        built_in = [
+            _charge(
+                found,
+                table[quality],
+                output=outputs[end],
+                input_seconds=inputs[end] if inputs is not None else None,
+                audio=audio,
+                content_filter=content_filter,
+            )
+            for end in (0, 1)
+        ]
+    live_ends = None
+    if live_rule is not None:
+        live_ends = live_rule.ends(
+            duration=duration,
+            quality=quality,
+            outputs=outputs,
+            inputs=inputs,
+            audio=audio,
+            content_filter=content_filter,
+        )
+    ends = [*(built_in or ()), *(live_ends or ())]
+    if not ends:
+        return Estimate(model, None, None, f"no published price for {model}{at}")
+    if live_ends is not None and live is not None:
+        if built_in is None:
+            reasons.append(f"from the live rules of {live.updated}")
+        elif sorted(built_in) != sorted(live_ends):
+            reasons.append(
+                f"live rules of {live.updated}: {_span(live_ends)}; built-in of {CAPTURED}: "
+                f"{_span(built_in)}"
+            )
     if request.web_search:
         reasons.append(WEB_SEARCH_NOTE)
-    ends = [
-        _charge(
-            found,
-            table[quality],
-            output=outputs[end],
-            input_seconds=inputs[end] if inputs is not None else None,
-            audio=request.generate_audio is not False,
-            content_filter=request.content_filter is not False,
-        )
-        for end in (0, 1)
-    ]
     return Estimate(model, min(ends), max(ends), "; ".join(reasons) or None)
+
+
+def _span(ends: list[Decimal]) -> str:
+    low, high = _credits_text(min(ends)), _credits_text(max(ends))
+    return f"{low} credits" if low == high else f"{low}-{high} credits"
+
+
+class LiveRules(Protocol):
+    """Pricing rules read from the API's live endpoint (``live_pricing.LiveTable``)."""
+
+    @property
+    def updated(self) -> str:
+        """When the API says the rules were last updated, as it wrote it (for messages)."""
+        ...
+
+    def rule(self, model_id: str) -> LiveRule | None:
+        """The live rule of a model; ``None`` when the API published none usable."""
+        ...
+
+
+class LiveRule(Protocol):
+    def ends(
+        self,
+        *,
+        duration: int | None,
+        quality: str,
+        outputs: tuple[Decimal, Decimal],
+        inputs: tuple[Decimal, Decimal] | None,
+        audio: bool,
+        content_filter: bool,
+    ) -> list[Decimal] | None:
+        """The credits at each end of an estimate (the output and input lengths of each end),
+        ``None`` when the rule cannot price this request."""
+        ...
+
+
+class _InUse:
+    """The live rules in use (``use_live``); ``None``: the built-in table alone."""
+
+    live: LiveRules | None = None
+
+
+def use_live(rules: LiveRules | None) -> None:
+    """Estimate with ``rules`` as well as the built-in table from now on (``None``: the built-in
+    table alone). Where both price a request and disagree, an estimate spans both, so a budget
+    counts the higher: a lower live price never lets more through than the published rules, and a
+    higher one is never missed."""
+    _InUse.live = rules
 
 
 class SecondPrice(NamedTuple):

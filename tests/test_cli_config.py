@@ -72,14 +72,17 @@ def test_values_are_checked_before_saving(cli: CliRunner) -> None:
     assert config_file().read_bytes() == before
 
 
+def model_row(cli: CliRunner) -> str:
+    (row,) = [line for line in cli("config", "list").lines if line.startswith("model\t")]
+    return row
+
+
 def test_model_key_takes_any_plausible_id_and_warns_about_unknown_ones(cli: CliRunner) -> None:
-    assert cli("config", "list").lines[-2] == "model\tseedance-1.5-pro\tdefault"
+    assert model_row(cli) == "model\tseedance-1.5-pro\tdefault"
     known = cli("config", "set", "model", "seedance-2.0-text-to-video")
     assert known.code == 0 and "warning" not in known.err
     assert cli("config", "get", "model").out == "seedance-2.0-text-to-video\n"
-    assert cli("config", "list").lines[-2] == (
-        "model\tseedance-2.0-text-to-video\tprofile 'default'"
-    )
+    assert model_row(cli) == "model\tseedance-2.0-text-to-video\tprofile 'default'"
     newer = cli("config", "set", "model", "seedance-2.0-text-to-vid")
     assert newer.code == 0 and newer.out == ""
     (warning, done) = newer.err.splitlines()

@@ -184,6 +184,7 @@ def test_json_shapes_are_pinned(cli: CliRunner, api: Emulator) -> None:
         "output-dir",
         "model",
         "max-credits",
+        "live-pricing",
     }
     assert all(set(v) == {"value", "source"} for v in listed[0].values())
 

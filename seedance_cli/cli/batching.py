@@ -147,6 +147,7 @@ def batch(
             profile=settings.profile,
             force=force,
         )
+    rt.use_live_pricing()
     if dry_run:
         show_dry_run(rt, plan.lines, budget)
         return

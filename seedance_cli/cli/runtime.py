@@ -78,6 +78,29 @@ class Runtime:
             wall_clock=self.env.wall_clock,
         )
 
+    def use_live_pricing(self) -> bool:
+        """With ``live-pricing`` on (profile key or ``SEEDANCE_LIVE_PRICING``), estimate with the
+        API's live pricing rules as well as the built-in ones: read from the cache in the data
+        folder while fresh, else fetched anonymously; quietly none when the API has none. Called
+        once every input is checked, before the estimates that count; whether live rules are
+        now in use."""
+        from ..pricing import use_live
+
+        if not self.settings.live_pricing or self.options.sandbox:
+            use_live(None)  # an earlier run in this process may have installed some
+            return False
+        from ..config import data_dir
+        from ..live_pricing import load
+
+        rules = load(
+            self.settings.base_url,
+            data_dir(self.env.environ),
+            now=self.env.wall_clock(),
+            trace=self.out.trace,
+        )
+        use_live(rules)
+        return rules is not None
+
     def budget(self, flag: Decimal | None, *, allow_unknown: bool) -> Budget | None:
         """The budget of this command: ``--max-credits`` (``flag``), else the profile's
         ``max-credits``, else none."""

@@ -108,6 +108,15 @@ def emulator(
             "task (header idempotency-replayed: true), or make a new task every time.",
         ),
     ] = True,
+    price_factor: Annotated[
+        str,
+        typer.Option(
+            "--price-factor",
+            metavar="F",
+            help="Charge F times the published prices (0.1-10), as after a price change: "
+            "creates reserve that much and the pricing rules endpoints say so.",
+        ),
+    ] = "1",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not log requests.")] = False,
 ) -> None:
     """Run the local EvoLink emulator on a loopback port (no key, no network, no cost).
@@ -129,6 +138,20 @@ def emulator(
     for flag, number in (("--task-seconds", task_seconds), ("--credits", credits)):
         if not math.isfinite(number):
             raise UsageError(f"{flag}: must be a finite number, got {number}")
+
+    from decimal import Decimal, InvalidOperation
+
+    from ..emulator.service import MAX_PRICE_FACTOR, MIN_PRICE_FACTOR
+
+    try:
+        factor = Decimal(price_factor.strip())
+    except InvalidOperation:
+        factor = Decimal("NaN")
+    if not factor.is_finite() or not MIN_PRICE_FACTOR <= factor <= MAX_PRICE_FACTOR:
+        raise UsageError(
+            f"--price-factor: must be a number from {MIN_PRICE_FACTOR} to {MAX_PRICE_FACTOR}, "
+            f"got {price_factor!r}"
+        )
 
     def log(line: str) -> None:
         if not quiet:
@@ -152,6 +175,7 @@ def emulator(
             pricing_endpoint=pricing_endpoint,
             billing=billing,
             idempotency_replay=idempotency_replay,
+            price_factor=factor,
             log=log,
         )
     except FaultSpecError as exc:

@@ -344,6 +344,8 @@ def generate(
     destination = rt.destination(output, several=False) if output is not None else None
     if destination is not None:
         destination.check(force=force, make=not dry_run)  # before anything is paid for
+    if rt.use_live_pricing():  # once every input is checked: bad input sends nothing
+        estimate = estimate_of(request, input_seconds)
     if dry_run:
         rt.out.info(f"estimate: {estimate.described()}")
         rt.out.show(dry_run_of(rt, request, idempotency_key, sources, estimate))

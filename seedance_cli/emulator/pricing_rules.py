@@ -198,11 +198,15 @@ def _checksum(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def model_rules(spec: ModelSpec, *, retired: bool = False) -> dict[str, Any] | None:
-    """The published rule of one model in the live shape; ``None`` when it has none."""
+def model_rules(
+    spec: ModelSpec, *, retired: bool = False, factor: Decimal = Decimal(1)
+) -> dict[str, Any] | None:
+    """The published rule of one model in the live shape (its rate and minimum times
+    ``factor``: ``pricing.scaled``); ``None`` when it has none."""
     rule = pricing.rule(spec.id)
     if rule is None:
         return None
+    rule = pricing.scaled(rule, factor)
     quantity, videos = _quantity(spec, rule)
     component: dict[str, Any] = {
         "id": "video_output",
@@ -241,9 +245,14 @@ def model_rules(spec: ModelSpec, *, retired: bool = False) -> dict[str, Any] | N
     }
 
 
-def every_model(retired: Collection[str] = ()) -> list[dict[str, Any]]:
+def every_model(
+    retired: Collection[str] = (), factor: Decimal = Decimal(1)
+) -> list[dict[str, Any]]:
     """Every model of the catalogue that has a published rule, in id order."""
-    found = (model_rules(spec, retired=spec.id in retired) for spec in catalogue().values())
+    found = (
+        model_rules(spec, retired=spec.id in retired, factor=factor)
+        for spec in catalogue().values()
+    )
     return sorted((m for m in found if m is not None), key=lambda m: m["model_id"])
 
 
@@ -251,10 +260,10 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def meta(now: float) -> dict[str, str]:
+def meta(now: float, factor: Decimal = Decimal(1)) -> dict[str, str]:
     """The answer's ``meta``: versions derived from the rules themselves, fresh for five
     minutes from ``now``."""
-    rules = every_model()
+    rules = every_model(factor=factor)
     return {
         "schema_version": "2",
         "catalog_version": "cat_" + _checksum(sorted(m["model_id"] for m in rules))[:24],
@@ -267,21 +276,28 @@ def meta(now: float) -> dict[str, str]:
     }
 
 
-def listing(now: float, query: Mapping[str, str], retired: Collection[str] = ()) -> dict[str, Any]:
+def listing(
+    now: float,
+    query: Mapping[str, str],
+    retired: Collection[str] = (),
+    factor: Decimal = Decimal(1),
+) -> dict[str, Any]:
     """``GET /v1/catalog/pricing-rules``: every priced model, filtered by ``query``'s
     ``product_id``, ``operation``, ``modality`` and ``lifecycle`` (other parameters, ``view``
     among them, change nothing: the answer is always the full view)."""
     models = [
         m
-        for m in every_model(retired)
+        for m in every_model(retired, factor)
         if all(m[name] == query[name] for name in FILTERS if query.get(name))
     ]
-    return {"meta": meta(now), "models": models}
+    return {"meta": meta(now, factor), "models": models}
 
 
-def single(now: float, model_id: str, retired: Collection[str] = ()) -> dict[str, Any] | None:
+def single(
+    now: float, model_id: str, retired: Collection[str] = (), factor: Decimal = Decimal(1)
+) -> dict[str, Any] | None:
     """``GET /v1/catalog/models/{model}/pricing-rules``; ``None`` for a model with no published
     rule (or none the emulator serves)."""
     spec = catalogue().get(model_id)
-    rules = model_rules(spec, retired=model_id in retired) if spec is not None else None
-    return None if rules is None else {"meta": meta(now), "model": rules}
+    found = model_rules(spec, retired=model_id in retired, factor=factor) if spec else None
+    return None if found is None else {"meta": meta(now, factor), "model": found}

@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -310,6 +311,7 @@ class Emulator:
         pricing_endpoint: bool = True,
         billing: bool = True,
         idempotency_replay: bool = True,
+        price_factor: Decimal | float | str = 1,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -328,6 +330,7 @@ class Emulator:
             pricing_endpoint=pricing_endpoint,
             billing=billing,
             idempotency_replay=idempotency_replay,
+            price_factor=Decimal(str(price_factor)),
         )
         for fault in faults:
             self.add_fault(fault)

@@ -26,6 +26,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from importlib import resources
 from typing import Any, Final
 from urllib.parse import parse_qs, quote, unquote
@@ -51,6 +52,9 @@ DEFAULT_CREDITS: Final = 100_000.0
 #: whatever it asks for: an invented, flat figure (API.md: its price is unknown). A body no rule
 #: can price (only in direct calls of ``price``: creates are checked first) costs the same.
 UNPRICED_CREDITS: Final = 10.0
+#: How far the emulator's prices may move from the published ones (``--price-factor``).
+MIN_PRICE_FACTOR: Final = Decimal("0.1")
+MAX_PRICE_FACTOR: Final = Decimal(10)
 #: The statuses a retired model's create may get: which one the real API sends is unknown (API.md).
 RETIRED_STATUSES: Final = (410, 404)
 #: ``created`` of every model in ``GET /v1/models``: the day of the official files' revision.
@@ -327,9 +331,18 @@ class Service:
         pricing_endpoint: bool = True,
         billing: bool = True,
         idempotency_replay: bool = True,
+        price_factor: Decimal = Decimal(1),
     ) -> None:
         if task_seconds <= 0:
             raise ValueError("task_seconds must be positive")
+        if not price_factor.is_finite() or not MIN_PRICE_FACTOR <= price_factor <= MAX_PRICE_FACTOR:
+            raise ValueError(
+                f"the price factor must be from {MIN_PRICE_FACTOR} to {MAX_PRICE_FACTOR}, "
+                f"got {price_factor}"
+            )
+        #: Every published rate and minimum times this (a price change since the rules were
+        #: captured): creates reserve by it and the live pricing rules say so.
+        self.price_factor = price_factor
         self.task_seconds = task_seconds
         self.clock = clock
         self.api_key = api_key
@@ -492,6 +505,7 @@ class Service:
                 input_seconds=reference_seconds(asked.model, body.get("video_urls")),
                 audio=asked.generate_audio,
                 content_filter=body.get("content_filter") is not False,
+                factor=self.price_factor,
             )
         except (ValidationError, ArithmeticError):
             credits = None
@@ -530,7 +544,7 @@ class Service:
         parts = [p for p in request.path.split("/") if p]
         if parts[:3] == ["v1", "catalog", "models"]:
             model = unquote(parts[3])
-            found = pricing_rules.single(now, model, self.retired)
+            found = pricing_rules.single(now, model, self.retired, self.price_factor)
             if found is None:
                 return Reply.json(
                     404,
@@ -545,7 +559,7 @@ class Service:
                 )
             return Reply.json(200, found)
         query = {k: v[-1] for k, v in parse_qs(request.query).items()}
-        return Reply.json(200, pricing_rules.listing(now, query, self.retired))
+        return Reply.json(200, pricing_rules.listing(now, query, self.retired, self.price_factor))
 
     def _models(self) -> Reply:
         """``GET /v1/models`` as OpenAI-style clients and EvoLink's own CLI read it: ``data[].id``."""
