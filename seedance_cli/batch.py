@@ -42,6 +42,7 @@ from .download import check_target, file_sha256
 from .errors import (
     HistoryUnavailable,
     ManifestError,
+    NotFoundError,
     OutcomeUnknown,
     OverBudget,
     SeedanceError,
@@ -54,11 +55,11 @@ from .errors import (
 from .family import Dropped, build_request
 from .images import ImageInfo, image_rules, image_sources, placeholder, reference_urls
 from .ledger import CREATING, Claim, Entry, Ledger, SavedFile
-from .models import AUTO_DURATION, GenerationRequest, Task, api_origin
+from .models import AUTO_DURATION, GenerationRequest, Task, api_origin, retry_worthy
 from .pricing import Budget, Estimate, Total
 from .pricing import estimate as estimate_of
 from .session import Destination, Session, no_result, request_differs
-from .waiting import DEFAULT_MAX_OUTAGE, Poller
+from .waiting import DEFAULT_MAX_OUTAGE, Poller, fetch_all
 
 #: A JSONL line's fields: the request's own names (``model_params`` an object holding
 #: ``web_search``), plus ``name``.
@@ -125,23 +126,42 @@ class Manifest:
         emulator and the real run against EvoLink are different batches."""
         return dataclasses.replace(self, scope=f"{api_origin(base_url)} {profile or ''}")
 
+    def shard(self, k: int, n: int) -> Manifest:
+        """The entries of shard ``k`` of ``n``: those whose 1-based index i has
+        ``(i - 1) % n == k - 1``. The digest, so every line's key and batch id, is the whole
+        manifest's: a line keeps its idempotency key in every shard."""
+        taken = tuple(line for i, line in enumerate(self.lines) if i % n == k - 1)
+        return dataclasses.replace(self, lines=taken)
+
     @property
     def batch_id(self) -> str:
         """Content hash, API origin and profile, in 16 hex digits."""
         return hashlib.sha256(f"{self.scope}\n{self.digest}".encode()).hexdigest()[:16]
 
-    def key(self, line: Line) -> str:
-        """The line's key in the ledger: batch id + line number."""
-        return f"{self.batch_id}:{line.number}"
+    def key(self, line: Line, attempt: int = 0) -> str:
+        """The line's key in the ledger: batch id + line number (+ ``:rK`` for the K-th retry
+        of ``--retry-failed``)."""
+        key = f"{self.batch_id}:{line.number}"
+        return key if attempt == 0 else f"{key}:r{attempt}"
+
+    def latest(self, known: Mapping[str | None, Entry], line: Line) -> tuple[int, Entry | None]:
+        """The line's last attempt the history holds (0: its first create) and its row."""
+        entry = known.get(self.key(line)) or known.get(self.legacy_key(line))
+        attempt = 0
+        while (retry := known.get(self.key(line, attempt + 1))) is not None:
+            attempt, entry = attempt + 1, retry
+        return attempt, entry
 
     def legacy_key(self, line: Line) -> str:
         """The key seedance 0.x gave the line (content hash alone): still honoured, for rows
         made with the same API and profile."""
         return f"{self.digest[:16]}:{line.number}"
 
-    def idempotency_key(self, line: Line) -> str:
-        """The same key on every run, so that even a resent create could be recognised."""
-        return f"seedance-batch-{self.batch_id}-{line.number}"
+    def idempotency_key(self, line: Line, attempt: int = 0) -> str:
+        """The same key on every run, so that even a resent create could be recognised; a
+        retry's is derived from the attempt (``-rK``): never the original's, never made twice."""
+        key = f"seedance-batch-{self.batch_id}-{line.number}"
+        return key if attempt == 0 else f"{key}-r{attempt}"
 
     def stem(self, line: Line) -> str:
         """The output file's name without ``.mp4``: the line's name, else its number."""
@@ -190,7 +210,7 @@ def check_outputs(
         target = manifest.target(line, folder)
         if force or not target.exists():
             continue
-        entry = known.get(scoped.key(line)) or known.get(manifest.legacy_key(line))
+        _, entry = scoped.latest(known, line)
         if entry is not None and entry.files and all(intact(f) for f in entry.files):
             continue  # a file this batch saved, still as it was saved
         existing.append(f"line {line.number}: {target} exists")
@@ -514,6 +534,20 @@ class _Held:
 
 
 #: What an ``over_budget`` line's error suggests: a larger budget, or unknown prices allowed.
+#: The "code" of a task the API no longer knows (404), for ``--retry-failed``.
+GONE: Final = "gone"
+
+
+def gone_hint(task_id: str, retrying: bool) -> str:
+    """What to do about a line whose task the API no longer knows (404: task records expire)."""
+    if retrying:
+        return f"the API no longer knows task {task_id}; it was made in this run: check it"
+    return (
+        f"the API no longer knows task {task_id} (task records expire); a rerun with "
+        "--retry-failed makes the line again as a new task (paid for again)"
+    )
+
+
 OVER_BUDGET_HINT: Final = (
     "a rerun with a larger --max-credits creates only the lines left out: those created are "
     "found in the history, and neither cost nor count again"
@@ -553,6 +587,7 @@ class BatchRun:
         on_event: Callable[[Line, str], None],
         max_outage: float = DEFAULT_MAX_OUTAGE,
         budget: Budget | None = None,
+        retry_failed: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -580,6 +615,15 @@ class BatchRun:
         self.interval = self._poller.interval
         #: The lines of each task followed (one, unless the history is odd).
         self._lines: dict[str, list[Line]] = {}
+        #: ``--retry-failed``: lines whose task an earlier run made and that failed (with a code
+        #: worth a retry) or that the API no longer knows get one new attempt in this run.
+        self.retry_failed = retry_failed
+        #: The attempt each line's create is (0 unless it is a retry).
+        self._attempts: dict[int, int] = {}
+        #: Tasks earlier runs made, by id, with the attempt they were: the ones a retry may follow.
+        self._earlier: dict[str, int] = {}
+        #: Lines to create again, found while polling (appended to what is pending).
+        self._retries: list[Line] = []
 
     def _new_poller(self) -> Poller:
         return Poller(
@@ -587,6 +631,7 @@ class BatchRun:
             timeout=self.timeout,
             max_outage=self.max_outage,
             clock=self.clock,
+            wall_clock=self.session.wall_clock,
         )
 
     @property
@@ -603,9 +648,21 @@ class BatchRun:
         pending: list[Line] = []
         held: list[_Held] = []
         for line in self.manifest.lines:
-            entry = known.get(self.manifest.key(line)) or known.get(self.manifest.legacy_key(line))
+            attempt, entry = self.manifest.latest(known, line)
+            self._attempts[line.number] = attempt
+            if (
+                self.retry_failed
+                and entry is not None
+                and entry.task_id is not None
+                and entry.status == "failed"
+                and not entry.files
+                and self._retry(line, entry.task_id, entry.error_code, attempt)
+            ):
+                pending.append(line)
+                continue
             resumed = self._resume(line, entry)
             if isinstance(resumed, _Active):
+                self._earlier[resumed.task_id] = attempt
                 self._follow(resumed)
             elif isinstance(resumed, _Held):
                 held.append(resumed)
@@ -644,6 +701,8 @@ class BatchRun:
             self._poll_due(pool, downloads)  # at the deadline too: the last poll of each
             if late:
                 break
+            pending += self._retries
+            self._retries.clear()
             while pending and self._in_flight() + len(downloads) < self.concurrency:
                 line = pending.pop(0)
                 try:
@@ -669,7 +728,7 @@ class BatchRun:
                     held.append(adopted)
                 elif adopted is not None:
                     pending.append(adopted)
-            if not (pending or self._lines or held or downloads):
+            if not (pending or self._lines or held or downloads or self._retries):
                 break
             self._pause(held, downloads)
         for task_id, error in self._poller.close().items():
@@ -724,6 +783,17 @@ class BatchRun:
             self.on_event(line, f"created by an earlier run: {entry.task_id}")
         return _Active(line, entry.task_id)
 
+    def _retry(self, line: Line, task_id: str, code: str | None, attempt: int) -> bool:
+        """Whether the line gets a new attempt for its failed (or gone) task: only for a code
+        API.md says is worth a later retry; else it stays failed, saying why."""
+        if code != GONE and not retry_worthy(code):
+            self.on_event(line, f"{task_id} failed with {code}: not retried (change the request)")
+            return False
+        self._attempts[line.number] = attempt + 1
+        why = "is no longer known to the API" if code == GONE else f"failed ({code or 'no code'})"
+        self.on_event(line, f"{task_id} {why}: retrying as attempt {attempt + 1}")
+        return True
+
     def _unknown(self, line: Line, key: str | None) -> None:
         error = OutcomeUnknown(key or "-", "in an earlier run").replace(
             message="an earlier run's create had an unknown outcome; not resent"
@@ -767,11 +837,12 @@ class BatchRun:
                 return None
         try:
             request, uploaded = self._upload(line)
+            attempt = self._attempts.get(line.number, 0)
             made = self.session.try_create(
                 request,
-                idempotency_key=self.manifest.idempotency_key(line),
+                idempotency_key=self.manifest.idempotency_key(line, attempt),
                 local_images=uploaded,
-                batch_key=self.manifest.key(line),
+                batch_key=self.manifest.key(line, attempt),
                 estimate=cost,
             )
         except HistoryUnavailable:
@@ -829,26 +900,42 @@ class BatchRun:
 
     def _poll_due(self, pool: _DaemonPool, downloads: dict[int, Future[list[Path]]]) -> None:
         """Poll each task that is due once; finish the lines of those that end."""
-        for task_id in self._poller.due():
+        sent = self.clock()
+        due = self._poller.due()
+        for task_id, result in fetch_all(self.session, due, deadline=self._deadline).items():
             before = self._poller.last(task_id)
-            sent = self.clock()
-            result: Task | SeedanceError
-            try:
-                result = task = self.session.get_task(task_id, deadline=self._deadline)
-            except SeedanceError as exc:
-                result = exc
-            else:
-                if before is None or before.status != task.status:
-                    for line in self._lines[task_id]:
-                        self.on_event(line, f"{task.status} {task.progress}%")
+            if isinstance(result, Task) and (before is None or before.status != result.status):
+                for line in self._lines[task_id]:
+                    self.on_event(line, f"{result.status} {result.progress}%")
             ended = self._poller.record(task_id, result, sent=sent)
             if ended is None:
                 continue
             for line in self._lines.pop(task_id):
+                if self._retried(line, task_id, ended):
+                    continue
+                if isinstance(ended, NotFoundError):
+                    ended = ended.replace(hint=gone_hint(task_id, self.retry_failed))
                 if isinstance(ended, SeedanceError):  # a permanent error, or too long an outage
                     self._report(Outcome(line, "error", task_id, before, error=ended))
                 else:
                     self._finish(line, ended, pool, downloads)
+
+    def _retried(self, line: Line, task_id: str, ended: Task | SeedanceError) -> bool:
+        """With ``--retry-failed``, a task an earlier run made that this run sees fail (with a
+        code worth it) or gone: the line is created again, once."""
+        attempt = self._earlier.pop(task_id, None)
+        if not self.retry_failed or attempt is None:
+            return False
+        if isinstance(ended, NotFoundError):
+            code: str | None = GONE
+        elif isinstance(ended, Task) and ended.status == "failed":
+            code = ended.error.code if ended.error is not None else None
+        else:
+            return False
+        if not self._retry(line, task_id, code, attempt):
+            return False
+        self._retries.append(line)
+        return True
 
     def _finish(
         self,

@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -199,7 +199,9 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 def _deadline_transport(verify: ssl.SSLContext | bool) -> httpx.HTTPTransport:
     """httpx's own transport, its connections wrapped by ``_DeadlineStream``."""
-    transport = httpx.HTTPTransport(verify=verify, trust_env=False)
+    # no cap on connections: a batch's --concurrency bounds them (up to 500 creates at once)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+    transport = httpx.HTTPTransport(verify=verify, trust_env=False, limits=limits)
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     # A test pins this (a newer httpx that moved it would lose only the header deadline: the
@@ -270,6 +272,12 @@ def fetch_anonymously(url: str, *, max_bytes: int, timeout: float) -> tuple[int,
             return response.status_code, bytes(body)
     except httpx.HTTPError as exc:
         raise OSError(f"not read: {type(exc).__name__}") from None
+
+
+#: The most task ids one ``POST /v1/tasks/batch`` takes (API.md).
+BATCH_TASK_IDS: Final = 50
+#: Base URLs whose ``POST /v1/tasks/batch`` answered 404 or 405 in this process: not asked again.
+batch_unavailable: set[str] = set()
 
 
 def replayed(headers: Mapping[str, str]) -> bool:
@@ -495,6 +503,73 @@ class Client:
                 raise BadResponse(f"asked for {task_id}, the answer is about another task")
             return task
 
+    def get_tasks(
+        self, task_ids: Sequence[str], *, deadline: float | None = None
+    ) -> dict[str, Task | SeedanceError]:
+        """Fetch many tasks: ``POST /v1/tasks/batch`` (API.md, known only from EvoLink's own CLI)
+        with up to ``BATCH_TASK_IDS`` ids a request, else one ``get_task`` each. Each id maps to
+        its task, or the error its fetch ended with; never raises for one task's sake.
+
+        Nothing depends on the fast path: where it answers 404 or 405 it is not asked again for
+        this base URL in this process (``batch_unavailable``). A key refused (401, 403) or a
+        passing failure (network, 429, 5xx, after the retries) is the error of each of its ids,
+        as a GET of each would meet; any other (a 400, an odd answer) falls back to one GET per
+        id. An id the
+        answer leaves out, says it did not find, or answers with a task of another id is fetched
+        on its own (a task is never declared missing on the fast path's word alone)."""
+        order = list(dict.fromkeys(task_ids))
+        for task_id in order:
+            check_task_id(task_id)
+        found: dict[str, Task | SeedanceError] = {}
+        if len(order) > 1 and self.base_url not in batch_unavailable:
+            for start in range(0, len(order), BATCH_TASK_IDS):
+                chunk = order[start : start + BATCH_TASK_IDS]
+                try:
+                    found.update(self._batch(chunk, deadline))
+                except SeedanceError as exc:
+                    status = exc.status if isinstance(exc, APIError) else None
+                    if status in (404, 405, 501):
+                        batch_unavailable.add(self.base_url)
+                        self.trace(f"POST /v1/tasks/batch answered {status}: one GET per task")
+                        break
+                    if status in (401, 403) or read_retryable(exc):
+                        # what a GET of each would meet too: said once per task, not resent
+                        found.update(dict.fromkeys(chunk, exc))
+        for task_id in order:
+            if task_id not in found:
+                try:
+                    found[task_id] = self.get_task(task_id, deadline=deadline)
+                except SeedanceError as exc:
+                    found[task_id] = exc
+        return {task_id: found[task_id] for task_id in order}
+
+    def _batch(self, task_ids: Sequence[str], deadline: float | None) -> dict[str, Task]:
+        """One ``POST /v1/tasks/batch``: the tasks of ``task_ids`` it answered with (as a read:
+        retried like one). Entries that are not usable tasks, or not of an id asked, are left
+        out; so is any id it says it did not find."""
+        body = json.dumps({"task_ids": list(task_ids)}).encode()
+        with self._masked():
+            data = self._call(
+                "POST",
+                f"{self.base_url}/v1/tasks/batch",
+                deadline=deadline,
+                content=lambda: [body],
+                headers={"Content-Type": "application/json"},
+            )
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise BadResponse("the tasks batch answer holds no list of tasks")
+        asked = set(task_ids)
+        tasks: dict[str, Task] = {}
+        for item in items[: len(task_ids)]:
+            try:
+                task = Task.from_api(item)
+            except BadResponse:
+                continue
+            if task.id in asked:
+                tasks.setdefault(task.id, task)
+        return tasks
+
     def get_credits(self) -> Credits:
         """The remaining and used credits of this key (``token``) and of the account (``user``)."""
         with self._masked():
@@ -504,6 +579,32 @@ class Client:
                     f"the credits answer says it failed: {clip(str(data.get('message')))}"
                 )
             return Credits.from_api(data)
+
+    def list_tasks(self, *, page: int = 1, page_size: int = 50) -> tuple[list[Task], int] | None:
+        """One page of this key's tasks, newest first (``GET /v1/tasks``, API.md: known only from
+        EvoLink's own CLI), and the total the API says it holds; ``None`` where the endpoint
+        answers 404 or 405. Items carry no result URLs. Entries that are not usable tasks are
+        left out; at most ``page_size`` are read."""
+        url = f"{self.base_url}/v1/tasks?page={page}&page_size={page_size}"
+        with self._masked():
+            try:
+                data = self._read(url, None)
+            except APIError as exc:
+                if exc.status in (404, 405):
+                    return None
+                raise
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise BadResponse("the task list answer holds no list of tasks")
+        tasks = []
+        for item in items[:page_size]:
+            try:
+                tasks.append(Task.from_api(item))
+            except BadResponse:
+                continue
+        total = data.get("total")
+        count = total if isinstance(total, int) and not isinstance(total, bool) else len(tasks)
+        return tasks, max(0, count)
 
     def list_models(self) -> ModelList | None:
         """The models this key may use, as ``GET /v1/models`` lists them (every model of the key,
@@ -588,6 +689,7 @@ class Client:
             on_error=on_error,
             sleep=self._sleep,
             clock=self._clock,
+            wall_clock=self._wall_clock,
         )
 
     # -- plumbing ----------------------------------------------------------------------------------

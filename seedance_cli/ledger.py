@@ -607,8 +607,10 @@ class Ledger:
     # -- observations -------------------------------------------------------------------------------
 
     @_kept
-    def observe(self, task: Task, *, base_url: str | None = None) -> None:
-        """Record what a poll saw. A task this ledger never created gets a row of its own."""
+    def observe(self, task: Task, *, base_url: str | None = None, listed: bool = False) -> None:
+        """Record what a poll saw. A task this ledger never created gets a row of its own.
+        ``listed``: the task comes from the task list, whose items carry no result URLs: the
+        results already recorded are kept."""
         now = self.clock()
         error = task.error
         with self._write() as conn:
@@ -622,10 +624,11 @@ class Ledger:
                 # completion, which was at the latest now.
                 completed_at = now
             expires_at = completed_at + RESULT_TTL if completed_at is not None else None
+            kept = listed and not task.results  # a list item says nothing of the results
             values = (
                 task.status,
                 task.progress,
-                json.dumps(list(task.results)),
+                None if kept and row is not None else json.dumps(list(task.results)),
                 error.code if error else None,
                 error.message if error else None,
                 completed_at,
@@ -641,9 +644,9 @@ class Ledger:
                 )
             else:
                 conn.execute(
-                    "UPDATE tasks SET status = ?, progress = ?, results = ?, error_code = ?, "
-                    "error_message = ?, completed_at = ?, expires_at = ?, updated_at = ? "
-                    "WHERE task_id = ?",
+                    "UPDATE tasks SET status = ?, progress = ?, results = COALESCE(?, results), "
+                    "error_code = ?, error_message = ?, completed_at = ?, expires_at = ?, "
+                    "updated_at = ? WHERE task_id = ?",
                     (*values, task.id),
                 )
             _book(conn, task)

@@ -645,6 +645,29 @@ class TaskError:
         return self.code not in self.NOT_RETRYABLE
 
 
+#: API.md's failure codes "worth a later retry": what ``batch --retry-failed`` makes again (a task
+#: that failed with no error at all counts as ``unknown_error``). Stricter than
+#: ``TaskError.retryable``, which only rules out the codes known not to be worth it: a retry is
+#: paid for, so only a code said to be worth it earns one.
+RETRY_WORTHY: Final = frozenset(
+    {
+        "generation_failed_no_content",
+        "service_error",
+        "generation_timeout",
+        "resource_exhausted",
+        "quota_exceeded",
+        "service_unavailable",
+        "resource_not_found",
+        "unknown_error",
+    }
+)
+
+
+def retry_worthy(code: str | None) -> bool:
+    """Whether a task that failed with ``code`` (``None``: no error given) may be made again."""
+    return (code or "unknown_error") in RETRY_WORTHY
+
+
 @dataclasses.dataclass(frozen=True)
 class Billing:
     """A task's ``billing`` object (API.md, seen only in EvoLink's own CLI: uncertain). Each figure

@@ -51,10 +51,11 @@ from .errors import (
     RedirectRefused,
     ResultExpired,
     ResultGone,
+    SeedanceError,
     UsageError,
     clip,
 )
-from .ledger import CREATING, Claim, Entry, Ledger
+from .ledger import CREATING, OBSERVED, UNKNOWN, Claim, Entry, Ledger
 from .models import GenerationRequest, Task, same_api
 from .waiting import DEFAULT_MAX_OUTAGE, DEFAULT_POLL_INTERVAL, Outcome, Poller, follow
 
@@ -193,6 +194,26 @@ def request_differs(
     return tuple(sorted(k for k in fields if body.get(k) != params.get(k)))
 
 
+#: ``history --sync``: how far back remote tasks are read (results expire in 24 hours), the most
+#: pages of 50 read, and how long after a claim a remote task may have been created to be a
+#: candidate for it.
+SYNC_SPAN: Final = 2 * 86_400.0
+SYNC_PAGES: Final = 20
+SYNC_WINDOW: Final = 600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Synced:
+    """What ``Session.sync`` did: whether the API lists tasks, how many it read and how many of
+    them were new to the history, and per outcome-unknown key its row and the remote tasks that
+    could be it (nothing is decided)."""
+
+    available: bool
+    read: int = 0
+    new: int = 0
+    candidates: Mapping[str, tuple[Entry, list[Task]]] = dataclasses.field(default_factory=dict)
+
+
 class Session:
     """The client, the history and the clock of one run, and the operations made of them.
 
@@ -262,6 +283,17 @@ class Session:
         self.ledger.observe(task, base_url=self.client.base_url)
         return task
 
+    def get_tasks(
+        self, task_ids: Sequence[str], *, deadline: float | None = None
+    ) -> dict[str, Task | SeedanceError]:
+        """Fetch many tasks at once where the API can (``Client.get_tasks``) and record each
+        task seen."""
+        found = self.client.get_tasks(task_ids, deadline=deadline)
+        for result in found.values():
+            if isinstance(result, Task):
+                self.ledger.observe(result, base_url=self.client.base_url)
+        return found
+
     def wait(
         self,
         task_ids: Sequence[str],
@@ -276,7 +308,13 @@ class Session:
         (``wait_for_tasks`` says the rules), recording every task seen. ``on_update`` and
         ``on_error`` are for display only. The deadline it kept comes back with the outcomes,
         for the downloads that follow to end by it too."""
-        poller = Poller(interval=interval, timeout=timeout, max_outage=max_outage, clock=self.clock)
+        poller = Poller(
+            interval=interval,
+            timeout=timeout,
+            max_outage=max_outage,
+            clock=self.clock,
+            wall_clock=self.wall_clock,
+        )
         outcomes = follow(
             self,
             poller,
@@ -537,6 +575,52 @@ class Session:
         if entries is None:
             raise ConfigError(f"cannot read the task history in {self.ledger.path}")
         return entries
+
+    def sync(self, *, span: float = SYNC_SPAN) -> Synced:
+        """Bring this key's recent remote tasks (created in the last ``span`` seconds, at most
+        ``SYNC_PAGES`` pages of 50) into the history (``GET /v1/tasks``, where the API has it)
+        and find, for each outcome-unknown create made with this API, the remote tasks that
+        could be it: same model, created within ``SYNC_WINDOW`` seconds after its claim (or a
+        minute before: clocks differ), and held by no other row. Decides nothing: the rows stay
+        as they are. ``Synced.available`` is false where the API has no task list."""
+        now = self.wall_clock()
+        remote: list[Task] = []
+        for page in range(1, SYNC_PAGES + 1):
+            found = self.client.list_tasks(page=page, page_size=50)
+            if found is None:
+                return Synced(available=False)
+            tasks, total = found
+            remote += tasks
+            oldest = min((t.created for t in tasks if t.created is not None), default=None)
+            if not tasks or len(remote) >= total or (oldest is not None and oldest < now - span):
+                break
+        entries = self.ledger.entries() or []
+        held = {e.task_id for e in entries if e.task_id is not None and e.state != OBSERVED}
+        known = {e.task_id for e in entries if e.task_id is not None}
+        new = 0
+        for task in remote:
+            new += task.id not in known
+            self.ledger.observe(task, base_url=self.client.base_url, listed=True)
+        self.ledger.flush()
+        candidates: dict[str, tuple[Entry, list[Task]]] = {}
+        for entry in entries:
+            if entry.state != UNKNOWN or entry.idempotency_key is None:
+                continue
+            if not same_api(entry.base_url, self.client.base_url) or entry.created_at is None:
+                continue
+            from .catalogue import DEFAULT_MODEL
+
+            model = entry.params.get("model") or DEFAULT_MODEL
+            matches = [
+                task
+                for task in remote
+                if task.id not in held
+                and (task.model in (None, model))
+                and task.created is not None
+                and entry.created_at - 60 <= task.created <= entry.created_at + SYNC_WINDOW
+            ]
+            candidates[entry.idempotency_key] = (entry, matches)
+        return Synced(True, len(remote), new, candidates)
 
     def require_history(self, why: str) -> None:
         """``ConfigError`` (exit 3) when the history cannot be read, saying ``why`` it is needed;

@@ -32,6 +32,14 @@ MAX_POLL_INTERVAL: Final = 3600.0
 MIN_POLL_INTERVAL: Final = 0.05
 #: A deadline further away than this (about 30 years) is no deadline at all.
 MAX_TIMEOUT: Final = 1e9
+#: Polls of one task never come closer than this (or the interval, when it is shorter), whatever
+#: a prediction says.
+POLL_FLOOR: Final = 1.0
+#: The longest wait for a task's ``estimated_time`` before its first poll (API.md: tasks take 2-5
+#: minutes; a server saying a day is not believed).
+MAX_ESTIMATE_WAIT: Final = 600.0
+#: A task's ``created`` further back than this is not used to judge its progress rate.
+MAX_AGE: Final = 86_400.0
 
 UpdateCallback = Callable[[Task], None]
 ErrorCallback = Callable[[SeedanceError], None]
@@ -42,6 +50,24 @@ Outcome = Task | SeedanceError
 
 class TaskSource(Protocol):
     def get_task(self, task_id: str, *, deadline: float | None = None) -> Task: ...
+
+
+def fetch_all(
+    source: TaskSource, task_ids: Sequence[str], *, deadline: float | None = None
+) -> dict[str, Task | SeedanceError]:
+    """Each task of ``task_ids`` as ``source`` answers now, or the error its fetch ended with:
+    in one go where the source can (``get_tasks``: many tasks per request), else one by one."""
+    many = getattr(source, "get_tasks", None)
+    if many is not None and len(task_ids) > 1:
+        found: dict[str, Task | SeedanceError] = many(task_ids, deadline=deadline)
+        return found
+    results: dict[str, Task | SeedanceError] = {}
+    for task_id in task_ids:
+        try:
+            results[task_id] = source.get_task(task_id, deadline=deadline)
+        except SeedanceError as exc:
+            results[task_id] = exc
+    return results
 
 
 def is_transient(exc: SeedanceError) -> bool:
@@ -63,6 +89,12 @@ class Followed:
     sent: float | None = None
     outage_since: float | None = None
     last_error: SeedanceError | None = None
+    #: When the task is predicted to end by the API's ``estimated_time`` (a ``clock`` time),
+    #: from the first answer that carried one; ``None``: no estimate yet.
+    estimated_end: float | None = None
+    #: The last two (clock time, progress) seen while it was running, for its progress rate.
+    progress: tuple[tuple[float, int], ...] = ()
+    polls: int = 0
 
 
 class Poller:
@@ -84,6 +116,7 @@ class Poller:
         timeout: float | None = None,
         max_outage: float = DEFAULT_MAX_OUTAGE,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if not interval > 0:  # NaN too
             raise ValueError("interval must be positive")
@@ -96,8 +129,13 @@ class Poller:
         self.timeout = timeout
         self.max_outage = max_outage
         self.clock = clock
+        self.wall_clock = wall_clock
+        self.floor = min(POLL_FLOOR, interval)
         self.deadline = clock() + max(0.0, timeout) if timeout is not None else None
         self._followed: dict[str, Followed] = {}
+        #: Polls sent, and tasks that ended, over the poller's life (for the benchmarks).
+        self.polls = 0
+        self.ended = 0
 
     def __len__(self) -> int:
         return len(self._followed)
@@ -110,8 +148,11 @@ class Poller:
         poll is when ``schedule`` says. Following a task already followed changes nothing."""
         if task_id in self._followed:
             return
+        now = self.clock()
         followed = Followed(task_id, last=task)
-        followed.next_poll = self._cap(self.schedule(followed, self.clock()))
+        if task is not None:
+            self._observe(followed, task, now)
+        followed.next_poll = self._cap(self.schedule(followed, now))
         self._followed[task_id] = followed
 
     def last(self, task_id: str) -> Task | None:
@@ -126,21 +167,70 @@ class Poller:
     def schedule(self, followed: Followed, now: float) -> float:
         """When to poll ``followed`` next, decided ``now``: the one place the cadence is set.
 
-        A task never polled is polled at once, or ``interval`` from now when it is known (as its
-        create answered). A polled task is polled again ``interval`` after its last poll was
-        sent (a slow answer does not slow the cadence), unless its polls are failing: then
-        ``interval`` after the failure, whose retries took their own time, or after the
-        ``Retry-After`` the failure carried when that is longer (a 429 is never hammered, even
-        when the deadline is nearer than it). ``add`` and ``record`` cap it at the deadline,
-        where every task gets its last poll."""
-        if followed.sent is None:
-            return now if followed.last is None else now + self.interval
+        * A task never seen is polled at once.
+        * While its polls are failing: ``interval`` after the failure, whose retries took their
+          own time, or after the ``Retry-After`` the failure carried when that is longer (a 429
+          is never hammered, even when the deadline is nearer than it).
+        * A task the API gave an ``estimated_time`` for, not yet seen making progress: when the
+          estimate says it ends (``MAX_ESTIMATE_WAIT`` at most): no poll is sent while no result
+          can exist yet.
+        * A task whose end can be predicted (from its progress rate, else from the estimate):
+          when it is predicted to end, but at most ``interval`` after its last poll; once it is
+          overdue, sooner as it gets later (half the time it is overdue, within the interval).
+        * Else ``interval`` after its last poll was sent (a slow answer does not slow the
+          cadence).
+
+        Never sooner than ``floor`` (1 s, or the interval when that is shorter) after now. ``add``
+        and ``record`` cap it at the deadline, where every task gets its last poll."""
+        if followed.last is None and followed.sent is None:
+            return now
         if followed.outage_since is not None:
             asked = getattr(followed.last_error, "retry_after", None)
             if isinstance(asked, int | float) and asked > self.interval:
                 return now + min(asked, MAX_POLL_INTERVAL)
             return now + self.interval
-        return followed.sent + self.interval
+        last_sent = followed.sent if followed.sent is not None else now
+        if followed.estimated_end is not None and not followed.progress:
+            wait = min(followed.estimated_end - now, MAX_ESTIMATE_WAIT)
+            if wait > 0:
+                return now + max(wait, self.floor)
+        end = self._predicted_end(followed, now)
+        if end is None:
+            return last_sent + self.interval
+        if end > now:
+            return now + max(self.floor, min(end - now, self.interval))
+        return now + max(self.floor, min((now - end) / 2, self.interval))
+
+    def _predicted_end(self, followed: Followed, now: float) -> float | None:
+        """When the task should end: by its progress rate (two observations, or one and its
+        age from ``created``), else by its ``estimated_time``; ``None`` when nothing says."""
+        seen = followed.progress
+        if len(seen) == 2:
+            (t1, p1), (t2, p2) = seen
+            if p2 > p1 and t2 > t1:
+                return t2 + (100 - p2) * (t2 - t1) / (p2 - p1)
+        task = followed.last
+        if seen and seen[-1][1] > 0 and task is not None and task.created is not None:
+            at, progress = seen[-1]
+            age = self.wall_clock() - (now - at) - task.created
+            if 0 < age < MAX_AGE:
+                return at + (100 - progress) * age / progress
+        return followed.estimated_end
+
+    def _observe(self, followed: Followed, task: Task, now: float) -> None:
+        """Keep what predicts the task's end: its first ``estimated_time`` (counted from its
+        ``created`` when that is recent, else from now, whichever is later) and the last two
+        progress figures seen while it ran."""
+        if followed.estimated_end is None and task.estimated_time is not None:
+            start = now
+            if task.created is not None:
+                # ``created`` is whole seconds, so up to 1 s early: never count it as older
+                age = self.wall_clock() - task.created - 1
+                if 0 < age < MAX_AGE:
+                    start = now - age
+            followed.estimated_end = max(start + task.estimated_time, now)
+        if task.status != "pending" and task.progress > 0:
+            followed.progress = (*followed.progress[-1:], (now, task.progress))
 
     def record(
         self,
@@ -158,12 +248,15 @@ class Poller:
         followed = self._followed[task_id]
         now = self.clock() if now is None else now
         followed.sent = now if sent is None else sent
+        followed.polls += 1
+        self.polls += 1
         if isinstance(result, Task):
             followed.outage_since = None
             followed.last_error = None
             followed.last = result
             if result.is_terminal:
                 return self._end(task_id, result)
+            self._observe(followed, result, followed.sent)
         elif not is_transient(result):
             return self._end(task_id, result)
         else:
@@ -204,6 +297,7 @@ class Poller:
 
     def _end(self, task_id: str, outcome: Outcome) -> Outcome:
         del self._followed[task_id]
+        self.ended += 1
         return outcome
 
     def _cap(self, at: float) -> float:
@@ -221,6 +315,7 @@ def wait_for_tasks(
     max_outage: float = DEFAULT_MAX_OUTAGE,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
 ) -> dict[str, Outcome]:
     """Poll every task until each has an outcome; never raises for one task's sake.
 
@@ -232,7 +327,13 @@ def wait_for_tasks(
     polls of that task were failing then. A failed task is an outcome like any other: it is
     returned, not raised. See ``Poller`` for the bounds of ``interval`` and ``timeout``.
     """
-    poller = Poller(interval=interval, timeout=timeout, max_outage=max_outage, clock=clock)
+    poller = Poller(
+        interval=interval,
+        timeout=timeout,
+        max_outage=max_outage,
+        clock=clock,
+        wall_clock=wall_clock,
+    )
     return follow(
         source, poller, task_ids, on_update=on_update, on_error=on_error, sleep=sleep, clock=clock
     )
@@ -256,18 +357,13 @@ def follow(
         poller.add(task_id)
     outcomes: dict[str, Outcome] = {}
     while poller:
-        for task_id in poller.due():
-            sent = clock()
-            result: Task | SeedanceError
-            try:
-                result = source.get_task(task_id, deadline=poller.deadline)
-            except SeedanceError as exc:
-                result = exc
-                if on_error is not None and is_transient(exc):
-                    on_error(exc)
-            else:
+        sent = clock()
+        for task_id, result in fetch_all(source, poller.due(), deadline=poller.deadline).items():
+            if isinstance(result, Task):
                 if on_update is not None:
                     on_update(result)
+            elif on_error is not None and is_transient(result):
+                on_error(result)
             outcome = poller.record(task_id, result, sent=sent)
             if outcome is not None:
                 outcomes[task_id] = outcome
@@ -293,6 +389,7 @@ def wait_for_task(
     max_outage: float = DEFAULT_MAX_OUTAGE,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
 ) -> Task:
     """Poll one task until it is terminal and return it: a failed task is returned, not raised.
 
@@ -309,6 +406,7 @@ def wait_for_task(
         max_outage=max_outage,
         sleep=sleep,
         clock=clock,
+        wall_clock=wall_clock,
     )[task_id]
     if isinstance(outcome, SeedanceError):
         raise outcome

@@ -108,7 +108,7 @@ def test_with_wait_stdout_is_the_result_url(
     (url,) = result.lines
     assert url.startswith(f"{api.url}/results/{task_id}.mp4?")
     assert "completed 100%" in result.err
-    assert set(clock.sleeps) == {5.0}  # the default cadence
+    assert clock.sleeps == [60.0]  # the create said estimated_time 60: polled when it ends
 
 
 def test_wait_json_prints_the_final_task(cli: CliRunner, api: Emulator) -> None:

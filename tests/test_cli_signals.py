@@ -32,7 +32,8 @@ def held() -> Iterator[tuple[Emulator, FakeClock]]:
     """Tasks that run until the test moves the emulator's clock: none ends before the signal,
     whatever the machine's load; ``clock.advance(120)`` ends them all before the resume."""
     clock = FakeClock(start=time.time())
-    with Emulator(clock=clock, task_seconds=60) as emu:
+    # no estimated_time: a real-time wait would otherwise sleep the task's 60 s to its first poll
+    with Emulator(clock=clock, task_seconds=60, estimated_time=0) as emu:
         yield emu, clock
 
 

@@ -288,6 +288,8 @@ def test_the_switches_are_steered_through_the_control_endpoint(emulator: Emulato
         "idempotency_replay": True,
         "pricing_endpoint": True,
         "models_endpoint": True,
+        "batch_endpoint": True,
+        "list_endpoint": True,
     }
     changed = httpx.post(
         f"{emulator.url}/_emulator/switches", json={"billing": False, "pricing_endpoint": False}

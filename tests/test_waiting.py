@@ -6,6 +6,7 @@ the poll engine (``Poller``) on its own, fed answers and failures by hand.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -43,21 +44,37 @@ from .conftest import MakeClient
 REQUEST = GenerationRequest("A cat playing piano")
 
 
-def test_wait_polls_every_5_seconds_by_default_until_completed(
+def test_wait_polls_when_the_apis_estimate_says_the_task_ends(
     client: Client, emulator: Emulator, clock: FakeClock
 ) -> None:
-    assert DEFAULT_POLL_INTERVAL >= 5.0
+    """A 60 s task whose answers say ``estimated_time: 60``: asked at once, then when it ends,
+    not every 5 s in between (each poll of an unfinished task costs the gateway a call)."""
     task = client.create_generation(REQUEST)
     seen: list[Task] = []
     final = client.wait(task.id, on_update=seen.append)
     assert final.succeeded and final.video_url
-    assert set(clock.sleeps) == {5.0}
-    assert len(clock.sleeps) == 12  # a 60 s task, polled at 0, 5, ..., 60
-    assert len(emulator.requests("query")) == len(seen) == 13
+    assert clock.sleeps == [60.0]
+    assert [t.status for t in seen] == ["pending", "completed"]
+    assert len(emulator.requests("query")) == 2
+
+
+def test_without_an_estimate_polls_come_every_interval_and_land_on_the_progress_rate(
+    client: Client, emulator: Emulator, clock: FakeClock
+) -> None:
+    emulator.service.estimated_time = 0  # an API that says nothing of how long
+    assert DEFAULT_POLL_INTERVAL >= 5.0
+    task = client.create_generation(REQUEST)
+    seen: list[Task] = []
+    final = client.wait(task.id, on_update=seen.append)
+    assert final.succeeded
+    assert max(clock.sleeps) == 5.0 and min(clock.sleeps) >= 1.0  # the interval caps, 1 s floors
+    # a 60 s task: never more polls than the fixed 5 s cadence made (13), and it is seen ending
+    # within a second of its end rather than up to 5 s late
+    assert len(seen) <= 13
+    assert clock.monotonic() - 1_767_225_600.0 <= 61.0
     progress = [t.progress for t in seen]
     assert progress == sorted(progress) and progress[-1] == 100
-    assert seen[0].status == "pending"
-    assert "processing" in [t.status for t in seen]
+    assert seen[0].status == "pending" and "processing" in [t.status for t in seen]
 
 
 def test_wait_returns_a_failed_task_rather_than_raising(client: Client, emulator: Emulator) -> None:
@@ -86,6 +103,7 @@ def test_unknown_status_keeps_the_wait_going(
     client: Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     emulator.add_fault("task:status:1:status=queued")
+    emulator.service.estimated_time = 0  # polled while it runs, not only at its end
     seen: list[str] = []
     final = client.wait(
         client.create_generation(REQUEST).id, interval=10, on_update=lambda t: seen.append(t.status)
@@ -98,6 +116,7 @@ def test_deadline_raises_wait_timeout_with_last_task_after_a_last_poll_at_the_de
     client: Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     emulator.add_fault("task:hang")
+    emulator.service.estimated_time = 0
     task = client.create_generation(REQUEST)
     start = clock.monotonic()
     with pytest.raises(WaitTimeout) as info:
@@ -108,6 +127,16 @@ def test_deadline_raises_wait_timeout_with_last_task_after_a_last_poll_at_the_de
     assert clock.sleeps == [5.0, 5.0, 2.0]  # the last sleep is cut to the deadline
     assert clock.monotonic() - start == 12
     assert len(emulator.requests("query")) == 4  # at 0, 5, 10 and 12
+
+
+def test_an_estimate_beyond_the_deadline_still_gets_its_last_poll_at_the_deadline(
+    client: Client, emulator: Emulator, clock: FakeClock
+) -> None:
+    task = client.create_generation(REQUEST)  # estimated_time: 60
+    with pytest.raises(WaitTimeout):
+        client.wait(task.id, timeout=12)
+    assert clock.sleeps == [12.0]
+    assert len(emulator.requests("query")) == 2  # at once, and at the deadline
 
 
 def test_zero_timeout_polls_once(client: Client, emulator: Emulator) -> None:
@@ -178,7 +207,13 @@ def test_interval_is_the_callers_to_choose(make_client: MakeClient, clock: FakeC
     client = make_client()
     task = client.create_generation(REQUEST)
     client.wait(task.id, interval=1)
-    assert set(clock.sleeps) == {1.0}
+    assert clock.sleeps == [60.0]  # the estimate says when it ends: the interval has no say
+    clock.sleeps.clear()
+    other = client.create_generation(REQUEST)
+    clock.sleep(30)  # half way: seen making progress, polled within the interval
+    clock.sleeps.clear()
+    client.wait(other.id, interval=1)
+    assert clock.sleeps and set(clock.sleeps) <= {1.0}
     with pytest.raises(ValueError, match="positive"):
         client.wait(task.id, interval=0)
 
@@ -186,6 +221,7 @@ def test_interval_is_the_callers_to_choose(make_client: MakeClient, clock: FakeC
 def test_several_tasks_share_one_deadline_and_each_gets_its_outcome(
     client: Client, emulator: Emulator, clock: FakeClock
 ) -> None:
+    emulator.service.estimated_time = 0  # polled while they run
     done = client.create_generation(REQUEST).id
     emulator.add_fault("task:fail:1:code=service_error")
     failed = client.create_generation(REQUEST).id
@@ -206,11 +242,17 @@ def test_several_tasks_share_one_deadline_and_each_gets_its_outcome(
     assert isinstance(late, WaitTimeout) and late.task is not None
     assert isinstance(outcomes[missing], NotFoundError)
     assert sum(clock.sleeps) == 90
-    # The missing task was asked about once; finished tasks are not polled again.
-    queried = [r.path.rsplit("/", 1)[-1] for r in emulator.requests("query")]
-    assert queried.count(missing) == 1
-    assert queried.count(failed) == 7  # at 0, 5, ..., 30 s: it fails midway
-    assert queried.count(hung) == 19  # every round until the deadline, the last one at 90 s
+    # Polled together, many per request; the missing task is asked on its own once to be sure,
+    # and no task is asked about after its outcome.
+    asked = asks(emulator)
+    gets = [r.path.rsplit("/", 1)[-1] for r in emulator.requests("query")]
+    assert gets.count(missing) == 1 and [t for _, t in asked].count(missing) == 2
+    assert emulator.requests("batch")
+    last = {task_id: at for at, task_id in asked}
+    start = emulator.requests("create")[0].at
+    assert last[failed] - start <= 31  # it fails midway (30 s): seen within a second
+    assert last[hung] - start == 90  # every task gets its last poll at the deadline
+    assert last[done] - start <= 61
 
 
 @pytest.mark.parametrize("interval", [0, -1, float("nan"), float("-inf")])
@@ -219,9 +261,21 @@ def test_a_nonsense_interval_is_refused(client: Client, interval: float) -> None
         wait_for_tasks(client, ["task-unified-1-abcdefgh"], interval=interval)
 
 
+def asks(emulator: Emulator) -> list[tuple[float, str]]:
+    """(when, task id) of every poll the emulator received, one GET or many in a batch."""
+    found: list[tuple[float, str]] = []
+    for request in emulator.requests():
+        if request.kind == "query":
+            found.append((request.at, request.path.rsplit("/", 1)[-1]))
+        elif request.kind == "batch":
+            found += [(request.at, i) for i in json.loads(request.body)["task_ids"]]
+    return found
+
+
 def test_a_huge_interval_is_capped_and_a_huge_timeout_is_no_deadline(
-    client: Client, clock: FakeClock
+    client: Client, emulator: Emulator, clock: FakeClock
 ) -> None:
+    emulator.service.estimated_time = 0
     task = client.create_generation(REQUEST)
     done = client.wait(task.id, interval=1e300, timeout=1e300)
     assert done.succeeded

@@ -19,7 +19,7 @@ from ..errors import (
 from ..waiting import MAX_POLL_INTERVAL, is_transient
 
 if TYPE_CHECKING:
-    from ..batch import Line
+    from ..batch import Line, Outcome
     from ..family import Dropped
     from ..pricing import Budget, Total
 from .app import (
@@ -46,7 +46,7 @@ def batch(
         ),
     ],
     concurrency: Annotated[
-        int, typer.Option(metavar="N", min=1, max=100, help="Tasks in flight at once.")
+        int, typer.Option(metavar="N", min=1, max=500, help="Tasks in flight at once.")
     ] = 4,
     output_dir: Annotated[
         str | None,
@@ -84,6 +84,23 @@ def batch(
             help="Under a budget, create lines whose price is unknown too (else over_budget).",
         ),
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Make a new task for lines whose task (made by an earlier run) failed with a "
+            "code worth a retry, or that the API no longer knows; once per run, paid again.",
+        ),
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="Take only entries i with (i - 1) % N == K - 1 (1-based), for N machines to "
+            "split one manifest; every shard checks the whole manifest.",
+        ),
+    ] = None,
 ) -> None:
     """Run many generations from a manifest: concurrent, resumable, within rate limits.
 
@@ -96,11 +113,12 @@ def batch(
     --max-credits, lines that would take the run's estimated spend above the budget are not
     created (status over_budget, exit 11); a rerun with a larger budget creates only them.
     """
-    from ..batch import BatchRun, Outcome, check_outputs, parse_manifest
+    from ..batch import BatchRun, check_outputs, parse_manifest
     from ..errors import ManifestError
 
     check_seconds("--timeout", timeout, allow_zero=True)
     check_seconds("--interval", interval, allow_zero=False, maximum=MAX_POLL_INTERVAL)
+    part = parse_shard(shard) if shard is not None else None
     data = read_manifest(manifest, rt.env.stdin)
     kind = (
         {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv"}.get(
@@ -130,6 +148,10 @@ def batch(
         raise
     for warning in model_warnings(settings.profile, plan.lines):
         rt.out.warn(warning)
+    if part is not None:  # the whole manifest was checked: now this shard's share of it
+        whole = len(plan.lines)
+        plan = plan.shard(*part)
+        rt.out.info(f"shard {part[0]}/{part[1]}: {len(plan.lines)} of {whole} lines")
     budget = rt.budget(max_credits, allow_unknown=allow_unknown_price)
     session = rt.session()
     destination = None
@@ -173,6 +195,8 @@ def batch(
         [manifest],
         *batch_flags(concurrency, output_dir, timeout, interval, force),
         *budget_flags(max_credits, allow_unknown_price),
+        *(["--retry-failed"] if retry_failed else []),
+        *(["--shard", f"{part[0]}/{part[1]}"] if part is not None else []),
     )
     with session, rt.out.batch_progress(len(plan.lines)) as note:
         run = BatchRun(
@@ -186,6 +210,7 @@ def batch(
             on_outcome=on_outcome,
             on_event=on_event,
             budget=budget,
+            retry_failed=retry_failed,
         )
         try:
             run.run()
@@ -214,7 +239,27 @@ def batch(
         isinstance(f, UnreachableAtDeadline) or is_transient(f) for f in failures
     ):
         rt.out.info(f"resume with: {command}")  # the rerun waits on those tasks again
+    worth = sum(1 for outcome in run.outcomes.values() if retry_would_remake(outcome))
+    if worth and not retry_failed:
+        lines = f"{worth} line{'s' if worth != 1 else ''}"
+        rt.out.info(
+            f"{lines} failed with a code worth a retry, or lost {'their tasks' if worth != 1 else 'its task'}: "
+            f"{command} --retry-failed makes them again (each paid again)"
+        )
     report(rt, failures)
+
+
+def retry_would_remake(outcome: Outcome) -> bool:
+    """Whether ``batch --retry-failed`` would make the line of ``outcome`` again: its task failed
+    with a code worth a retry, or the API no longer knows it."""
+    from ..errors import NotFoundError
+    from ..models import retry_worthy
+
+    if outcome.state == "error":
+        return isinstance(outcome.error, NotFoundError)
+    if outcome.state != "failed" or outcome.task is None or outcome.task.status != "failed":
+        return False
+    return retry_worthy(outcome.task.error.code if outcome.task.error is not None else None)
 
 
 def spending(estimated: Total, budget: Budget | None, reserved: float) -> str:
@@ -311,6 +356,24 @@ def read_manifest(name: str, stdin: TextIO | None) -> bytes:
             return read_bounded(file, MANIFEST_READ_LIMIT, f"FILE: {name!r}")
     except OSError as exc:
         raise UsageError(f"FILE: cannot read {name!r} ({exc.strerror or exc})") from None
+
+
+#: The most machines one manifest may be split across.
+MAX_SHARDS = 10_000
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``--shard K/N`` as (K, N): whole numbers, 1 <= K <= N <= ``MAX_SHARDS``; exit 2 else."""
+    import re
+
+    found = re.fullmatch(r"\s*([0-9]{1,5})\s*/\s*([0-9]{1,5})\s*", text)
+    k, n = (int(found[1]), int(found[2])) if found else (0, 0)
+    if not 1 <= k <= n <= MAX_SHARDS:
+        raise UsageError(
+            f"--shard: {text!r} is not K/N with 1 <= K <= N <= {MAX_SHARDS}",
+            hint="e.g. --shard 2/4: the second of four machines",
+        )
+    return k, n
 
 
 def budget_flags(max_credits: Decimal | None, allow_unknown_price: bool) -> list[str]:

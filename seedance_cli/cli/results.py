@@ -8,6 +8,7 @@ import typer
 
 if TYPE_CHECKING:
     from ..models import Task
+    from ..session import Synced
 
 from ..errors import (
     Interrupted,
@@ -126,11 +127,20 @@ def history(
     search: Annotated[
         str | None, typer.Option(metavar="TEXT", help="Only tasks whose prompt or id holds TEXT.")
     ] = None,
+    sync: Annotated[
+        bool,
+        typer.Option(
+            "--sync",
+            help="First bring the API's recent tasks in (where it lists them) and show, for each "
+            "outcome-unknown create, the remote tasks that could be it.",
+        ),
+    ] = False,
 ) -> None:
     """List past tasks from the local history, newest first.
 
     Shows each task's id, when it was created, its status, the start of its prompt and its
-    result: saved at PATH, downloadable until TIME, or expired.
+    result: saved at PATH, downloadable until TIME, or expired. --sync asks the API first
+    (GET /v1/tasks, the last two days) and decides nothing: an outcome-unknown row stays one.
     """
     if status_filter is not None:
         status_filter = status_filter.strip().lower()
@@ -141,8 +151,44 @@ def history(
     if rt.options.sandbox:
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
     with rt.session() as session:
+        if sync:
+            show_sync(rt, session.sync())
         entries = session.history(limit=limit, status=status_filter, search=search)
         path = session.ledger.path
     from ..views import HistoryRows
 
     rt.out.show(HistoryRows(tuple(entries), rt.env.wall_clock(), path))
+
+
+def show_sync(rt: Runtime, synced: Synced) -> None:
+    """What ``history --sync`` found, on stderr: how many remote tasks, and for each
+    outcome-unknown create the tasks that could be it (or that none could)."""
+    from ..render import local_time
+
+    if not synced.available:
+        rt.out.warn(
+            "the API lists no tasks (GET /v1/tasks answered 404): nothing was synced; an "
+            "outcome-unknown create can be checked only by its task id, if you have one"
+        )
+        return
+    rt.out.info(f"synced {synced.read} remote tasks of the last two days ({synced.new} new here)")
+    for key, (entry, tasks) in synced.candidates.items():
+        when = local_time(entry.created_at) if entry.created_at is not None else "?"
+        about = (
+            f"outcome unknown: key {key} ({entry.params.get('model') or 'default model'}, {when})"
+        )
+        if not tasks:
+            rt.out.info(f"{about}: no remote task could be it; it most likely made none")
+            continue
+        found = ", ".join(
+            f"{task.id} ({task.status}, {local_time(task.created)})"
+            for task in tasks[:5]
+            if task.created is not None
+        )
+        more = f" and {len(tasks) - 5} more" if len(tasks) > 5 else ""
+        rt.out.info(f"{about}: could be {found}{more}")
+    if any(tasks for _, tasks in synced.candidates.values()):
+        rt.out.info(
+            "nothing was decided: `seedance status ID` shows a candidate; if it is the one, "
+            "`seedance wait ID` follows it"
+        )

@@ -92,6 +92,29 @@ def emulator(
             "/v1/catalog/models/MODEL/pricing-rules, no key needed), or answer them 404.",
         ),
     ] = True,
+    batch_endpoint: Annotated[
+        bool,
+        typer.Option(
+            "--batch-endpoint/--no-batch-endpoint",
+            help="Serve POST /v1/tasks/batch (up to 50 tasks in one request), or answer it 404.",
+        ),
+    ] = True,
+    list_endpoint: Annotated[
+        bool,
+        typer.Option(
+            "--list-endpoint/--no-list-endpoint",
+            help="Serve GET /v1/tasks (the key's tasks, newest first), or answer it 404.",
+        ),
+    ] = True,
+    estimated_time: Annotated[
+        float | None,
+        typer.Option(
+            "--estimated-time",
+            metavar="S",
+            help="Report S seconds as pending tasks' task_info.estimated_time (0: none), "
+            "whatever they really take: an API whose estimates are wrong.",
+        ),
+    ] = None,
     billing: Annotated[
         bool,
         typer.Option(
@@ -153,6 +176,11 @@ def emulator(
             f"got {price_factor!r}"
         )
 
+    if estimated_time is not None and not (
+        math.isfinite(estimated_time) and 0 <= estimated_time <= 86_400
+    ):
+        raise UsageError(f"--estimated-time: must be 0-86400 seconds, got {estimated_time:g}")
+
     def log(line: str) -> None:
         if not quiet:
             with contextlib.suppress(OSError):  # a closed or hung-up stderr stops no request
@@ -176,6 +204,9 @@ def emulator(
             billing=billing,
             idempotency_replay=idempotency_replay,
             price_factor=factor,
+            batch_endpoint=batch_endpoint,
+            list_endpoint=list_endpoint,
+            estimated_time=estimated_time,
             log=log,
         )
     except FaultSpecError as exc:

@@ -3,7 +3,7 @@
 A spec reads ``KIND:ACTION[:COUNT][:KEY=VALUE,...]``:
 
 - KIND is the endpoint: ``create``, ``query``, ``credits``, ``models``, ``pricing`` (the pricing
-  rules), ``upload``, ``quota``,
+  rules), ``batch`` (many tasks in one request), ``list`` (the task list), ``upload``, ``quota``,
   ``download`` (result videos), ``file`` (uploaded files served back), ``any``; or ``task`` for
   what the next created tasks do.
 - ACTION for an endpoint:
@@ -49,6 +49,8 @@ ENDPOINT_KINDS: Final = (
     "credits",
     "models",
     "pricing",
+    "batch",
+    "list",
     "upload",
     "quota",
     "download",

@@ -77,6 +77,7 @@ class RecordedRequest:
             "idempotency_key": self.idempotency_key,
             "authorization": self.has_authorization,
             "user_agent": self.headers.get("user-agent"),
+            "at": self.at,
         }
 
 
@@ -93,6 +94,8 @@ def route(method: str, path: str) -> str:
     if method == "GET":
         if parts[:2] == ["v1", "tasks"] and len(parts) == 3:
             return "query"
+        if parts == ["v1", "tasks"]:
+            return "list"
         if parts == ["v1", "credits"]:
             return "credits"
         if parts == ["v1", "models"]:
@@ -108,9 +111,26 @@ def route(method: str, path: str) -> str:
     if method == "POST":
         if parts == ["v1", "videos", "generations"]:
             return "create"
+        if parts == ["v1", "tasks", "batch"]:
+            return "batch"
         if parts[:4] == ["api", "v1", "files", "upload"] and len(parts) == 5:
             return "upload" if parts[4] in ("stream", "base64", "url") else "unknown"
     return "unknown"
+
+
+class _Switch:
+    """An ``Emulator`` attribute that reads and sets the ``Service``'s of the same name (the
+    switches of ``/_emulator/switches``)."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name = name
+        self.__doc__ = doc
+
+    def __get__(self, emulator: Emulator | None, owner: type | None = None) -> Any:
+        return self if emulator is None else getattr(emulator.service, self.name)
+
+    def __set__(self, emulator: Emulator, value: bool) -> None:
+        setattr(emulator.service, self.name, value)
 
 
 class _Server(ThreadingHTTPServer):
@@ -174,8 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         kind = route(self.command, split.path)
-        if (kind == "models" and not emulator.service.models_endpoint) or (
-            kind == "pricing" and not emulator.service.pricing_endpoint
+        if (
+            (kind == "models" and not emulator.service.models_endpoint)
+            or (kind == "pricing" and not emulator.service.pricing_endpoint)
+            or (kind == "batch" and not emulator.service.batch_endpoint)
+            or (kind == "list" and not emulator.service.list_endpoint)
         ):
             kind = "unknown"  # switched off: the path does not exist
         declared = (self.headers.get("Content-Length") or "0").strip()
@@ -312,6 +335,9 @@ class Emulator:
         billing: bool = True,
         idempotency_replay: bool = True,
         price_factor: Decimal | float | str = 1,
+        batch_endpoint: bool = True,
+        list_endpoint: bool = True,
+        estimated_time: float | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -331,6 +357,9 @@ class Emulator:
             billing=billing,
             idempotency_replay=idempotency_replay,
             price_factor=Decimal(str(price_factor)),
+            batch_endpoint=batch_endpoint,
+            list_endpoint=list_endpoint,
+            estimated_time=estimated_time,
         )
         for fault in faults:
             self.add_fault(fault)
@@ -430,42 +459,22 @@ class Emulator:
         """Serve ``model`` (every retired one when ``None``) again."""
         self.service.restore(model)
 
-    @property
-    def models_endpoint(self) -> bool:
-        """Whether ``GET /v1/models`` exists; set it to ``False`` to make it a 404."""
-        return self.service.models_endpoint
-
-    @models_endpoint.setter
-    def models_endpoint(self, present: bool) -> None:
-        self.service.models_endpoint = present
-
-    @property
-    def pricing_endpoint(self) -> bool:
-        """Whether the pricing rules endpoints exist; ``False`` makes them 404s."""
-        return self.service.pricing_endpoint
-
-    @pricing_endpoint.setter
-    def pricing_endpoint(self, present: bool) -> None:
-        self.service.pricing_endpoint = present
-
-    @property
-    def billing(self) -> bool:
-        """Whether tasks carry ``billing`` (and ``usage.credits_used`` once completed)."""
-        return self.service.billing
-
-    @billing.setter
-    def billing(self, on: bool) -> None:
-        self.service.billing = on
-
-    @property
-    def idempotency_replay(self) -> bool:
-        """Whether a reused ``Idempotency-Key`` answers its first task again
-        (``idempotency-replayed: true``) instead of making a new one."""
-        return self.service.idempotency_replay
-
-    @idempotency_replay.setter
-    def idempotency_replay(self, on: bool) -> None:
-        self.service.idempotency_replay = on
+    models_endpoint = _Switch("models_endpoint", "Whether ``GET /v1/models`` exists (else 404).")
+    pricing_endpoint = _Switch(
+        "pricing_endpoint", "Whether the pricing rules endpoints exist (else 404s)."
+    )
+    batch_endpoint = _Switch(
+        "batch_endpoint", "Whether ``POST /v1/tasks/batch`` (many tasks at once) exists (else 404)."
+    )
+    list_endpoint = _Switch("list_endpoint", "Whether ``GET /v1/tasks`` (the task list) exists.")
+    billing = _Switch(
+        "billing", "Whether tasks carry ``billing`` (and ``usage.credits_used`` once completed)."
+    )
+    idempotency_replay = _Switch(
+        "idempotency_replay",
+        "Whether a reused ``Idempotency-Key`` answers its first task again "
+        "(``idempotency-replayed: true``) instead of making a new one.",
+    )
 
     def requests(self, kind: str | None = None) -> list[RecordedRequest]:
         """Every request received so far (of one ``kind`` if given), oldest first."""
@@ -573,7 +582,14 @@ class Emulator:
 
 
 #: The switches ``/_emulator/switches`` shows and sets (attributes of ``Emulator``).
-SWITCHES = ("billing", "idempotency_replay", "pricing_endpoint", "models_endpoint")
+SWITCHES = (
+    "billing",
+    "idempotency_replay",
+    "pricing_endpoint",
+    "models_endpoint",
+    "batch_endpoint",
+    "list_endpoint",
+)
 
 
 def _strings(value: object) -> bool:

@@ -52,6 +52,8 @@ DEFAULT_CREDITS: Final = 100_000.0
 #: whatever it asks for: an invented, flat figure (API.md: its price is unknown). A body no rule
 #: can price (only in direct calls of ``price``: creates are checked first) costs the same.
 UNPRICED_CREDITS: Final = 10.0
+#: The most task ids ``POST /v1/tasks/batch`` takes, and the largest page of ``GET /v1/tasks``.
+MAX_BATCH_IDS: Final = 50
 #: How far the emulator's prices may move from the published ones (``--price-factor``).
 MIN_PRICE_FACTOR: Final = Decimal("0.1")
 MAX_PRICE_FACTOR: Final = Decimal(10)
@@ -332,6 +334,9 @@ class Service:
         billing: bool = True,
         idempotency_replay: bool = True,
         price_factor: Decimal = Decimal(1),
+        batch_endpoint: bool = True,
+        list_endpoint: bool = True,
+        estimated_time: float | None = None,
     ) -> None:
         if task_seconds <= 0:
             raise ValueError("task_seconds must be positive")
@@ -343,6 +348,16 @@ class Service:
         #: Every published rate and minimum times this (a price change since the rules were
         #: captured): creates reserve by it and the live pricing rules say so.
         self.price_factor = price_factor
+        #: Whether ``POST /v1/tasks/batch`` and ``GET /v1/tasks`` exist (API.md: uncertain).
+        self.batch_endpoint = batch_endpoint
+        self.list_endpoint = list_endpoint
+        #: The ``task_info.estimated_time`` pending tasks report (``None``: the truth, the task
+        #: length rounded up; 0: none at all), to rehearse an API whose estimates are wrong.
+        if estimated_time is not None and not (
+            math.isfinite(estimated_time) and 0 <= estimated_time <= 86_400
+        ):
+            raise ValueError("the estimated time must be 0-86400 seconds")
+        self.estimated_time = estimated_time
         self.task_seconds = task_seconds
         self.clock = clock
         self.api_key = api_key
@@ -475,6 +490,10 @@ class Service:
                 return self._create(key, request)
             if request.kind == "query":
                 return self._query(key, request.path.rsplit("/", 1)[-1])
+            if request.kind == "batch":
+                return self._batch(key, request.body)
+            if request.kind == "list":
+                return self._list(key, request.query)
             if request.kind == "credits":
                 return self._credits()
             if request.kind == "quota":
@@ -673,7 +692,12 @@ class Service:
             "status": status,
         }
         if status == "pending":
-            out["task_info"] = {"can_cancel": True, "estimated_time": math.ceil(self.task_seconds)}
+            estimate = self.estimated_time
+            out["task_info"] = {"can_cancel": True}
+            if estimate is None or estimate > 0:
+                out["task_info"]["estimated_time"] = (
+                    math.ceil(self.task_seconds) if estimate is None else estimate
+                )
             if not task.asked.auto:  # an automatic length is known once the video exists
                 out["task_info"]["video_duration"] = task.asked.seconds
             out["usage"] = {
@@ -756,6 +780,76 @@ class Service:
             return self.error("query", 403)
         self._settle()
         return Reply.json(200, self.render(task, self.clock()))
+
+    def _batch(self, key: str, body: bytes) -> Reply:
+        """``POST /v1/tasks/batch {"task_ids": [...]}`` (API.md, from EvoLink's own CLI): at most
+        ``MAX_BATCH_IDS`` ids; answers ``{"data": [task, ...], "not_found": [id, ...]}`` in the
+        order asked, each task as ``GET /v1/tasks/{id}`` shows it; an id that is not one, or not
+        this key's, is not found (another key's tasks are never shown)."""
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            data = None
+        ids = data.get("task_ids") if isinstance(data, dict) else None
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            return self.error(
+                "query", 400, "task_ids must be a non-empty list of task ids", param="task_ids"
+            )
+        if len(ids) > MAX_BATCH_IDS:
+            return self.error(
+                "query", 400, f"at most {MAX_BATCH_IDS} task ids per request", param="task_ids"
+            )
+        self._settle()
+        now = self.clock()
+        found, missing = [], []
+        for task_id in dict.fromkeys(ids):
+            task = self.tasks.get(task_id)
+            if task is None or not _same(key, task.owner):
+                missing.append(task_id)
+            else:
+                found.append(self.render(task, now))
+        return Reply.json(200, {"data": found, "not_found": missing})
+
+    def _list(self, key: str, query: str) -> Reply:
+        """``GET /v1/tasks?status=&model=&page=&page_size=`` (API.md, from EvoLink's own CLI):
+        this key's tasks, newest first, at most 50 a page; items carry ``has_results`` and
+        ``credits_used`` but no result URLs."""
+        asked = {k: v[-1] for k, v in parse_qs(query).items()}
+
+        def number(name: str, default: int, high: int) -> int | None:
+            text = asked.get(name, str(default))
+            return int(text) if text.isdigit() and 1 <= int(text) <= high else None
+
+        page, size = number("page", 1, 10**6), number("page_size", 20, MAX_BATCH_IDS)
+        if page is None or size is None:
+            return self.error(
+                "query", 400, "page and page_size must be whole numbers (page_size 1-50)"
+            )
+        self._settle()
+        now = self.clock()
+        mine = [
+            task
+            for task in sorted(self.tasks.values(), key=lambda t: (t.created, t.id), reverse=True)
+            if _same(key, task.owner) and asked.get("model") in (None, "", task.asked.model)
+        ]
+        items = []
+        for task in mine:
+            shown = self.render(task, now)
+            if asked.get("status") not in (None, "", shown["status"]):
+                continue
+            shown["has_results"] = bool(shown.pop("results", None))
+            shown["credits_used"] = task.credits if shown["status"] == "completed" else 0
+            items.append(shown)
+        start = (page - 1) * size
+        return Reply.json(
+            200,
+            {
+                "data": items[start : start + size],
+                "total": len(items),
+                "page": page,
+                "page_size": size,
+            },
+        )
 
     def _settle(self) -> None:
         """Book the credits of tasks that ended: a failed or cancelled task gets its credits back."""
