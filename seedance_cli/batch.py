@@ -875,6 +875,11 @@ class BatchRun:
 
     def _over_budget(self, line: Line, refusal: OverBudget) -> None:
         hint = OVER_BUDGET_HINT if line.estimate.known else UNKNOWN_PRICE_HINT
+        if "input" in line.estimate.causes:
+            hint += (
+                "; a manifest cannot give the reference videos' length, so a line with videos "
+                "counts at the longest the API accepts"
+            )
         self._report(Outcome(line, "over_budget", error=refusal.replace(hint=hint)))
 
     def _upload(self, line: Line) -> tuple[GenerationRequest, list[dict[str, str]]]:

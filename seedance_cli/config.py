@@ -131,7 +131,7 @@ def _boolean(key: str) -> Callable[[object], bool]:
             return value
         if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
             return value.strip().lower() in TRUE_WORDS
-        raise ValueError(f"{key} must be true or false")
+        raise ValueError(f"{key} must be true or false (or yes/no, on/off, 1/0), got {value!r}")
 
     return parse
 

@@ -46,6 +46,9 @@ MAX_DEPTH: Final = 24
 MAX_NODES: Final = 400
 #: No number of an expression, rate or charge may be larger (a lying server's 1e400 is unusable).
 MAX_NUMBER: Final = Decimal(10) ** 12
+#: The least a create can cost by the live rules: below it a figure is absurd (the cheapest
+#: published create is 3.4445 credits), and would show as 0.00.
+MIN_CHARGE: Final = Decimal(1)
 #: The longest a fetched answer is trusted, whatever its ``fresh_until`` says.
 MAX_FRESH: Final = 86_400.0
 #: How long a failed fetch is remembered before the endpoint is asked again.
@@ -72,7 +75,13 @@ def _number(value: object) -> Decimal:
 
 
 def _bounded(number: Decimal) -> Decimal:
-    if not number.is_finite() or abs(number) > MAX_NUMBER:
+    """``number`` when it is finite and at most ``MAX_NUMBER`` in size; a tiny one (``1e-999999``)
+    is 0. Judged by its exponent first: ``abs`` of ``1e1000000`` would overflow the context."""
+    if not number.is_finite() or number.adjusted() > 12:
+        raise ValueError("number out of bounds")
+    if number.adjusted() < -12:
+        return Decimal(0)
+    if abs(number) > MAX_NUMBER:
         raise ValueError("number out of bounds")
     return number
 
@@ -238,8 +247,8 @@ class LiveRule:
             total += max(round_credits(_bounded(quantity * component.rate)), component.minimum)
         if not content_filter:
             total = round_credits(total * CONTENT_FILTER_OFF_FACTOR)
-        if not 0 < total <= MAX_NUMBER:
-            raise ValueError("a price of 0 or an absurd one")
+        if not MIN_CHARGE <= total <= MAX_NUMBER:
+            raise ValueError("a price of (almost) 0 or an absurd one")
         return total
 
     def ends(
@@ -265,7 +274,7 @@ class LiveRule:
                 if duration is not None:
                     variables["duration"] = Decimal(duration)
                 ends.append(self.credits(variables, content_filter=content_filter))
-        except (ValueError, ArithmeticError):
+        except (ValueError, ArithmeticError, RecursionError):
             return None
         return ends
 
@@ -331,7 +340,7 @@ def parse(answer: object) -> LiveTable:
     for data in models:
         try:
             found = parse_rule(data)
-        except ValueError:
+        except (ValueError, ArithmeticError, RecursionError):
             skipped += 1
             continue
         rules.setdefault(found.model, found)
@@ -383,10 +392,12 @@ def cache_file(folder: Path, origin: str) -> Path:
 
 
 def _read_cache(path: Path, origin: str, now: float) -> dict[str, Any] | None:
+    """The cache file's record when it is this API's and fresh; ``None`` otherwise (or when it
+    cannot be read). The answer itself is kept as text (``body``), parsed only once fresh."""
     try:
         with path.open("rb") as handle:
             data = json.loads(handle.read(MAX_BYTES * 2))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(data, dict) or data.get("origin") != origin:
         return None
@@ -395,6 +406,8 @@ def _read_cache(path: Path, origin: str, now: float) -> dict[str, Any] | None:
         return None
     # a clock set back, or a file from the future, is stale: asked again
     if not fetched - 60 <= now < until or until - fetched > MAX_FRESH:
+        return None
+    if data.get("body") is not None and not isinstance(data.get("body"), str):
         return None
     return data
 
@@ -406,7 +419,7 @@ def _write_cache(path: Path, data: Mapping[str, Any]) -> None:
         handle, temporary = tempfile.mkstemp(prefix=".pricing-", dir=path.parent)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump(data, out)
+                json.dump(data, out, ensure_ascii=False)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -429,27 +442,64 @@ def load(
     path = cache_file(folder, origin)
     cached = _read_cache(path, origin, now)
     if cached is not None:
-        try:
-            return parse(cached.get("answer")) if cached.get("answer") is not None else None
-        except ValueError:
-            return None
+        return _table(cached.get("body"))
     url = origin + PATH + "?view=full"
     if trace is not None:
         trace(f"GET {url} (pricing rules, anonymous)")
-    retry = RETRY_AFTER
+    retry, text = RETRY_AFTER, None
     try:
         status, body = fetch(url)
         if status in (404, 405):
             retry = ABSENT_RETRY_AFTER
-        answer = json.loads(body) if status == 200 else None
-        table = parse(answer) if answer is not None else None
-    except (OSError, ValueError, RecursionError):  # the built-in table, quietly
-        answer = table = None
-    if answer is None or table is None:
-        until, answer = now + retry, None
+        if status == 200:
+            text = body.decode("utf-8")
+    except (OSError, ValueError):  # the built-in table, quietly
+        text = None
+    table = _table(text)
+    until = now + retry
+    if table is not None and text is not None:
+        until = fresh_until(json.loads(text), now)
     else:
-        until = fresh_until(answer, now)
-    _write_cache(
-        path, {"origin": origin, "fetched_at": now, "fresh_until": until, "answer": answer}
-    )
+        text = None
+    record = {"origin": origin, "fetched_at": now, "fresh_until": until, "body": text}
+    _write_cache(path, record)
     return table
+
+
+#: How deep an answer's JSON may nest (EvoLink's is about 20 deep): deeper, it is not read at
+#: all, so that what a run makes of it never depends on how deep its stack already is.
+MAX_NESTING: Final = 64
+
+
+def _nesting(text: str) -> int:
+    """How deep ``text``'s JSON arrays and objects nest (brackets inside strings not counted)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _table(text: object) -> LiveTable | None:
+    """The answer's usable rules; ``None`` for none, or for anything that cannot be read (not
+    JSON, nested too deep, numbers beyond reason, another shape): never an exception."""
+    if not isinstance(text, str) or _nesting(text) > MAX_NESTING:
+        return None
+    try:
+        table = parse(json.loads(text))
+    except (ValueError, ArithmeticError, RecursionError):
+        return None
+    return table if table.rules else None

@@ -41,7 +41,7 @@ import dataclasses
 import math
 import threading
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from .errors import OverBudget, ValidationError
@@ -160,7 +160,7 @@ EDIT_FIRST_MIN: Final = Decimal(4)
 #: Where the catalogue states no range for an automatic duration (it does for every 2.5 model).
 AUTO_SECONDS: Final = (Decimal(4), Decimal(30))
 
-UNKNOWN_INPUT: Final = "the reference videos' length is unknown (give --input-seconds)"
+UNKNOWN_INPUT: Final = "the reference videos' length is unknown"
 WEB_SEARCH_NOTE: Final = (
     "excludes web search fees, charged only when a search runs, at no published price"
 )
@@ -293,6 +293,9 @@ class Estimate:
     low: Decimal | None
     high: Decimal | None
     reason: str | None = None
+    #: What makes it a range: ``input`` (the reference videos' length), ``auto`` (a duration the
+    #: model picks), ``edit`` (an edit's output), ``live`` (the live and built-in rules differ).
+    causes: tuple[str, ...] = ()
 
     @property
     def known(self) -> bool:
@@ -411,6 +414,7 @@ def estimate(
     given = _decimal(input_seconds, "input_seconds") if input_seconds is not None else None
     videos = len(request.video_urls)
     reasons: list[str] = []
+    causes: list[str] = []
 
     inputs: tuple[Decimal, Decimal] | None = None
     limits = VIDEO_LIMITS.get(spec.family)
@@ -419,6 +423,7 @@ def estimate(
         if given is None:
             inputs = bounds
             reasons.append(UNKNOWN_INPUT)
+            causes.append("input")
         elif not bounds[0] <= given <= bounds[1]:
             clips = f"{videos} video{'s' if videos > 1 else ''}"
             raise ValidationError(
@@ -443,6 +448,7 @@ def estimate(
         first_high = max(first_low, inputs[1] - limits.clip_min * others)
         outputs = (max(first_low - EDIT_SHORTFALL, Decimal(0)), first_high)
         reasons.append("the edit's output follows its first video (up to 0.4 s shorter)")
+        causes.append("edit")
     elif duration is None:  # no default in the catalogue (none today): nothing to price
         return Estimate(model, None, None, f"no default duration known for {model}")
     elif duration == -1:
@@ -450,6 +456,7 @@ def estimate(
         high = Decimal(spec.duration_max) if spec.duration_max is not None else AUTO_SECONDS[1]
         outputs = (low, high)
         reasons.append(f"{spec.family} picks the duration (auto): {low}-{high} s")
+        causes.append("auto")
     else:
         outputs = (Decimal(duration), Decimal(duration))
 
@@ -486,13 +493,14 @@ def estimate(
         if built_in is None:
             reasons.append(f"from the live rules of {live.updated}")
         elif sorted(built_in) != sorted(live_ends):
+            causes.append("live")
             reasons.append(
                 f"live rules of {live.updated}: {_span(live_ends)}; built-in of {CAPTURED}: "
                 f"{_span(built_in)}"
             )
     if request.web_search:
         reasons.append(WEB_SEARCH_NOTE)
-    return Estimate(model, min(ends), max(ends), "; ".join(reasons) or None)
+    return Estimate(model, min(ends), max(ends), "; ".join(reasons) or None, tuple(causes))
 
 
 def _span(ends: list[Decimal]) -> str:
@@ -533,6 +541,11 @@ class _InUse:
     """The live rules in use (``use_live``); ``None``: the built-in table alone."""
 
     live: LiveRules | None = None
+
+
+def live_in_use() -> bool:
+    """Whether estimates read live rules too (``use_live``)."""
+    return _InUse.live is not None
 
 
 def use_live(rules: LiveRules | None) -> None:
@@ -714,7 +727,8 @@ class Budget:
             )
         full = f"{estimate.high.normalize():f}" if estimate.high is not None else ""
         # "17.78 ... is above 17.78" would read as a lie: say the figure the budget was held to
-        exact = f" (exactly {full})" if full and full not in estimate.text() else ""
+        hidden = credits_text(self.limit) == credits_text(estimate.high)
+        exact = f" (exactly {full})" if hidden and full not in estimate.text() else ""
         return OverBudget(
             f"over budget: the estimate {estimate.text()}{exact} is above {self.limit_text}; "
             "nothing was sent"
@@ -755,4 +769,7 @@ def check_limit(value: Decimal | int | float, name: str = "--max-credits") -> De
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     if not number.is_finite() or number < 0:
         raise ValidationError(name, f"must be a finite number of credits, at least 0, got {value}")
-    return number
+    if number.adjusted() < -5:  # far below a credit step: 0 (and never a million digits long)
+        return Decimal(0)
+    # down to the step credits are counted in: a budget is never above what was asked
+    return abs(number.quantize(CREDIT_STEP, rounding=ROUND_FLOOR))

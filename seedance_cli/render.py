@@ -262,6 +262,8 @@ class Output:
             case BatchDryRun():
                 for planned in result.lines:
                     estimate = [] if planned.estimate is None else [planned.estimate.text()]
+                    if planned.over_budget is not None:  # under a budget: a fifth field
+                        estimate.append("over_budget" if planned.over_budget else "within_budget")
                     self._fields(
                         planned.number, planned.name or "", to_json(planned.body), *estimate
                     )
@@ -587,6 +589,9 @@ def json_objects(result: Shown) -> Iterator[Any]:
                 "groups": [spend.as_json() for spend in usage.groups],
                 "total": usage.total.as_json(),
                 "elsewhere": usage.elsewhere,
+                "api": usage.api,
+                "other_apis": dict(usage.other_apis),
+                "unfinished": usage.unfinished,
             }
         case _:
             assert_never(result)
@@ -632,6 +637,22 @@ def text_notes(result: Shown) -> list[str]:
         if not result.usage.total.tasks:
             said.append(
                 f"no tasks in the history {period_text(result.usage.since)} ({result.source})"
+            )
+        others = result.usage.other_apis
+        if others:
+            count = sum(others.values())
+            shown = ", ".join(sorted(others, key=lambda o: -others[o])[:3])
+            more = ", ..." if len(others) > 3 else ""
+            said.append(
+                f"not counted: {count} task{'s' if count != 1 else ''} made against other APIs "
+                f"({shown}{more}); seedance --base-url URL usage reports one of them"
+            )
+        if result.usage.unfinished:
+            count = result.usage.unfinished
+            said.append(
+                f"{count} task{'s were' if count != 1 else ' was'} last seen unfinished: "
+                f"{'their' if count != 1 else 'its'} charge is known once `seedance wait ID` or "
+                "`seedance status ID` sees it end (`seedance history` lists them)"
             )
         if result.usage.elsewhere:
             count = result.usage.elsewhere
@@ -950,19 +971,26 @@ def prices_text(result: ModelDetail) -> str:
         figure = credits.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP).normalize()
         return f"{figure:f}{unit} (${credits / CREDITS_PER_USD:.3f})"
 
+    edit = result.spec.mode in ("video-edit", "video-extend")
     lines: list[str] = []
     for quality in dict.fromkeys(price.quality for price in result.prices):
         parts: list[str] = []
         for price in (price for price in result.prices if price.quality == quality):
             text = money(price.credits, "" if parts else " credits")
             if price.videos:
-                text += " a billed second with reference videos"
+                text += " a billed second" + ("" if edit else " with reference videos")
             elif price.audio is not None:
                 text += " with audio" if price.audio else " without"
             parts.append(text)
         lines.append(f"{quality}: " + ", ".join(parts))
     if result.minimum is not None:
         lines.append(f"at least {result.minimum.normalize():f} credits a create")
+    if any(price.videos for price in result.prices):
+        edits = "the video it edits or extends" if edit else "reference videos"
+        lines.append(
+            f"billed seconds with {edits}: the output's length plus the longer of the "
+            "videos' total length and the output's, rounded up to 0.1 s (--input-seconds)"
+        )
     return "\n".join(lines)
 
 

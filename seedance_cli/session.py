@@ -442,7 +442,12 @@ class Session:
         raise OutcomeUnknown(key, "an earlier create with this idempotency key had no answer")
 
     def prior_task(
-        self, key: str, request: GenerationRequest, *, has_local_images: bool
+        self,
+        key: str,
+        request: GenerationRequest,
+        *,
+        has_local_images: bool,
+        base_url: str | None = None,
     ) -> PriorTask | None:
         """The task this idempotency key already made with this API, from the history; ``None``
         for a key the history does not hold for this API (or holds for a create still being
@@ -451,7 +456,8 @@ class Session:
         A create with this key whose outcome is unknown is not sent again: ``OutcomeUnknown``
         (exit 10). Keys are per API origin: a row made against another base URL (an emulator) is
         not this API's task; as the history holds one row per key, such a key is refused (exit 2)
-        rather than let a second task overwrite the first one's row.
+        rather than let a second task overwrite the first one's row. ``base_url`` is the API's
+        (default: the client's; a dry run, which needs no key, gives the settings').
         """
         if self.ledger.disabled:  # no history (--sandbox): its tasks vanish with the process
             return None
@@ -462,7 +468,8 @@ class Session:
                 f"idempotency key {key} already made a task; nothing was sent",
                 hint="fix the history (see the warning above), or use a new key",
             )
-        here = [e for e in entries if same_api(e.base_url, self.client.base_url)]
+        api = base_url if base_url is not None else self.client.base_url
+        here = [e for e in entries if same_api(e.base_url, api)]
         if not here:
             if entries:
                 raise UsageError(

@@ -22,7 +22,8 @@ Rows that never became a task (a create refused, or with an unknown outcome) hav
 Tasks this history did not create, only saw (``status``, ``wait``, ``download`` of an id made on
 another machine or with another tool), are not counted: the history that created them counts them,
 so usage reports of two machines add up without counting a task twice. ``Usage.elsewhere`` says how
-many there were.
+many there were. Tasks made against another API than the one asked about (an emulator rehearsal in
+the same history as the real runs) are left out too, and counted by API in ``Usage.other_apis``.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from . import pricing
 from .catalogue import DEFAULT_MODEL
-from .models import MAX_CREDITS
+from .models import MAX_CREDITS, TaskStatus, api_origin
 
 if TYPE_CHECKING:
     from .ledger import Entry
@@ -150,6 +151,12 @@ class Usage:
     total: Spend
     #: Tasks of the period this history only saw, created elsewhere: not counted.
     elsewhere: int = 0
+    #: The API the report is about (its origin; ``None``: every API), and how many tasks of the
+    #: period other APIs made (not counted), by origin.
+    api: str | None = None
+    other_apis: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    #: Counted tasks the history last saw unfinished: their charge is not known yet.
+    unfinished: int = 0
 
 
 def _decimal(value: object) -> Decimal | None:
@@ -193,16 +200,25 @@ def summarize(
     by: str = "day",
     since: float | None = None,
     tz: datetime.tzinfo | None = None,
+    api: str | None = None,
 ) -> Usage:
-    """Add up what each task of ``entries`` created at or after ``since`` cost, per ``by``."""
+    """Add up what each task of ``entries`` created at or after ``since`` against ``api`` (an
+    origin, ``models.api_origin``; ``None``: any) cost, per ``by``. A row that does not say which
+    API made it is counted (spend is never hidden)."""
     if by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
     key: Callable[[Entry], str] = model_of if by == "model" else (lambda e: day_of(e, tz))
     groups: dict[str, Spend] = {}
     total = Spend("total")
-    elsewhere = 0
+    elsewhere = unfinished = 0
+    others: dict[str, int] = {}
     for entry in entries:
         if since is not None and (entry.created_at is None or entry.created_at < since):
+            continue
+        origin = api_origin(entry.base_url)
+        if api is not None and origin and origin != api:
+            if counted(entry):
+                others[origin] = others.get(origin, 0) + 1
             continue
         if entry.task_id is not None and seen_only(entry):
             elsewhere += 1
@@ -211,12 +227,14 @@ def summarize(
         name = key(entry)
         groups.setdefault(name, Spend(name)).add(entry)
         total.add(entry)
+        if entry.status not in TaskStatus.TERMINAL:
+            unfinished += 1
     ordered = (
         sorted(groups.values(), key=lambda g: g.key)
         if by == "day"
         else sorted(groups.values(), key=lambda g: (-g.reserved, g.key))
     )
-    return Usage(by, since, tuple(ordered), total, elsewhere)
+    return Usage(by, since, tuple(ordered), total, elsewhere, api, others, unfinished)
 
 
 _UNITS: Final = {"h": 3600, "d": 86400, "w": 7 * 86400}
@@ -239,6 +257,10 @@ def parse_since(text: str, *, now: float, tz: datetime.tzinfo | None = None) -> 
             f"--since: {text!r} is neither a span (36h, 7d, 2w) nor a date (2026-11-01)"
         ) from None
     start = datetime.datetime.combine(day, datetime.time(), tzinfo=tz)  # naive: local time
-    if start.timestamp() > now:
+    try:
+        epoch = start.timestamp()
+    except (OverflowError, ValueError, OSError):  # 0001-01-01 in a zone east of UTC: year 0
+        return 0.0  # before 1970: the whole history
+    if epoch > now:
         raise ValueError(f"--since: {text} is in the future")
-    return start.timestamp()
+    return max(0.0, epoch)

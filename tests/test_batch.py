@@ -87,7 +87,7 @@ def test_jsonl_and_csv_run_the_same_requests(
         # the published prices of the four lines (1.5 pro): 5 s 17.784, 8 s 28.4544,
         # 480p silent 4.0903, 5 s 17.784: the emulator reserves what was estimated
         "batch: 4 succeeded, 0 failed, 0 timed out; estimated 68.11 credits ($1.00) for the 4 "
-        "lines this run created, 68.1127 credits reserved by this run" in result.err
+        "lines this run created, 68.11 credits reserved by this run" in result.err
     )
 
 

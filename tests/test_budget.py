@@ -173,8 +173,13 @@ def test_a_dry_run_over_the_budget_shows_the_request_then_exits_11(cli: CliRunne
     assert result.code == 11
     assert result.lines[0].startswith("POST ")
     assert (
-        "error: over budget: the estimate 17.78 credits ($0.26) (exactly 17.784) is above --max-credits 10; "
+        "error: over budget: the estimate 17.78 credits ($0.26) is above --max-credits 10; "
         "dry run: the real run would send nothing\n" in result.err
+    )
+    # where rounding hides the difference, the exact figure is said
+    close = cli("generate", PROMPT, "--dry-run", "--max-credits", "17.78")
+    assert "the estimate 17.78 credits ($0.26) (exactly 17.784) is above --max-credits 17.78" in (
+        close.err
     )
 
 
@@ -297,6 +302,16 @@ def test_a_key_that_returns_its_earlier_task_is_not_held_to_the_budget(
     assert again.lines == first.lines  # the same task: created nothing, cost nothing
     assert "already made task" in again.err and "estimate:" not in again.err
     assert len(creates(api)) == 1
+    # a dry run says what the real run does: the key's task, no budget to hold it to
+    rehearsed = cli(
+        "generate", PROMPT, "--idempotency-key", "ci-42", "--max-credits", "0", "--dry-run"
+    )
+    assert rehearsed.code == 0, rehearsed.err
+    task_id = first.lines[0]
+    assert rehearsed.err.startswith(
+        f"idempotency key ci-42 already made task {task_id}: the real run would return it"
+    )
+    assert "estimate:" not in rehearsed.err and len(creates(api)) == 1
 
 
 # -- the profile's max-credits ----------------------------------------------------------------------
@@ -402,7 +417,7 @@ def test_a_rerun_with_a_larger_budget_creates_only_the_lines_left_out(
     third = cli("batch", str(manifest), "--max-credits", "0")  # nothing left to create
     assert third.code == 0, third.err
     assert len(creates(api)) == 6
-    assert "this run created nothing (budget: --max-credits 0), 0 credits reserved" in third.err
+    assert third.err.endswith("this run created nothing (budget: --max-credits 0)\n")
 
 
 def test_batch_counts_a_range_at_its_top(cli: CliRunner, api: Emulator) -> None:
@@ -528,6 +543,17 @@ def test_batch_dry_run_under_a_budget_names_the_lines_it_would_leave_out(
         in (error["error"]["message"])
     )
     assert api.requests() == []
+    text = cli("batch", "-", "--dry-run", "--max-credits", "120", input=MIXED)
+    assert text.code == 11
+    assert [line.split("\t")[4] for line in text.lines] == [
+        "within_budget",
+        "within_budget",
+        "over_budget",
+        "over_budget",
+    ]
+    assert all(
+        len(line.split("\t")) == 4 for line in cli("batch", "-", "--dry-run", input=MIXED).lines
+    )
 
 
 # -- the budget itself ------------------------------------------------------------------------------
@@ -666,3 +692,12 @@ def test_a_reservation_above_the_estimate_and_the_budget_is_said(
     assert warning.count("above --max-credits 10") == 1
     plain = cli("generate", "A cat", "--max-credits", "20")
     assert plain.code == 0 and "warning" not in plain.err
+
+
+def test_a_budget_is_counted_to_the_credit_step_and_never_above_what_was_asked() -> None:
+    from seedance_cli.pricing import check_limit
+
+    assert check_limit(Decimal("17.78459")) == Decimal("17.7845")  # down, never up
+    assert check_limit(0.1234567890123456789) == Decimal("0.1234")  # a float just above it
+    assert check_limit(Decimal("1e-1000000")) == 0  # not a million digits in a message
+    assert str(Budget(Decimal("-0")).limit_text) == "--max-credits 0"

@@ -286,6 +286,15 @@ def test_the_price_per_second_in_json_and_piped(cli: CliRunner) -> None:
     assert "720p: 3.5568 credits ($0.052) with audio" in price and "; 1080p:" in price
     (unknown,) = cli("--json", "models", "doubao-seedance-1.0-pro-fast").json
     assert unknown["price_per_second"] is None and unknown["minimum_credits"] is None
+    # a billed second is explained where it is used; an edit's video is not a "reference"
+    reference = cli("models", "seedance-2.0-reference-to-video").out
+    assert "8.2215 ($0.121) a billed second with reference videos" in reference
+    assert "billed seconds with reference videos: the output's length plus the longer of" in (
+        reference
+    )
+    edit = cli("models", "seedance-2.5-video-edit").out
+    assert "a billed second;" in edit and "with reference videos" not in edit
+    assert "billed seconds with the video it edits or extends" in edit
 
 
 @pytest.mark.parametrize("name", ["seedance-1.5", "Seedance-1.5-Pro", "veo-3"])

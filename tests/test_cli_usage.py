@@ -67,18 +67,19 @@ class History:
         estimate: Mapping[str, Any] | None,
         *answers: Mapping[str, Any],
         replay: bool = False,
+        api: str = API,
     ) -> str:
         self.count += 1
         self.now = at
         key = f"key-{self.count}"
         task_id = f"task-unified-{int(at)}-{self.count:08d}"
         body = {"model": model, "prompt": f"prompt {self.count}"}
-        claim = self.ledger.claim(key, body, profile=None, base_url=API, estimate=estimate)
+        claim = self.ledger.claim(key, body, profile=None, base_url=api, estimate=estimate)
         assert claim.mine
         first, *later = [Task.from_api({"id": task_id, **answer}) for answer in answers]
         self.ledger.created(key, dataclasses_replace(first, replayed=replay))
         for task in later:
-            self.ledger.observe(task, base_url=API)
+            self.ledger.observe(task, base_url=api)
         self.ledger.flush()
         return task_id
 
@@ -216,8 +217,14 @@ def test_a_figure_nothing_is_known_of_is_null_never_zero(
     for figure in ("estimated_low", "estimated_high", "reserved", "charged", "spent"):
         assert total[figure] is None and total[f"{figure}_usd"] is None, figure
     assert total["released"] == 0
-    piped = usage_cli("usage").lines[-1].split("\t")
+    result = usage_cli("usage")
+    piped = result.lines[-1].split("\t")
     assert piped == ["total", "1", "-", "-", "1", "-", "-", "0", "-", "-", "-", "-", "0.00"]
+    assert result.err == (
+        "1 task was last seen unfinished: its charge is known once `seedance wait ID` or "
+        "`seedance status ID` sees it end (`seedance history` lists them)\n"
+    )
+    assert report["unfinished"] == 1
 
 
 def test_a_task_only_seen_here_is_not_counted_and_said_apart(
@@ -240,6 +247,34 @@ def test_a_task_only_seen_here_is_not_counted_and_said_apart(
     )
     (report,) = usage_cli("--json", "usage").json
     assert report["elsewhere"] == 1 and report["total"]["reserved"] == 175.644
+
+
+def test_only_the_api_in_use_counts_an_emulator_rehearsal_is_said_apart(
+    usage_cli: CliRunner, history: History
+) -> None:
+    rehearsal = History(history.ledger.path.parent)
+    rehearsal.count = 100
+    rehearsal.ledger = Ledger(history.ledger.path.parent, clock=lambda: rehearsal.now)
+    for n in range(2):
+        rehearsal.task(
+            DAY2 + n,
+            "seedance-1.5-pro",
+            exact(17.784),
+            {"status": "pending", "usage": {"credits_reserved": 17.784}},
+            api="http://127.0.0.1:8765",
+        )
+    real = usage_cli("usage")
+    assert real.lines[-1].split("\t")[:2] == ["total", "4"]  # as without the rehearsal
+    assert real.err == (
+        "not counted: 2 tasks made against other APIs (http://127.0.0.1:8765); "
+        "seedance --base-url URL usage reports one of them\n"
+    )
+    (report,) = usage_cli("--json", "usage").json
+    assert report["api"] == "https://api.evolink.ai"
+    assert report["other_apis"] == {"http://127.0.0.1:8765": 2}
+    emulated = usage_cli("--base-url", "http://127.0.0.1:8765", "usage")
+    assert emulated.lines[-1].split("\t")[:2] == ["total", "2"]
+    assert "not counted: 4 tasks made against other APIs (https://api.evolink.ai)" in emulated.err
 
 
 def test_an_empty_period_says_so(usage_cli: CliRunner, history: History) -> None:

@@ -5,9 +5,13 @@ built-in table in silence."""
 
 from __future__ import annotations
 
+import gzip
 import json
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +108,18 @@ def test_a_model_only_the_live_rules_price_is_priced_by_them() -> None:
     pricing.use_live(live_pricing.parse(answer))
     found = pricing.estimate(GenerationRequest(PROMPT, model="doubao-seedance-1.0-pro-fast"))
     assert found.known and found.reason == "from the live rules of 1970-01-01"
+    # a live price of almost nothing is no price: unknown, so a budget refuses it
+    component = answer["models"][-1]["components"][0]
+    answer["models"][-1] = {
+        **answer["models"][-1],
+        "components": [
+            {**component, "rate": {"credits": "0"}, "minimum_charge": {"credits": "0.0001"}}
+        ],
+    }
+    pricing.use_live(live_pricing.parse(answer))
+    cheap = pricing.estimate(GenerationRequest(PROMPT, model="doubao-seedance-1.0-pro-fast"))
+    assert not cheap.known
+    assert pricing.Budget(D("0.01")).refusal(cheap) is not None
 
 
 def _with_rule(**changes: Any) -> dict[str, Any]:
@@ -134,6 +150,10 @@ def _deep(depth: int) -> dict[str, Any]:
         {"rate": "0", "minimum_charge": "0"},  # a price of 0 is never shown
         {"rate": "-1.7784"},
         {"rate": "1e400"},
+        {"rate": "1e1000000"},  # abs() of it overflows the decimal context: no crash
+        {"rate": "1e-1000000", "minimum_charge": "0"},
+        {"rate": "0", "minimum_charge": "0.0001"},  # would show as 0.00
+        {"quantity_rule": {"op": "constant", "value": "-1E+999999"}},
         {"rate": "NaN"},
         {"rate": "Infinity"},
         {"rate": True},
@@ -212,6 +232,41 @@ def test_an_absent_or_failing_endpoint_falls_back_in_silence_and_is_not_asked_ag
     assert len(api.requests("pricing")) == 1  # the failure is remembered
 
 
+def _deep_answer(depth: int) -> bytes:
+    answer = served.listing(1000.0, {})
+    text = json.dumps(answer)
+    return text.replace(
+        '"meta": {', '"deep": ' + "[" * depth + "]" * depth + ', "meta": {', 1
+    ).encode()
+
+
+def nested(frames: int, call: Any) -> Any:
+    """``call()`` from ``frames`` stack frames deeper: a cache read deeper in a later run."""
+    return call() if frames == 0 else nested(frames - 1, call)
+
+
+@pytest.mark.parametrize("depth", [70, 900, 995, 100_000])
+def test_an_answer_nested_too_deep_is_never_a_crash_now_or_in_a_later_run(
+    tmp_path: Path, depth: int
+) -> None:
+    body = _deep_answer(depth)
+    first = live_pricing.load(
+        "https://a.example", tmp_path, now=1000.0, fetch=lambda url: (200, body)
+    )
+    later = nested(
+        60,
+        lambda: live_pricing.load(
+            "https://a.example", tmp_path, now=1001.0, fetch=lambda url: (200, body)
+        ),
+    )
+    expired = live_pricing.load(
+        "https://a.example", tmp_path, now=10**6, fetch=lambda url: (404, b"")
+    )
+    assert expired is None
+    # an answer nested beyond reason is not read at all, whatever the depth of the stack
+    assert first is None and later is None
+
+
 def test_the_cache_is_per_api_and_a_file_from_the_future_is_stale(tmp_path: Path) -> None:
     calls: list[str] = []
     answer = json.dumps(served.listing(1000.0, {})).encode()
@@ -245,6 +300,52 @@ def test_the_anonymous_fetch_reads_the_rules_and_cuts_off_a_huge_answer(api: Emu
     assert status == 200 and json.loads(body)["models"]
     with pytest.raises(OSError, match="too large"):
         fetch_anonymously(url, max_bytes=1000, timeout=5)
+    (asked, *_) = api.requests("pricing")
+    assert asked.headers["accept-encoding"] == "identity"
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """Answers a compressed body, or trickles its headers one byte at a time."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/gzip"):
+            body = gzip.compress(json.dumps(served.listing(0, {})).encode())
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for byte in b"X-Slow: " + b"a" * 100:
+            self.wfile.write(bytes([byte]))
+            self.wfile.flush()
+            time.sleep(0.1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hostile() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_compressed_answer_or_trickled_headers_are_no_answer(hostile: str) -> None:
+    from seedance_cli.client import fetch_anonymously
+
+    with pytest.raises(OSError, match="compressed"):
+        fetch_anonymously(hostile + "/gzip", max_bytes=10**6, timeout=5)
+    started = time.monotonic()
+    with pytest.raises(OSError, match="not read"):
+        fetch_anonymously(hostile + "/slow", max_bytes=10**6, timeout=0.5)
+    # the whole request ends by its deadline, headers included (the server would take 10 s)
+    assert time.monotonic() - started < 5
 
 
 def test_live_pricing_is_a_profile_key(cli: CliRunner, api: Emulator) -> None:
@@ -264,3 +365,49 @@ def test_the_emulator_price_factor_is_checked(cli: CliRunner, factor: str) -> No
     result = cli("emulator", "--price-factor", factor)
     assert result.code == 2 and result.out == ""
     assert result.err.startswith("error: --price-factor: must be a number from 0.1 to 10")
+
+
+def test_a_batch_that_the_api_charged_more_than_its_estimate_says_so(
+    cli: CliRunner, api: Emulator
+) -> None:
+    api.service.price_factor = D("1.2")
+    result = cli("batch", "-", input='{"prompt": "a"}\n{"prompt": "b"}\n')
+    assert result.code == 0, result.err
+    assert (
+        "warning: the API reserved 42.68 credits for this run's creates, more than their "
+        "estimate 35.57 credits ($0.52); EvoLink's prices may have changed "
+        "(`seedance models seedance-1.5-pro` shows the rules this version knows; "
+        "`seedance config set live-pricing true` estimates with the API's own)"
+    ) in result.err
+    # with the live rules the estimate spans the rise: nothing to warn of
+    again = cli("batch", "-", input='{"prompt": "c"}\n', env=LIVE)
+    assert again.code == 0 and "warning" not in again.err
+
+
+def test_the_hint_of_a_refused_range_names_what_makes_it_one(cli: CliRunner, api: Emulator) -> None:
+    auto = cli(
+        "generate",
+        PROMPT,
+        "--model",
+        "seedance-2.5-text-to-video",
+        "-d",
+        "auto",
+        "--max-credits",
+        "100",
+    )
+    assert auto.code == 11
+    assert "hint: a range counts at its top: pin what makes it one (a --duration)" in auto.err
+    api.service.price_factor = D("1.2")
+    live = cli("generate", PROMPT, "--max-credits", "20", env=LIVE)
+    assert "hint: the live prices and the built-in ones differ" in live.err
+    video = cli(
+        "batch",
+        "-",
+        "--max-credits",
+        "50",
+        input='{"prompt": "p", "model": "seedance-2.0-reference-to-video", '
+        '"video_urls": ["https://cdn.example.com/v.mp4"]}\n',
+    )
+    assert video.code == 11
+    assert "a manifest cannot give the reference videos' length" in video.err
+    assert "--input-seconds" not in video.err

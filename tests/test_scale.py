@@ -230,7 +230,7 @@ def test_the_emulator_task_list_is_newest_first_paged_and_filtered(
     client: Client, emulator: Emulator, clock: FakeClock
 ) -> None:
     made = []
-    for n in range(3):
+    for _ in range(3):
         made.append(client.create_generation(REQUEST).id)
         clock.advance(1)
     headers = {"Authorization": f"Bearer {TEST_KEY}"}

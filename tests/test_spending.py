@@ -124,6 +124,12 @@ def test_since_takes_a_span_or_a_date(text: str, expected: float) -> None:
     assert parse_since(text, now=T0, tz=UTC) == expected
 
 
+def test_a_date_before_the_epoch_in_any_zone_is_the_whole_history() -> None:
+    tokyo = datetime.timezone(datetime.timedelta(hours=9))
+    assert parse_since("0001-01-01", now=T0, tz=tokyo) == 0.0
+    assert parse_since("1969-12-31", now=T0, tz=tokyo) == 0.0
+
+
 @pytest.mark.parametrize("text", ["0d", "7", "yesterday", "2026-13-01", "2027-01-01", "-3d"])
 def test_since_refuses_anything_else(text: str) -> None:
     with pytest.raises(ValueError, match="--since"):

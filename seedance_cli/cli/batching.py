@@ -233,6 +233,9 @@ def batch(
         if counts.get(k) or k in ("succeeded", "failed", "timed_out")
     )
     rt.out.info(f"batch: {summary}; {spending(run.estimated, budget, run.reserved)}")
+    beyond = reserved_beyond_run(run.estimated, run.reserved, plan.lines)
+    if beyond is not None:
+        rt.out.warn(beyond)
     # Lines still running, or whose polls failed at the deadline or for the outage limit: their
     # tasks may well finish, and the rerun waits on them again.
     if counts.get("timed_out") or any(
@@ -262,18 +265,38 @@ def retry_would_remake(outcome: Outcome) -> bool:
     return retry_worthy(outcome.task.error.code if outcome.task.error is not None else None)
 
 
+def reserved_beyond_run(estimated: Total, reserved: float, lines: Sequence[Line]) -> str | None:
+    """A warning when the API reserved more for this run's creates than their estimates add up
+    to at their top (when every one of them had a known price): prices may have changed."""
+    from ..pricing import credits_text
+    from .flow import prices_changed
+
+    if not estimated.priced or estimated.unpriced or Decimal(str(reserved)) <= estimated.high:
+        return None
+    models = sorted({line.request.model for line in lines})
+    model = models[0] if len(models) == 1 else "MODEL"
+    return (
+        f"the API reserved {credits_text(Decimal(str(reserved)))} credits for this run's "
+        f"creates, more than their estimate {estimated.text()}; " + prices_changed(model)
+    )
+
+
 def spending(estimated: Total, budget: Budget | None, reserved: float) -> str:
     """What the run's creates were estimated to cost (against its budget, if any) and what the
     API reserved for them."""
+    from ..pricing import credits_text
+
     within = f" (budget: {budget.limit_text})" if budget is not None else ""
     lines = f"{estimated.count} line{'s' if estimated.count != 1 else ''}"
+    if estimated.count == 0 and not reserved:
+        return f"this run created nothing{within}"
     if estimated.count == 0:
         said = "this run created nothing"
     elif estimated.priced == 0:
         said = f"the price of the {lines} this run created is unknown"
     else:
         said = f"estimated {estimated.text()} for the {lines} this run created"
-    return f"{said}{within}, {reserved:g} credits reserved by this run"
+    return f"{said}{within}, {credits_text(Decimal(str(reserved)))} credits reserved by this run"
 
 
 def show_dry_run(rt: Runtime, lines: Sequence[Line], budget: Budget | None) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..errors import (
     AlreadyShown,
@@ -84,9 +84,25 @@ def reserved_beyond(task: Task, estimate: Estimate, budget: Budget | None) -> st
     over = f", above {budget.limit_text}" if budget is not None and reserved > budget.limit else ""
     return (
         f"the API reserved {reserved.normalize():f} credits for {task.id}, more than the estimate "
-        f"{estimate.text()}{over}; EvoLink's prices may have changed (seedance models MODEL shows "
-        "the rules this version knows)"
+        f"{estimate.text()}{over}; {prices_changed(estimate.model)}"
     )
+
+
+def prices_changed(model: str) -> str:
+    """What a reservation above the estimate may mean, and what to do about it (reading the live
+    rules, unless they are read already)."""
+    from ..pricing import live_in_use
+
+    said = PRICES_CHANGED.format(model=model)
+    return said.replace(LIVE_ADVICE, "") if live_in_use() else said
+
+
+#: What a reservation above the estimate may mean, and what to do about it.
+LIVE_ADVICE: Final = "; `seedance config set live-pricing true` estimates with the API's own"
+PRICES_CHANGED: Final = (
+    "EvoLink's prices may have changed (`seedance models {model}` shows the rules this version "
+    "knows" + LIVE_ADVICE + ")"
+)
 
 
 def retry_hint(task: Task) -> str | None:

@@ -347,9 +347,24 @@ def generate(
     if rt.use_live_pricing():  # once every input is checked: bad input sends nothing
         estimate = estimate_of(request, input_seconds)
     if dry_run:
-        rt.out.info(f"estimate: {estimate.described()}")
+        prior = None
+        if idempotency_key is not None and not rt.options.sandbox:
+            with rt.session() as session:  # the history alone: no key needed, nothing sent
+                prior = session.prior_task(
+                    idempotency_key,
+                    request,
+                    has_local_images=any(not isinstance(s, str) for s in sources),
+                    base_url=rt.settings.base_url,
+                )
+        if prior is None:
+            rt.out.info(f"estimate: {estimate_text(estimate)}")
+        else:  # as the real run: the key's task comes back, nothing is created or paid
+            rt.out.info(
+                f"idempotency key {idempotency_key} already made task {prior.task_id}: the real "
+                "run would return it, creating nothing and paying nothing"
+            )
         rt.out.show(dry_run_of(rt, request, idempotency_key, sources, estimate))
-        if budget is not None:
+        if budget is not None and prior is None:
             check_budget(budget, estimate, "the real run would send nothing")
         return
     from ..client import new_idempotency_key
@@ -368,7 +383,7 @@ def generate(
         if prior is not None:  # creates nothing, costs nothing: no budget to hold it to
             show_prior(rt, key, prior)
         else:
-            rt.out.info(f"estimate: {estimate.described()}")
+            rt.out.info(f"estimate: {estimate_text(estimate)}")
             if budget is not None:
                 check_budget(budget, estimate)  # before anything is uploaded or sent
             urls, uploaded, files = upload_images(
@@ -442,6 +457,17 @@ def estimate_of(request: GenerationRequest, input_seconds: float | None) -> Esti
         raise UsageError(f"--input-seconds: {exc.reason}") from None
 
 
+def estimate_text(estimate: Estimate) -> str:
+    """The ``estimate:`` line of ``generate``: the estimate and its reason, saying which flag
+    pins the reference videos' length when that is unknown."""
+    from ..pricing import UNKNOWN_INPUT
+
+    text = estimate.described()
+    if "input" in estimate.causes:
+        text = text.replace(UNKNOWN_INPUT, f"{UNKNOWN_INPUT}: give --input-seconds", 1)
+    return text
+
+
 def check_budget(budget: Budget, estimate: Estimate, dry_run: str | None = None) -> None:
     """``OverBudget`` (exit 11) when ``estimate`` does not fit in ``budget``, with what to do
     about it; ``dry_run`` replaces "nothing was sent" in a dry run's message."""
@@ -458,10 +484,20 @@ def check_budget(budget: Budget, estimate: Estimate, dry_run: str | None = None)
     elif estimate.exact:
         hint = f"ask for less (a shorter --duration, a lower --quality), or raise the budget with {raise_it}"
     else:
-        hint = (
-            "a range counts at its top: pin what makes it one (a --duration, --input-seconds), "
-            f"or raise the budget with {raise_it}"
-        )
+        pins = {"auto": "a --duration", "input": "--input-seconds"}
+        pinned = [pins[cause] for cause in estimate.causes if cause in pins]
+        if pinned:
+            hint = (
+                f"a range counts at its top: pin what makes it one ({', '.join(pinned)}), "
+                f"or raise the budget with {raise_it}"
+            )
+        elif "live" in estimate.causes:
+            hint = (
+                "the live prices and the built-in ones differ, and a budget holds to the higher: "
+                f"raise the budget with {raise_it}"
+            )
+        else:
+            hint = f"a range counts at its top: raise the budget with {raise_it}"
     message = refusal.message
     if dry_run is not None:
         message = message.replace("nothing was sent", f"dry run: {dry_run}")

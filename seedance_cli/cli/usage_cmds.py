@@ -36,9 +36,10 @@ def usage(
     On a terminal: a table and a bar chart of the spend per day. Piped: one tab-separated line
     per group, then a `total` line: key, tasks, estimated_low, estimated_high, unpriced,
     reserved, charged, released, then the same five figures in USD (`-` where unknown).
-    --json prints one object with the groups and the total. Tasks this history only saw
-    (status or wait of an id made elsewhere) are not counted: the history that made them counts
-    them.
+    --json prints one object with the groups and the total. Only the tasks made against the API
+    in use count (--base-url, SEEDANCE_BASE_URL or the profile's: an emulator rehearsal is not
+    spend); tasks this history only saw (status or wait of an id made elsewhere) are not counted:
+    the history that made them counts them.
     """
     from ..spending import GROUPINGS, parse_since, summarize
     from ..views import UsageReport
@@ -57,9 +58,12 @@ def usage(
     with rt.session() as session:
         entries = session.history()
         path = session.ledger.path
+    from ..models import api_origin
+
+    api = api_origin(rt.settings.base_url)
     report = UsageReport(
-        summarize(entries, by=grouping, since=start),
-        summarize(entries, by="day", since=start),
+        summarize(entries, by=grouping, since=start, api=api),
+        summarize(entries, by="day", since=start, api=api),
         path,
     )
     rt.out.show(report)
