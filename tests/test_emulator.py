@@ -461,6 +461,7 @@ def test_control_endpoints_steer_a_running_emulator(emulator: Emulator) -> None:
             "idempotency_key": None,
             "authorization": True,
             "user_agent": seen[0]["user_agent"],
+            "at": emulator.service.clock(),  # when it arrived, by the emulator's clock
         }
     ]
     bad = httpx.post(f"{base}/faults", json={"faults": ["nope"]})
