@@ -59,7 +59,7 @@ from .models import AUTO_DURATION, GenerationRequest, Task, api_origin, retry_wo
 from .pricing import Budget, Estimate, Total
 from .pricing import estimate as estimate_of
 from .session import Destination, Session, no_result, request_differs
-from .waiting import DEFAULT_MAX_OUTAGE, Poller, fetch_all
+from .waiting import COALESCE, DEFAULT_MAX_OUTAGE, Poller, fetch_all
 
 #: A JSONL line's fields: the request's own names (``model_params`` an object holding
 #: ``web_search``), plus ``name``.
@@ -905,6 +905,8 @@ class BatchRun:
 
     def _poll_due(self, pool: _DaemonPool, downloads: dict[int, Future[list[Path]]]) -> None:
         """Poll each task that is due once; finish the lines of those that end."""
+        many = len(self._poller) > 1 and self.session.many_per_request
+        self._poller.coalesce = COALESCE if many else 0.0
         sent = self.clock()
         due = self._poller.due()
         for task_id, result in fetch_all(self.session, due, deadline=self._deadline).items():

@@ -509,6 +509,12 @@ class Client:
                 raise BadResponse(f"asked for {task_id}, the answer is about another task")
             return task
 
+    @property
+    def many_per_request(self) -> bool:
+        """Whether ``get_tasks`` may still fetch many tasks per request from this API (it has
+        not answered ``POST /v1/tasks/batch`` with 404, 405 or 501 in this process)."""
+        return self.base_url not in batch_unavailable
+
     def get_tasks(
         self, task_ids: Sequence[str], *, deadline: float | None = None
     ) -> dict[str, Task | SeedanceError]:

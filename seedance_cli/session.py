@@ -283,6 +283,11 @@ class Session:
         self.ledger.observe(task, base_url=self.client.base_url)
         return task
 
+    @property
+    def many_per_request(self) -> bool:
+        """``Client.many_per_request``."""
+        return self.client.many_per_request
+
     def get_tasks(
         self, task_ids: Sequence[str], *, deadline: float | None = None
     ) -> dict[str, Task | SeedanceError]:

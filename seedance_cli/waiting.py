@@ -40,6 +40,9 @@ POLL_FLOOR: Final = 1.0
 MAX_ESTIMATE_WAIT: Final = 600.0
 #: A task's ``created`` further back than this is not used to judge its progress rate.
 MAX_AGE: Final = 86_400.0
+#: Where many tasks go in one request, how long a due poll may wait for others falling due: at most
+#: this late, never early, and a request carries all of them.
+COALESCE: Final = 0.5
 
 UpdateCallback = Callable[[Task], None]
 ErrorCallback = Callable[[SeedanceError], None]
@@ -50,6 +53,12 @@ Outcome = Task | SeedanceError
 
 class TaskSource(Protocol):
     def get_task(self, task_id: str, *, deadline: float | None = None) -> Task: ...
+
+
+def many_per_request(source: TaskSource) -> bool:
+    """Whether ``source`` fetches many tasks in one request (and, for a client, still may)."""
+    many = getattr(source, "many_per_request", None)
+    return bool(many) if many is not None else hasattr(source, "get_tasks")
 
 
 def fetch_all(
@@ -136,6 +145,9 @@ class Poller:
         #: Polls sent, and tasks that ended, over the poller's life (for the benchmarks).
         self.polls = 0
         self.ended = 0
+        #: How long a due poll waits for others to fall due (``COALESCE`` where the source fetches
+        #: many tasks per request; 0: each is polled the moment it is due).
+        self.coalesce = 0.0
 
     def __len__(self) -> int:
         return len(self._followed)
@@ -160,9 +172,28 @@ class Poller:
         return self._followed[task_id].last
 
     def due(self, now: float | None = None) -> list[str]:
-        """The tasks to poll at ``now``, in the order they were added."""
+        """The tasks to poll at ``now``, in the order they were added. With ``coalesce``, none
+        until every task falling due within ``coalesce`` of the first is due too (or the
+        deadline came): then all of them, in one request. A poll is never early, and late only
+        by as long as the group takes to gather."""
         now = self.clock() if now is None else now
-        return [f.task_id for f in self._followed.values() if f.next_poll <= now]
+        ready = [f for f in self._followed.values() if f.next_poll <= now]
+        if not ready:
+            return []
+        group = self._group_end()
+        if group is not None and group > now and not self.expired(now):
+            return []
+        return [f.task_id for f in ready]
+
+    def _group_end(self) -> float | None:
+        """With ``coalesce``: when the first poll due and those falling due within ``coalesce``
+        of it are all due (the last of them); ``None`` without."""
+        if self.coalesce <= 0 or not self._followed:
+            return None
+        first = min(f.next_poll for f in self._followed.values())
+        return max(
+            f.next_poll for f in self._followed.values() if f.next_poll <= first + self.coalesce
+        )
 
     def schedule(self, followed: Followed, now: float) -> float:
         """When to poll ``followed`` next, decided ``now``: the one place the cadence is set.
@@ -269,8 +300,11 @@ class Poller:
         return None
 
     def wake(self) -> float | None:
-        """When the next poll is due (the deadline at the latest); ``None`` when nothing is
-        followed."""
+        """When the next poll is due (with ``coalesce``, when its group is; the deadline at the
+        latest); ``None`` when nothing is followed."""
+        group = self._group_end()
+        if group is not None:
+            return self._cap(group)
         return min((f.next_poll for f in self._followed.values()), default=None)
 
     def expired(self, now: float | None = None) -> bool:
@@ -357,6 +391,7 @@ def follow(
         poller.add(task_id)
     outcomes: dict[str, Outcome] = {}
     while poller:
+        poller.coalesce = COALESCE if len(poller) > 1 and many_per_request(source) else 0.0
         sent = clock()
         for task_id, result in fetch_all(source, poller.due(), deadline=poller.deadline).items():
             if isinstance(result, Task):

@@ -16,7 +16,7 @@ from seedance_cli import client as client_module
 from seedance_cli.emulator import Emulator, FakeClock
 from seedance_cli.errors import AuthenticationError, NotFoundError, ServerError
 from seedance_cli.models import Task
-from seedance_cli.waiting import MAX_ESTIMATE_WAIT, Poller, wait_for_tasks
+from seedance_cli.waiting import COALESCE, MAX_ESTIMATE_WAIT, Poller, wait_for_tasks
 
 from .clirunner import CliRunner
 from .conftest import TEST_KEY, MakeClient
@@ -24,6 +24,7 @@ from .conftest import TEST_KEY, MakeClient
 PROMPT = "A cat playing piano"
 REQUEST = GenerationRequest(PROMPT)
 A, B = "task-unified-1767225600-aaaaaaaa", "task-unified-1767225600-bbbbbbbb"
+C = "task-unified-1767225600-cccccccc"
 MISSING = "task-unified-1761313744-zzzzzzzz"
 
 
@@ -101,6 +102,25 @@ def test_an_overdue_task_is_polled_sooner_as_it_gets_later_never_faster_than_the
     clock.sleep(3)  # 10 s overdue: 5 s, the interval; never more
     assert poller.record(A, task(A, "pending", created=created)) is None
     assert poller.wake() == t + 25
+
+
+def test_polls_falling_due_together_wait_for_each_other_half_a_second_never_early(
+    clock: FakeClock,
+) -> None:
+    poller = Poller(interval=5, timeout=20, clock=clock.monotonic, wall_clock=clock.time)
+    poller.coalesce = COALESCE
+    t = clock.monotonic()
+    created = int(clock.time())
+    for task_id, seconds in ((A, 10), (B, 10.3), (C, 10.8)):
+        poller.add(
+            task_id,
+            task=task(task_id, "pending", created=created, task_info={"estimated_time": seconds}),
+        )
+    # A waits for B, due 0.3 s later (within half a second), not for C, due 0.8 s later
+    assert poller.due(t + 10) == [] and poller.wake() == t + 10.3
+    assert poller.due(t + 10.3) == [A, B]  # C is not due yet: it is never polled early
+    poller.coalesce = 0.0
+    assert poller.due(t + 10) == [A]
 
 
 def test_a_short_interval_lowers_the_floor_too(clock: FakeClock) -> None:

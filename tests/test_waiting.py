@@ -30,6 +30,7 @@ from seedance_cli.errors import (
     UnreachableAtDeadline,
 )
 from seedance_cli.waiting import (
+    COALESCE,
     DEFAULT_POLL_INTERVAL,
     MAX_POLL_INTERVAL,
     MIN_POLL_INTERVAL,
@@ -250,7 +251,9 @@ def test_several_tasks_share_one_deadline_and_each_gets_its_outcome(
     assert emulator.requests("batch")
     last = {task_id: at for at, task_id in asked}
     start = emulator.requests("create")[0].at
-    assert last[failed] - start <= 31  # it fails midway (30 s): seen within a second
+    # it fails midway (30 s), which nothing predicts: seen within an interval (and the half
+    # second a poll waits for others falling due, to go in one request)
+    assert 30 <= last[failed] - start <= 30 + 5 + COALESCE
     assert last[hung] - start == 90  # every task gets its last poll at the deadline
     assert last[done] - start <= 61
 

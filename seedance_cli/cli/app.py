@@ -111,7 +111,8 @@ IntervalOpt = Annotated[
     float | None,
     typer.Option(
         metavar="SECONDS",
-        help="Poll every SECONDS (default 5, at most 3600; env SEEDANCE_POLL_INTERVAL).",
+        help="At most SECONDS between polls of a running task (default 5, at most 3600; env "
+        "SEEDANCE_POLL_INTERVAL); the API's estimated_time decides the first.",
     ),
 ]
 
