@@ -354,15 +354,10 @@ def parse(answer: object) -> LiveTable:
 
 
 def _epoch(text: object) -> float | None:
-    if not isinstance(text, str) or len(text) > 40:
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return when.timestamp()
+    """An ISO 8601 time of the answer as Unix seconds (``ledger.epoch``: absurd ones ``None``)."""
+    from .ledger import epoch
+
+    return epoch(text) if isinstance(text, str) and len(text) <= 40 else None
 
 
 def fresh_until(answer: Mapping[str, Any], fetched_at: float) -> float:

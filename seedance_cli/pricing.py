@@ -42,12 +42,13 @@ import math
 import threading
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .errors import OverBudget, ValidationError
 
 if TYPE_CHECKING:
     from .catalogue import ModelSpec
+    from .live_pricing import LiveTable
     from .models import GenerationRequest
 
 #: EvoLink's unit: 68 credits are 1 USD.
@@ -508,39 +509,10 @@ def _span(ends: list[Decimal]) -> str:
     return f"{low} credits" if low == high else f"{low}-{high} credits"
 
 
-class LiveRules(Protocol):
-    """Pricing rules read from the API's live endpoint (``live_pricing.LiveTable``)."""
-
-    @property
-    def updated(self) -> str:
-        """When the API says the rules were last updated, as it wrote it (for messages)."""
-        ...
-
-    def rule(self, model_id: str) -> LiveRule | None:
-        """The live rule of a model; ``None`` when the API published none usable."""
-        ...
-
-
-class LiveRule(Protocol):
-    def ends(
-        self,
-        *,
-        duration: int | None,
-        quality: str,
-        outputs: tuple[Decimal, Decimal],
-        inputs: tuple[Decimal, Decimal] | None,
-        audio: bool,
-        content_filter: bool,
-    ) -> list[Decimal] | None:
-        """The credits at each end of an estimate (the output and input lengths of each end),
-        ``None`` when the rule cannot price this request."""
-        ...
-
-
 class _InUse:
     """The live rules in use (``use_live``); ``None``: the built-in table alone."""
 
-    live: LiveRules | None = None
+    live: LiveTable | None = None
 
 
 def live_in_use() -> bool:
@@ -548,7 +520,7 @@ def live_in_use() -> bool:
     return _InUse.live is not None
 
 
-def use_live(rules: LiveRules | None) -> None:
+def use_live(rules: LiveTable | None) -> None:
     """Estimate with ``rules`` as well as the built-in table from now on (``None``: the built-in
     table alone). Where both price a request and disagree, an estimate spans both, so a budget
     counts the higher: a lower live price never lets more through than the published rules, and a
