@@ -308,11 +308,13 @@ class Session:
         on_update: UpdateCallback | None = None,
         on_error: ErrorCallback | None = None,
         max_outage: float = DEFAULT_MAX_OUTAGE,
+        known: Sequence[Task] = (),
     ) -> Waited:
         """Poll every task until each has an outcome, with the one engine of ``waiting``
         (``wait_for_tasks`` says the rules), recording every task seen. ``on_update`` and
         ``on_error`` are for display only. The deadline it kept comes back with the outcomes,
-        for the downloads that follow to end by it too."""
+        for the downloads that follow to end by it too. ``known``: tasks as their create just
+        answered (``waiting.follow``)."""
         poller = Poller(
             interval=interval,
             timeout=timeout,
@@ -324,6 +326,7 @@ class Session:
             self,
             poller,
             task_ids,
+            known=known,
             on_update=on_update,
             on_error=on_error,
             sleep=self.sleep,

@@ -378,6 +378,7 @@ def follow(
     poller: Poller,
     task_ids: Sequence[str],
     *,
+    known: Sequence[Task] = (),
     on_update: UpdateCallback | None = None,
     on_error: ErrorCallback | None = None,
     sleep: Callable[[float], None] = time.sleep,
@@ -385,10 +386,13 @@ def follow(
 ) -> dict[str, Outcome]:
     """The loop of ``wait_for_tasks`` on a ``poller`` the caller made (and whose ``deadline`` it
     may use for what comes after, such as downloads): poll what is due, record, sleep until the
-    next poll, close at the deadline. Outcomes in the order of ``task_ids``."""
+    next poll, close at the deadline. Outcomes in the order of ``task_ids``. ``known``: tasks as
+    their create just answered, not asked about again before their estimate says they end."""
     order = list(dict.fromkeys(task_ids))
+    seen = {task.id: task for task in known}
     for task_id in order:
-        poller.add(task_id)
+        # a task known as its create just answered is first polled when its estimate says
+        poller.add(task_id, task=seen.get(task_id))
     outcomes: dict[str, Outcome] = {}
     while poller:
         poller.coalesce = COALESCE if len(poller) > 1 and many_per_request(source) else 0.0

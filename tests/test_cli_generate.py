@@ -109,6 +109,7 @@ def test_with_wait_stdout_is_the_result_url(
     assert url.startswith(f"{api.url}/results/{task_id}.mp4?")
     assert "completed 100%" in result.err
     assert clock.sleeps == [60.0]  # the create said estimated_time 60: polled when it ends
+    assert len(api.requests("query")) == 1  # and not asked about before: the create answered
 
 
 def test_wait_json_prints_the_final_task(cli: CliRunner, api: Emulator) -> None:

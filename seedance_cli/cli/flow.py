@@ -130,9 +130,11 @@ def finish_wait(
     interval: float,
     destination: Destination | None = None,
     force: bool = False,
+    known: Sequence[Task] = (),
 ) -> None:
     """Wait for every task under one deadline, show (or save) each outcome, end with the most
-    serious error."""
+    serious error. ``known``: tasks as their create just answered: shown at once, and not asked
+    about again before their estimate says they end."""
     failures: list[SeedanceError] = []
     output_flags = [] if destination is None else ["-o", destination.option()]
 
@@ -141,12 +143,15 @@ def finish_wait(
 
     try:
         with rt.out.progress(task_ids, rt.env.wall_clock) as display:
+            for task in known:
+                display.update(task)
             waited = session.wait(
                 task_ids,
                 timeout=timeout,
                 interval=interval,
                 on_update=display.update,
                 on_error=on_error,
+                known=known,
             )
     except KeyboardInterrupt:
         raise Interrupted(

@@ -437,6 +437,7 @@ def generate(
             interval=rt.poll_interval(interval),
             destination=destination,
             force=force,
+            known=[shown] if shown is not None else [],
         )
 
 
