@@ -36,7 +36,7 @@ _seedance() {
     done
     case "$prev" in
         --aspect-ratio|-a) _seedance_values 'values:16:9 9:16 1:1 4:3 3:4 21:9 adaptive keep_ratio'; return ;;
-        --audio-url|--base-url|--callback-url|--credits|--estimated-time|--fault|--idempotency-key|--input-seconds|--interval|--limit|--max-credits|--max-files|--port|--price-factor|--require-key|--result-size|--retire|--search|--shard|--since|--task-seconds|--timeout|--video) _seedance_values 'none'; return ;;
+        --audio-url|--base-url|--callback-url|--credits|--estimated-time|--fault|--idempotency-key|--input-seconds|--interval|--limit|--max-credits|--max-files|--port|--price-factor|--require-key|--result-size|--retire|--search|--settle|--shard|--since|--task-seconds|--timeout|--video) _seedance_values 'none'; return ;;
         --by) _seedance_values 'values:day model'; return ;;
         --concurrency) _seedance_values 'values:1 2 4 8 16'; return ;;
         --duration|-d) _seedance_values 'values:2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 auto'; return ;;
@@ -59,7 +59,7 @@ _seedance() {
         'download') _seedance_offer 'completed-task-ids' "--force --missing --output -o" ;;
         'emulator') _seedance_offer 'none' "--batch-endpoint --billing --credits --estimated-time --fault --files-errors-200 --idempotency-replay --legacy-error-codes --list-endpoint --max-files --models-endpoint --no-batch-endpoint --no-billing --no-files-errors-200 --no-idempotency-replay --no-legacy-error-codes --no-list-endpoint --no-models-endpoint --no-pricing-endpoint --no-second-origin --port --price-factor --pricing-endpoint --quiet --require-key --result-size --retire --second-origin --task-seconds -q" ;;
         'generate') _seedance_offer 'none' "--allow-unknown-price --aspect-ratio --audio --audio-url --callback-url --content-filter --dry-run --duration --force --idempotency-key --image --input-seconds --interval --max-credits --model --no-audio --no-content-filter --output --output-format --quality --timeout --video --wait --web-search -a -d -i -o -w" ;;
-        'history') _seedance_offer 'none' "--limit --search --status --sync" ;;
+        'history') _seedance_offer 'none' "--limit --search --settle --status --sync" ;;
         'models') _seedance_offer 'none' "--available" ;;
         'status') _seedance_offer 'task-ids' "" ;;
         'upload') _seedance_offer 'files' "" ;;

@@ -55,7 +55,7 @@ complete -c seedance -n '__seedance_is "batch"' -l dry-run -d 'Check every line 
 complete -c seedance -n '__seedance_is "batch"' -l max-credits -x -d 'Create no line that would take this run\'s estimated spend above N credits (exit 11; default: the profile\'s max-credits).'
 complete -c seedance -n '__seedance_is "batch"' -l allow-unknown-price -d 'Under a budget, create lines whose price is unknown too (else over_budget).'
 complete -c seedance -n '__seedance_is "batch"' -l retry-failed -d 'Make a new task for lines whose task (made by an earlier run) failed with a code worth a retry, or that the API no longer knows; once per run, paid again.'
-complete -c seedance -n '__seedance_is "batch"' -l shard -x -d 'Take only entries i with (i - 1) % N == K - 1 (1-based), for N machines to split one manifest; every shard checks the whole manifest.'
+complete -c seedance -n '__seedance_is "batch"' -l shard -x -d 'Take every N-th entry from the K-th (1-based), so that N machines split one manifest without overlap; each still checks all of it.'
 complete -c seedance -n '__seedance_is "batch"' -F
 complete -c seedance -n '__seedance_is "config get"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir model max-credits live-pricing'
 complete -c seedance -n '__seedance_is "config set"' -a 'api-key base-url files-url duration quality aspect-ratio audio output-dir model max-credits live-pricing'
@@ -127,6 +127,7 @@ complete -c seedance -n '__seedance_is "generate"' -l input-seconds -x -d 'Total
 complete -c seedance -n '__seedance_is "history"' -l limit -x -d 'At most N tasks.'
 complete -c seedance -n '__seedance_is "history"' -l status -x -a 'pending processing completed failed cancelled creating outcome_unknown' -d 'Only tasks in this status: pending, processing, completed, failed, cancelled, creating, outcome_unknown.'
 complete -c seedance -n '__seedance_is "history"' -l search -x -d 'Only tasks whose prompt or id holds TEXT.'
+complete -c seedance -n '__seedance_is "history"' -l settle -x -d 'Record what you found of an outcome-unknown create: the task it made (checked with the API), or none (the next run creates it again, paid).'
 complete -c seedance -n '__seedance_is "history"' -l sync -d 'First bring the API\'s recent tasks in (where it lists them) and show, for each outcome-unknown create, the remote tasks that could be it.'
 complete -c seedance -n '__seedance_is "models"' -l available -d 'Ask the API which models this key may use (needs the key; costs nothing).'
 complete -c seedance -n '__seedance_is "status"' -a '(seedance _complete task-ids 2>/dev/null)'

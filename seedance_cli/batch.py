@@ -32,6 +32,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
@@ -607,7 +608,8 @@ class BatchRun:
         self.sleep = session.sleep
         self.clock = session.clock
         self.outcomes: dict[int, Outcome] = {}
-        self.reserved = 0.0
+        #: What the API reserved for this run's creates, added up exactly (floats drift).
+        self.reserved = Decimal(0)
         self._interval = interval
         self._poller = self._new_poller()  # checks interval and timeout now; remade by run()
         #: The poll cadence, within the engine's bounds (never a busy loop of polls); held
@@ -656,13 +658,17 @@ class BatchRun:
                 and entry.task_id is not None
                 and entry.status == "failed"
                 and not entry.files
-                and self._retry(line, entry.task_id, entry.error_code, attempt)
             ):
-                pending.append(line)
-                continue
+                if self._retry(line, entry.task_id, entry.error_code, attempt):
+                    pending.append(line)
+                    continue
+                told = True  # said why not: not asked again when its poll says it failed
+            else:
+                told = False
             resumed = self._resume(line, entry)
             if isinstance(resumed, _Active):
-                self._earlier[resumed.task_id] = attempt
+                if not told:
+                    self._earlier[resumed.task_id] = attempt
                 self._follow(resumed)
             elif isinstance(resumed, _Held):
                 held.append(resumed)
@@ -787,7 +793,12 @@ class BatchRun:
         """Whether the line gets a new attempt for its failed (or gone) task: only for a code
         API.md says is worth a later retry; else it stays failed, saying why."""
         if code != GONE and not retry_worthy(code):
-            self.on_event(line, f"{task_id} failed with {code}: not retried (change the request)")
+            self.on_event(
+                line,
+                f"{task_id} failed with {code}: not retried, as the same request would fail "
+                "again (a changed line is a new manifest: put it in a manifest of its own, or "
+                "every line is made again)",
+            )
             return False
         self._attempts[line.number] = attempt + 1
         why = "is no longer known to the API" if code == GONE else f"failed ({code or 'no code'})"
@@ -865,7 +876,7 @@ class BatchRun:
             self.on_event(line, f"{task.id}: the original task, no new charge")
             return _Active(line, task.id, task)
         self.estimated.add(cost)
-        self.reserved += task.credits_reserved or 0.0
+        self.reserved += Decimal(str(task.credits_reserved or 0))
         self.on_event(line, f"created {task.id}")
         return _Active(line, task.id, task)
 

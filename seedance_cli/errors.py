@@ -461,8 +461,9 @@ class OutcomeUnknown(SeedanceError):
     def __init__(self, idempotency_key: str, cause: str) -> None:
         super().__init__(
             f"the create may have reached the server ({cause}); it was not resent",
-            hint=f"idempotency key {idempotency_key}: look for the task in your EvoLink dashboard "
-            "before creating again; if none was made, run again with a new --idempotency-key",
+            hint=f"idempotency key {idempotency_key}: `seedance history --sync` names the tasks "
+            "that could be it (or look in your EvoLink dashboard); record what you find with "
+            f"`seedance history --settle {idempotency_key}=TASK_ID` (or =none if it made none)",
         )
         self.idempotency_key = idempotency_key
         self.cause = cause

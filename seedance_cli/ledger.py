@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Final, ParamSpec, TypeVar
 
 from . import owner as owners
-from .errors import HistoryUnavailable
+from .errors import HistoryUnavailable, UsageError
 from .models import MAX_CREDITS, Task, epoch_seconds
 
 FILE_NAME: Final = "history.sqlite3"
@@ -594,6 +594,55 @@ class Ledger:
                 "AND task_id IS NULL",
                 (UNKNOWN, cause, self.clock(), idempotency_key),
             )
+
+    def settle(self, idempotency_key: str, task_id: str | None) -> str:
+        """The user's word on an outcome-unknown create: it made ``task_id`` (the row takes it,
+        a sighting of that task merging in), or made none (``None``: the row is forgotten, so the
+        next run creates it again). Raises ``UsageError`` when the key holds no outcome-unknown
+        row or the task is another create's; ``HistoryUnavailable`` when it cannot be written.
+        Returns what was recorded, for the user to read."""
+        if self.disabled:
+            raise HistoryUnavailable(f"the task history ({self.path}) cannot be written")
+        try:
+            return self._settle(idempotency_key, task_id)
+        except (sqlite3.Error, OSError) as exc:
+            raise HistoryUnavailable(
+                f"the task history ({self.path}) cannot be written: {exc}"
+            ) from None
+
+    def _settle(self, idempotency_key: str, task_id: str | None) -> str:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT state FROM tasks WHERE idempotency_key = ? AND task_id IS NULL",
+                (idempotency_key,),
+            ).fetchone()
+            if row is None or row[0] != UNKNOWN:
+                raise UsageError(
+                    f"--settle: idempotency key {idempotency_key} holds no outcome-unknown create",
+                    hint="`seedance history --status outcome_unknown` lists them",
+                )
+            if task_id is None:
+                conn.execute(
+                    "DELETE FROM tasks WHERE idempotency_key = ? AND task_id IS NULL",
+                    (idempotency_key,),
+                )
+                return f"key {idempotency_key} made no task: forgotten, the next run creates it"
+            holder = conn.execute(
+                "SELECT idempotency_key FROM tasks WHERE task_id = ? AND state != ?",
+                (task_id, OBSERVED),
+            ).fetchone()
+            if holder is not None:
+                raise UsageError(
+                    f"--settle: task {task_id} is already another create's "
+                    f"({holder[0] or 'no key'}); nothing was changed"
+                )
+            conn.execute("DELETE FROM tasks WHERE task_id = ? AND state = ?", (task_id, OBSERVED))
+            conn.execute(
+                "UPDATE tasks SET task_id = ?, state = ?, note = ?, updated_at = ? "
+                "WHERE idempotency_key = ? AND task_id IS NULL",
+                (task_id, CREATED, "settled by the user", self.clock(), idempotency_key),
+            )
+        return f"key {idempotency_key} made task {task_id}: recorded"
 
     @_kept
     def not_created(self, idempotency_key: str) -> None:

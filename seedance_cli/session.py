@@ -637,6 +637,14 @@ class Session:
             candidates[entry.idempotency_key] = (entry, matches)
         return Synced(True, len(remote), new, candidates)
 
+    def settle(self, idempotency_key: str, task_id: str | None) -> str:
+        """``history --settle``: the user's word on an outcome-unknown create. A task id is
+        first asked about (it must exist for this key: ``NotFoundError`` otherwise) and recorded
+        as seen; ``None`` forgets the row (``Ledger.settle``)."""
+        if task_id is not None:
+            self.get_task(task_id)  # it exists, and the history sees it
+        return self.ledger.settle(idempotency_key, task_id)
+
     def require_history(self, why: str) -> None:
         """``ConfigError`` (exit 3) when the history cannot be read, saying ``why`` it is needed;
         nothing when none is kept (``--sandbox``)."""

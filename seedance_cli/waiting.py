@@ -36,8 +36,8 @@ MAX_TIMEOUT: Final = 1e9
 #: a prediction says.
 POLL_FLOOR: Final = 1.0
 #: The longest wait for a task's ``estimated_time`` before its first poll (API.md: tasks take 2-5
-#: minutes; a server saying a day is not believed).
-MAX_ESTIMATE_WAIT: Final = 600.0
+#: minutes; a longer estimate is checked on then, by the task's progress).
+MAX_ESTIMATE_WAIT: Final = 300.0
 #: A task's ``created`` further back than this is not used to judge its progress rate.
 MAX_AGE: Final = 86_400.0
 #: Where many tasks go in one request, how long a due poll may wait for others falling due: at most

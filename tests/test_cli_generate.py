@@ -414,8 +414,9 @@ def test_a_key_whose_create_never_answered_is_never_resent(cli: CliRunner, api: 
     assert error["error"]["code"] == "outcome_unknown"
     assert "is still sending it" in error["error"]["message"]
     assert error["error"]["hint"] == (
-        "idempotency key ci-47: look for the task in your EvoLink dashboard before creating "
-        "again; if none was made, run again with a new --idempotency-key"
+        "idempotency key ci-47: `seedance history --sync` names the tasks that could be it (or "
+        "look in your EvoLink dashboard); record what you find with `seedance history --settle "
+        "ci-47=TASK_ID` (or =none if it made none)"
     )
     assert len(api.requests("create")) == 1
 

@@ -283,7 +283,9 @@ def test_shards_split_a_manifest_without_overlap_and_keep_each_lines_key(
         result = cli("batch", "m.jsonl", "--shard", f"{k}/3")
         assert result.code == 0, result.err
         taken[k] = [int(line.split("\t")[0]) for line in result.lines]
-        assert f"shard {k}/3: {len(taken[k])} of 7 lines" in result.err
+        assert f"shard {k}/3: {len(taken[k])} of the manifest's 7 entries (all 7 checked)" in (
+            result.err
+        )
     assert taken == {1: [1, 4, 7], 2: [2, 5], 3: [3, 6]}
     creates = api.requests("create")
     assert sorted(json.loads(r.body)["prompt"] for r in creates) == [
@@ -296,6 +298,18 @@ def test_shards_split_a_manifest_without_overlap_and_keep_each_lines_key(
     assert whole.err.count("created by an earlier run") == 7
     suffixes = {prompt: key.rsplit("-", 1)[-1] for prompt, key in keys.items() if key}
     assert suffixes == {f"shard {n}": str(n) for n in range(1, 8)}
+
+
+def test_a_shard_beyond_the_entries_takes_none_and_says_so(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    (here / "m.jsonl").write_text(SEVEN)
+    result = cli("batch", "m.jsonl", "--shard", "8/9")
+    assert result.code == 0 and result.out == ""
+    assert "warning: shard 8/9: 0 of the manifest's 7 entries (all 7 checked): this shard" in (
+        result.err
+    )
+    assert api.requests("create") == []
 
 
 def test_every_shard_checks_the_whole_manifest(cli: CliRunner, api: Emulator, here: Path) -> None:
@@ -339,8 +353,9 @@ def test_retry_failed_makes_a_new_task_for_lines_worth_it_once_and_never_twice(
     first = cli("batch", "m.jsonl", "--concurrency", "1")
     assert first.code == 8
     assert (
-        "1 line failed with a code worth a retry, or lost its task: seedance batch m.jsonl "
-        "--concurrency 1 --retry-failed makes them again (each paid again)"
+        "line 1 may succeed as a new task (a failure worth a retry, or a task the API no longer "
+        "knows): seedance batch m.jsonl --concurrency 1 --retry-failed makes it again, each paid "
+        "again"
     ) in first.err
     assert cli("batch", "m.jsonl", "--concurrency", "1").code == 8  # a plain rerun never does
     assert len(keys_made(api)) == 3
@@ -362,7 +377,7 @@ def test_a_code_not_worth_a_retry_is_never_retried(
     assert cli("batch", "m.jsonl", "--concurrency", "1").code == 8
     again = cli("batch", "m.jsonl", "--concurrency", "1", "--retry-failed")
     assert again.code == 8 and len(keys_made(api)) == 3
-    assert "failed with content_policy_violation: not retried (change the request)" in again.err
+    assert again.err.count("failed with content_policy_violation: not retried") == 1
 
 
 def test_a_task_this_run_made_that_fails_is_not_retried_in_the_same_run(
@@ -386,7 +401,7 @@ def test_a_line_whose_task_the_api_forgot_says_what_to_do_and_can_be_made_again(
     assert f"hint: the API no longer knows task {forgotten} (task records expire); a rerun " in (
         gone.err
     )
-    assert "--retry-failed makes them again" in gone.err
+    assert "--retry-failed makes it again" in gone.err
     made = cli("batch", "m.jsonl", "--retry-failed")
     assert made.code == 0, made.err
     assert f"{forgotten} is no longer known to the API: retrying as attempt 1" in made.err
@@ -435,3 +450,47 @@ def test_history_sync_without_a_task_list_says_so_and_changes_nothing(
         result.err
     )
     assert len(result.lines) == 1
+
+
+def test_settle_records_what_the_user_found_and_the_batch_line_moves_on(
+    cli: CliRunner, api: Emulator, here: Path
+) -> None:
+    (here / "m.jsonl").write_text(THREE)
+    api.add_fault("create:drop")  # line 1's create is made, its answer lost
+    first = cli("batch", "m.jsonl", "--concurrency", "1")
+    assert first.code == 10
+    key = keys_made(api)[0]
+    assert f"seedance history --settle {key}=TASK_ID" in first.err
+    assert cli("batch", "m.jsonl", "--concurrency", "1").code == 10  # stuck until settled
+    made = [t.id for t in api.service.tasks.values() if t.body["prompt"] == "retry 1"]
+    (task_id,) = made
+    settled = cli("history", "--settle", f"{key}={task_id}")
+    assert settled.code == 0, settled.err
+    assert f"settled: key {key} made task {task_id}: recorded" in settled.err
+    again = cli("batch", "m.jsonl", "--concurrency", "1")
+    assert again.code == 0, again.err
+    assert f"line 1: created by an earlier run: {task_id}" in again.err
+    assert len(keys_made(api)) == 3  # the lost one and lines 2 and 3, each made once: no more
+
+
+def test_settle_none_lets_the_next_run_create_it_and_refuses_what_it_cannot_be(
+    cli: CliRunner, api: Emulator
+) -> None:
+    api.add_fault("create:drop")
+    assert cli("generate", PROMPT, "--idempotency-key", "k-1").code == 10
+    other = cli("generate", PROMPT, "--idempotency-key", "k-2").out.strip()
+    bad = {
+        "k-1": "expected KEY=TASK_ID or KEY=none",
+        "k-9=none": "holds no outcome-unknown create",
+        f"k-1={other}": f"task {other} is already another create's (k-2)",
+    }
+    for value, message in bad.items():
+        refused = cli("history", "--settle", value)
+        assert refused.code == 2 and message in refused.err, (value, refused.err)
+    missing = cli("history", "--settle", f"k-1={MISSING}")
+    assert missing.code == 6  # asked about first: no such task
+    forgotten = cli("history", "--settle", "k-1=none")
+    assert forgotten.code == 0
+    assert "key k-1 made no task: forgotten, the next run creates it" in forgotten.err
+    again = cli("generate", PROMPT, "--idempotency-key", "k-1")
+    assert again.code == 0 and len(api.requests("create")) == 3  # made again, as asked

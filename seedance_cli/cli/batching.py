@@ -97,8 +97,8 @@ def batch(
         typer.Option(
             "--shard",
             metavar="K/N",
-            help="Take only entries i with (i - 1) % N == K - 1 (1-based), for N machines to "
-            "split one manifest; every shard checks the whole manifest.",
+            help="Take every N-th entry from the K-th (1-based), so that N machines split one "
+            "manifest without overlap; each still checks all of it.",
         ),
     ] = None,
 ) -> None:
@@ -151,7 +151,14 @@ def batch(
     if part is not None:  # the whole manifest was checked: now this shard's share of it
         whole = len(plan.lines)
         plan = plan.shard(*part)
-        rt.out.info(f"shard {part[0]}/{part[1]}: {len(plan.lines)} of {whole} lines")
+        said = (
+            f"shard {part[0]}/{part[1]}: {len(plan.lines)} of the manifest's {whole} entries "
+            f"(all {whole} checked)"
+        )
+        if plan.lines:
+            rt.out.info(said)
+        else:
+            rt.out.warn(f"{said}: this shard takes none, there are fewer entries than shards")
     budget = rt.budget(max_credits, allow_unknown=allow_unknown_price)
     session = rt.session()
     destination = None
@@ -242,12 +249,13 @@ def batch(
         isinstance(f, UnreachableAtDeadline) or is_transient(f) for f in failures
     ):
         rt.out.info(f"resume with: {command}")  # the rerun waits on those tasks again
-    worth = sum(1 for outcome in run.outcomes.values() if retry_would_remake(outcome))
+    worth = sorted(n for n, outcome in run.outcomes.items() if retry_would_remake(outcome))
     if worth and not retry_failed:
-        lines = f"{worth} line{'s' if worth != 1 else ''}"
+        them = "it" if len(worth) == 1 else "them"
         rt.out.info(
-            f"{lines} failed with a code worth a retry, or lost {'their tasks' if worth != 1 else 'its task'}: "
-            f"{command} --retry-failed makes them again (each paid again)"
+            f"{lines_named(worth)} may succeed as a new task (a failure worth a retry, or a task "
+            f"the API no longer knows): {command} --retry-failed makes {them} again, each paid "
+            "again"
         )
     report(rt, failures)
 
@@ -265,23 +273,23 @@ def retry_would_remake(outcome: Outcome) -> bool:
     return retry_worthy(outcome.task.error.code if outcome.task.error is not None else None)
 
 
-def reserved_beyond_run(estimated: Total, reserved: float, lines: Sequence[Line]) -> str | None:
+def reserved_beyond_run(estimated: Total, reserved: Decimal, lines: Sequence[Line]) -> str | None:
     """A warning when the API reserved more for this run's creates than their estimates add up
     to at their top (when every one of them had a known price): prices may have changed."""
     from ..pricing import credits_text
     from .flow import prices_changed
 
-    if not estimated.priced or estimated.unpriced or Decimal(str(reserved)) <= estimated.high:
+    if not estimated.priced or estimated.unpriced or reserved <= estimated.high:
         return None
     models = sorted({line.request.model for line in lines})
     model = models[0] if len(models) == 1 else "MODEL"
     return (
-        f"the API reserved {credits_text(Decimal(str(reserved)))} credits for this run's "
+        f"the API reserved {credits_text(reserved)} credits for this run's "
         f"creates, more than their estimate {estimated.text()}; " + prices_changed(model)
     )
 
 
-def spending(estimated: Total, budget: Budget | None, reserved: float) -> str:
+def spending(estimated: Total, budget: Budget | None, reserved: Decimal) -> str:
     """What the run's creates were estimated to cost (against its budget, if any) and what the
     API reserved for them."""
     from ..pricing import credits_text
@@ -296,7 +304,7 @@ def spending(estimated: Total, budget: Budget | None, reserved: float) -> str:
         said = f"the price of the {lines} this run created is unknown"
     else:
         said = f"estimated {estimated.text()} for the {lines} this run created"
-    return f"{said}{within}, {credits_text(Decimal(str(reserved)))} credits reserved by this run"
+    return f"{said}{within}, {credits_text(reserved)} credits reserved by this run"
 
 
 def show_dry_run(rt: Runtime, lines: Sequence[Line], budget: Budget | None) -> None:

@@ -127,6 +127,15 @@ def history(
     search: Annotated[
         str | None, typer.Option(metavar="TEXT", help="Only tasks whose prompt or id holds TEXT.")
     ] = None,
+    settle: Annotated[
+        str | None,
+        typer.Option(
+            "--settle",
+            metavar="KEY=TASK_ID|KEY=none",
+            help="Record what you found of an outcome-unknown create: the task it made (checked "
+            "with the API), or none (the next run creates it again, paid).",
+        ),
+    ] = None,
     sync: Annotated[
         bool,
         typer.Option(
@@ -150,7 +159,10 @@ def history(
             )
     if rt.options.sandbox:
         raise UsageError("--sandbox keeps no history: its tasks vanish with the process")
+    settled = parse_settle(settle) if settle is not None else None
     with rt.session() as session:
+        if settled is not None:
+            rt.out.info(f"settled: {session.settle(*settled)}")
         if sync:
             show_sync(rt, session.sync())
         entries = session.history(limit=limit, status=status_filter, search=search)
@@ -158,6 +170,26 @@ def history(
     from ..views import HistoryRows
 
     rt.out.show(HistoryRows(tuple(entries), rt.env.wall_clock(), path))
+
+
+def parse_settle(text: str) -> tuple[str, str | None]:
+    """``--settle KEY=TASK_ID`` or ``KEY=none`` as (key, task id or ``None``); exit 2 else."""
+    from ..models import check_idempotency_key, check_task_id
+
+    key, sep, task = text.strip().rpartition("=")
+    try:
+        if not sep or not key or not task:
+            raise ValidationError("settle", "expected KEY=TASK_ID or KEY=none")
+        check_idempotency_key(key)
+        if task.lower() == "none":
+            return key, None
+        check_task_id(task)
+    except ValidationError as exc:
+        raise UsageError(
+            f"--settle: {text!r}: {exc.reason}",
+            hint="e.g. --settle seedance-batch-0123abcd-3=task-unified-1767225600-abcd1234",
+        ) from None
+    return key, task
 
 
 def show_sync(rt: Runtime, synced: Synced) -> None:
@@ -187,8 +219,8 @@ def show_sync(rt: Runtime, synced: Synced) -> None:
         )
         more = f" and {len(tasks) - 5} more" if len(tasks) > 5 else ""
         rt.out.info(f"{about}: could be {found}{more}")
-    if any(tasks for _, tasks in synced.candidates.values()):
+    if synced.candidates:
         rt.out.info(
-            "nothing was decided: `seedance status ID` shows a candidate; if it is the one, "
-            "`seedance wait ID` follows it"
+            "nothing was decided: `seedance status ID` shows a candidate; record what you find "
+            "with `seedance history --settle KEY=TASK_ID` (or KEY=none if it made none)"
         )
