@@ -589,6 +589,7 @@ class BatchRun:
         max_outage: float = DEFAULT_MAX_OUTAGE,
         budget: Budget | None = None,
         retry_failed: bool = False,
+        strict_interval: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -611,6 +612,7 @@ class BatchRun:
         #: What the API reserved for this run's creates, added up exactly (floats drift).
         self.reserved = Decimal(0)
         self._interval = interval
+        self._strict_interval = strict_interval
         self._poller = self._new_poller()  # checks interval and timeout now; remade by run()
         #: The poll cadence, within the engine's bounds (never a busy loop of polls); held
         #: lines are looked at again at the same pace.
@@ -634,6 +636,7 @@ class BatchRun:
             max_outage=self.max_outage,
             clock=self.clock,
             wall_clock=self.session.wall_clock,
+            strict_interval=self._strict_interval,
         )
 
     @property

@@ -282,8 +282,14 @@ def fetch_anonymously(url: str, *, max_bytes: int, timeout: float) -> tuple[int,
 
 #: The most task ids one ``POST /v1/tasks/batch`` takes (API.md).
 BATCH_TASK_IDS: Final = 50
-#: Base URLs whose ``POST /v1/tasks/batch`` answered 404 or 405 in this process: not asked again.
+#: Base URLs whose ``POST /v1/tasks/batch`` answered 404, 405 or 501 in this process: not asked
+#: again.
 batch_unavailable: set[str] = set()
+#: Base URLs whose ``POST /v1/tasks/batch`` failed otherwise (refused, a broken answer, an outage),
+#: with the ``clock()`` time until which it is not asked: one GET per task meanwhile, so that
+#: nothing ever depends on it.
+batch_paused: dict[str, float] = {}
+BATCH_PAUSE: Final = 60.0
 
 
 def replayed(headers: Mapping[str, str]) -> bool:
@@ -511,9 +517,12 @@ class Client:
 
     @property
     def many_per_request(self) -> bool:
-        """Whether ``get_tasks`` may still fetch many tasks per request from this API (it has
-        not answered ``POST /v1/tasks/batch`` with 404, 405 or 501 in this process)."""
-        return self.base_url not in batch_unavailable
+        """Whether ``get_tasks`` may fetch many tasks per request from this API now: it has not
+        answered ``POST /v1/tasks/batch`` with 404, 405 or 501 in this process, nor failed in
+        the last ``BATCH_PAUSE`` seconds."""
+        if self.base_url in batch_unavailable:
+            return False
+        return self._clock() >= batch_paused.get(self.base_url, float("-inf"))
 
     def get_tasks(
         self, task_ids: Sequence[str], *, deadline: float | None = None
@@ -523,17 +532,17 @@ class Client:
         its task, or the error its fetch ended with; never raises for one task's sake.
 
         Nothing depends on the fast path: where it answers 404 or 405 it is not asked again for
-        this base URL in this process (``batch_unavailable``). A key refused (401, 403) or a
-        passing failure (network, 429, 5xx, after the retries) is the error of each of its ids,
-        as a GET of each would meet; any other (a 400, an odd answer) falls back to one GET per
-        id. An id the
+        this base URL in this process (``batch_unavailable``); any other failure (a refusal, an
+        odd answer, an outage after its retries) falls back to one GET per id, and the fast path
+        rests ``BATCH_PAUSE`` seconds (``batch_paused``): only a GET's own error ends a wait. An
+        id the
         answer leaves out, says it did not find, or answers with a task of another id is fetched
         on its own (a task is never declared missing on the fast path's word alone)."""
         order = list(dict.fromkeys(task_ids))
         for task_id in order:
             check_task_id(task_id)
         found: dict[str, Task | SeedanceError] = {}
-        if len(order) > 1 and self.base_url not in batch_unavailable:
+        if len(order) > 1 and self.many_per_request:
             for start in range(0, len(order), BATCH_TASK_IDS):
                 chunk = order[start : start + BATCH_TASK_IDS]
                 try:
@@ -543,10 +552,10 @@ class Client:
                     if status in (404, 405, 501):
                         batch_unavailable.add(self.base_url)
                         self.trace(f"POST /v1/tasks/batch answered {status}: one GET per task")
-                        break
-                    if status in (401, 403) or read_retryable(exc):
-                        # what a GET of each would meet too: said once per task, not resent
-                        found.update(dict.fromkeys(chunk, exc))
+                    else:  # refused, broken or down: the GETs decide, and it rests a while
+                        batch_paused[self.base_url] = self._clock() + BATCH_PAUSE
+                        self.trace(f"POST /v1/tasks/batch failed ({exc.message}): one GET per task")
+                    break
         for task_id in order:
             if task_id not in found:
                 try:
@@ -567,6 +576,7 @@ class Client:
                 deadline=deadline,
                 content=lambda: [body],
                 headers={"Content-Type": "application/json"},
+                retried=False,  # a failure falls back to the GETs, which retry
             )
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
@@ -719,12 +729,14 @@ class Client:
         content: Callable[[], Iterable[bytes]] | None = None,
         headers: Mapping[str, str] | None = None,
         budget: float | None = None,
+        retried: bool = True,
     ) -> Any:
         """Send a request that may safely be repeated and decode its JSON answer (secrets masked,
         non-finite numbers ``None``: see ``scrub``), retrying transient failures within the policy
-        (``read_retryable``, ``RetryPolicy.run``). ``content`` makes a fresh body for each attempt.
-        ``deadline`` (a ``clock()`` time) bounds every attempt and every retry; ``budget`` is the
-        seconds one attempt may take (``Timeouts.total`` by default)."""
+        (``read_retryable``, ``RetryPolicy.run``; once only when not ``retried``). ``content``
+        makes a fresh body for each attempt. ``deadline`` (a ``clock()`` time) bounds every
+        attempt and every retry; ``budget`` is the seconds one attempt may take
+        (``Timeouts.total`` by default)."""
 
         def attempt() -> Any:
             response = self._exchange(
@@ -742,6 +754,8 @@ class Client:
                 raise BadResponse(f"unexpected HTTP {status} answer from {httpx.URL(url).host}")
             raise self._http_error(response)
 
+        if not retried:
+            return attempt()
         return self.retry.run(
             attempt,
             retryable=read_retryable,

@@ -658,14 +658,17 @@ class Ledger:
     @_kept
     def observe(self, task: Task, *, base_url: str | None = None, listed: bool = False) -> None:
         """Record what a poll saw. A task this ledger never created gets a row of its own.
-        ``listed``: the task comes from the task list, whose items carry no result URLs: the
-        results already recorded are kept."""
+        ``listed``: the task comes from the task list, whose items are thin (API.md: no result
+        URLs, maybe no error) and may be stale: it only brings in a task the history does not
+        hold; a row it holds is left as it is (its results, its error), for polls to update."""
         now = self.clock()
         error = task.error
         with self._write() as conn:
             row = conn.execute(
                 "SELECT completed_at FROM tasks WHERE task_id = ?", (task.id,)
             ).fetchone()
+            if listed and row is not None:
+                return  # a list item says less than a poll did (and may be stale): polls update
             # Stored data may be odd (written by hand, another tool or version): read tolerantly.
             completed_at = epoch(row[0]) if row is not None else None
             if task.succeeded and completed_at is None:
@@ -673,11 +676,10 @@ class Ledger:
                 # completion, which was at the latest now.
                 completed_at = now
             expires_at = completed_at + RESULT_TTL if completed_at is not None else None
-            kept = listed and not task.results  # a list item says nothing of the results
             values = (
                 task.status,
                 task.progress,
-                None if kept and row is not None else json.dumps(list(task.results)),
+                json.dumps(list(task.results)),
                 error.code if error else None,
                 error.message if error else None,
                 completed_at,
@@ -693,9 +695,9 @@ class Ledger:
                 )
             else:
                 conn.execute(
-                    "UPDATE tasks SET status = ?, progress = ?, results = COALESCE(?, results), "
-                    "error_code = ?, error_message = ?, completed_at = ?, expires_at = ?, "
-                    "updated_at = ? WHERE task_id = ?",
+                    "UPDATE tasks SET status = ?, progress = ?, results = ?, error_code = ?, "
+                    "error_message = ?, completed_at = ?, expires_at = ?, updated_at = ? "
+                    "WHERE task_id = ?",
                     (*values, task.id),
                 )
             _book(conn, task)

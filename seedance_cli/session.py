@@ -212,6 +212,8 @@ class Synced:
     read: int = 0
     new: int = 0
     candidates: Mapping[str, tuple[Entry, list[Task]]] = dataclasses.field(default_factory=dict)
+    #: How many tasks the API says it holds (more than ``read`` when the pages ran out).
+    total: int = 0
 
 
 class Session:
@@ -309,6 +311,7 @@ class Session:
         on_error: ErrorCallback | None = None,
         max_outage: float = DEFAULT_MAX_OUTAGE,
         known: Sequence[Task] = (),
+        strict_interval: bool = False,
     ) -> Waited:
         """Poll every task until each has an outcome, with the one engine of ``waiting``
         (``wait_for_tasks`` says the rules), recording every task seen. ``on_update`` and
@@ -321,6 +324,7 @@ class Session:
             max_outage=max_outage,
             clock=self.clock,
             wall_clock=self.wall_clock,
+            strict_interval=strict_interval,
         )
         outcomes = follow(
             self,
@@ -598,22 +602,26 @@ class Session:
         could be it: same model, created within ``SYNC_WINDOW`` seconds after its claim (or a
         minute before: clocks differ), and held by no other row. Decides nothing: the rows stay
         as they are. ``Synced.available`` is false where the API has no task list."""
+        self.require_history("history --sync records what it reads in it")
         now = self.wall_clock()
-        remote: list[Task] = []
+        remote: dict[str, Task] = {}  # by id: a page that repeats itself adds nothing
+        total = 0
         for page in range(1, SYNC_PAGES + 1):
             found = self.client.list_tasks(page=page, page_size=50)
             if found is None:
                 return Synced(available=False)
             tasks, total = found
-            remote += tasks
+            fresh = [task for task in tasks if task.id not in remote]
+            remote.update((task.id, task) for task in fresh)
             oldest = min((t.created for t in tasks if t.created is not None), default=None)
-            if not tasks or len(remote) >= total or (oldest is not None and oldest < now - span):
+            if not fresh or len(remote) >= total or (oldest is not None and oldest < now - span):
                 break
+        listed = list(remote.values())
         entries = self.ledger.entries() or []
         held = {e.task_id for e in entries if e.task_id is not None and e.state != OBSERVED}
         known = {e.task_id for e in entries if e.task_id is not None}
         new = 0
-        for task in remote:
+        for task in listed:
             new += task.id not in known
             self.ledger.observe(task, base_url=self.client.base_url, listed=True)
         self.ledger.flush()
@@ -628,14 +636,14 @@ class Session:
             model = entry.params.get("model") or DEFAULT_MODEL
             matches = [
                 task
-                for task in remote
+                for task in listed
                 if task.id not in held
                 and (task.model in (None, model))
                 and task.created is not None
                 and entry.created_at - 60 <= task.created <= entry.created_at + SYNC_WINDOW
             ]
             candidates[entry.idempotency_key] = (entry, matches)
-        return Synced(True, len(remote), new, candidates)
+        return Synced(True, len(listed), new, candidates, max(total, len(listed)))
 
     def settle(self, idempotency_key: str, task_id: str | None) -> str:
         """``history --settle``: the user's word on an outcome-unknown create. A task id is

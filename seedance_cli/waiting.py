@@ -126,6 +126,7 @@ class Poller:
         max_outage: float = DEFAULT_MAX_OUTAGE,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        strict_interval: bool = False,
     ) -> None:
         if not interval > 0:  # NaN too
             raise ValueError("interval must be positive")
@@ -140,6 +141,9 @@ class Poller:
         self.clock = clock
         self.wall_clock = wall_clock
         self.floor = min(POLL_FLOOR, interval)
+        #: The user chose the interval (``--interval``, ``SEEDANCE_POLL_INTERVAL``): it caps the
+        #: wait for an estimate too, so that no pause between polls is ever longer.
+        self.strict_interval = strict_interval
         self.deadline = clock() + max(0.0, timeout) if timeout is not None else None
         self._followed: dict[str, Followed] = {}
         #: Polls sent, and tasks that ended, over the poller's life (for the benchmarks).
@@ -222,7 +226,8 @@ class Poller:
             return now + self.interval
         last_sent = followed.sent if followed.sent is not None else now
         if followed.estimated_end is not None and not followed.progress:
-            wait = min(followed.estimated_end - now, MAX_ESTIMATE_WAIT)
+            cap = self.interval if self.strict_interval else MAX_ESTIMATE_WAIT
+            wait = min(followed.estimated_end - now, cap)
             if wait > 0:
                 return now + max(wait, self.floor)
         end = self._predicted_end(followed, now)
@@ -236,10 +241,13 @@ class Poller:
         """When the task should end: by its progress rate (two observations, or one and its
         age from ``created``), else by its ``estimated_time``; ``None`` when nothing says."""
         seen = followed.progress
+        if seen and seen[-1][1] >= 100:  # "100%" and still running: progress says no more
+            return followed.estimated_end
         if len(seen) == 2:
             (t1, p1), (t2, p2) = seen
             if p2 > p1 and t2 > t1:
                 return t2 + (100 - p2) * (t2 - t1) / (p2 - p1)
+            return followed.estimated_end  # no progress between two polls: no rate to go by
         task = followed.last
         if seen and seen[-1][1] > 0 and task is not None and task.created is not None:
             at, progress = seen[-1]

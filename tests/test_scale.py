@@ -14,7 +14,7 @@ import pytest
 from seedance_cli import Client, GenerationRequest
 from seedance_cli import client as client_module
 from seedance_cli.emulator import Emulator, FakeClock
-from seedance_cli.errors import AuthenticationError, NotFoundError, ServerError
+from seedance_cli.errors import AuthenticationError, NotFoundError
 from seedance_cli.models import Task
 from seedance_cli.waiting import COALESCE, MAX_ESTIMATE_WAIT, Poller, wait_for_tasks
 
@@ -31,8 +31,10 @@ MISSING = "task-unified-1761313744-zzzzzzzz"
 @pytest.fixture(autouse=True)
 def fast_path_unknown() -> Iterator[None]:
     client_module.batch_unavailable.clear()
+    client_module.batch_paused.clear()
     yield
     client_module.batch_unavailable.clear()
+    client_module.batch_paused.clear()
 
 
 def task(task_id: str, status: str = "processing", **fields: Any) -> Task:
@@ -123,6 +125,30 @@ def test_polls_falling_due_together_wait_for_each_other_half_a_second_never_earl
     assert poller.due(t + 10) == [A]
 
 
+def test_a_task_stuck_at_100_percent_is_polled_ever_less_often_up_to_the_interval(
+    clock: FakeClock,
+) -> None:
+    poller = Poller(interval=5, clock=clock.monotonic, wall_clock=clock.time)
+    poller.add(A)
+    gaps = []
+    for _ in range(12):
+        now = clock.monotonic()
+        assert poller.record(A, task(A, progress=100), sent=now, now=now) is None
+        wake = poller.wake()
+        assert wake is not None
+        gaps.append(wake - now)
+        clock.sleep(wake - now)
+    assert gaps[-1] == 5 and sum(gaps) > 40  # not a poll a second for ever
+
+
+def test_an_interval_the_user_chose_caps_the_wait_for_an_estimate_too(clock: FakeClock) -> None:
+    poller = Poller(interval=2, clock=clock.monotonic, wall_clock=clock.time, strict_interval=True)
+    t = clock.monotonic()
+    made = int(clock.time())
+    poller.add(A, task=task(A, "pending", created=made, task_info={"estimated_time": 120}))
+    assert poller.wake() == t + 2
+
+
 def test_a_short_interval_lowers_the_floor_too(clock: FakeClock) -> None:
     poller = Poller(interval=0.25, clock=clock.monotonic, wall_clock=clock.time)
     assert poller.floor == 0.25
@@ -170,7 +196,29 @@ def test_where_the_fast_path_is_absent_one_get_per_task_and_it_is_not_asked_agai
     assert polls(emulator).count("batch") == 1
 
 
-def test_a_refused_key_or_an_outage_is_each_tasks_error_and_a_bad_answer_falls_back(
+@pytest.mark.parametrize(
+    "fault",
+    ["batch:403:1", "batch:401:1", "batch:503:1", "batch:html:1", "batch:400:1", "batch:drop:1"],
+)
+def test_nothing_depends_on_the_fast_path_any_failure_of_it_falls_back_to_gets(
+    client: Client, emulator: Emulator, clock: FakeClock, fault: str
+) -> None:
+    """The tasks batch endpoint refusing, broken or down while GETs work: each task is fetched
+    on its own, no wait ends for its sake, and it rests a minute before it is asked again."""
+    ids = [client.create_generation(REQUEST).id for _ in range(2)]
+    emulator.add_fault(fault)
+    found = client.get_tasks(ids)
+    assert all(isinstance(found[i], Task) for i in ids)
+    assert polls(emulator) == ["batch", "query", "query"]  # asked once, not retried
+    assert emulator.url not in client_module.batch_unavailable  # not absent: resting
+    client.get_tasks(ids)
+    assert polls(emulator)[3:] == ["query", "query"]
+    clock.advance(client_module.BATCH_PAUSE)
+    client.get_tasks(ids)
+    assert polls(emulator)[5:] == ["batch"]
+
+
+def test_a_refused_key_is_each_tasks_error_as_its_get_says(
     make_client: MakeClient, emulator: Emulator
 ) -> None:
     client = make_client()
@@ -179,16 +227,6 @@ def test_a_refused_key_or_an_outage_is_each_tasks_error_and_a_bad_answer_falls_b
     emulator.service.api_key = TEST_KEY
     found = refused.get_tasks(ids)
     assert all(isinstance(found[i], AuthenticationError) for i in ids)
-    emulator.add_fault("batch:503:*")
-    down = client.get_tasks(ids)  # retried as a read, then each task's error: not resent as GETs
-    assert all(isinstance(down[i], ServerError) for i in ids)
-    assert emulator.requests("query") == []
-    emulator.clear_faults()
-    emulator.add_fault("batch:400:1")
-    fallback = client.get_tasks(ids)
-    assert all(isinstance(fallback[i], Task) for i in ids)
-    assert len(emulator.requests("query")) == 2
-    assert emulator.url not in client_module.batch_unavailable  # a bad answer is not absence
 
 
 def test_a_lying_batch_answer_cannot_stand_for_another_task(
@@ -494,3 +532,54 @@ def test_settle_none_lets_the_next_run_create_it_and_refuses_what_it_cannot_be(
     assert "key k-1 made no task: forgotten, the next run creates it" in forgotten.err
     again = cli("generate", PROMPT, "--idempotency-key", "k-1")
     assert again.code == 0 and len(api.requests("create")) == 3  # made again, as asked
+
+
+def test_a_listed_task_never_changes_a_row_the_history_holds(tmp_path: Path) -> None:
+    """List items are thin (no URLs, maybe no error) and may be stale: they only bring in tasks
+    the history does not hold, so a failure's code (which decides --retry-failed) is kept."""
+    from seedance_cli.ledger import Ledger
+
+    ledger = Ledger(tmp_path)
+    failed = task(A, "failed", error={"code": "content_policy_violation", "message": "no"})
+    done = task(B, "completed", progress=100, results=["https://cdn.example.com/b.mp4"])
+    ledger.observe(failed)
+    ledger.observe(done)
+    ledger.observe(task(A, "failed"), listed=True)  # no error in the list item
+    ledger.observe(task(B, "processing", progress=40), listed=True)  # stale
+    ledger.observe(task(C, "completed", progress=100), listed=True)  # new: brought in
+    rows = {e.task_id: e for e in ledger.entries() or []}
+    assert rows[A].error_code == "content_policy_violation"
+    assert rows[B].status == "completed" and rows[B].results == ["https://cdn.example.com/b.mp4"]
+    assert rows[C].state == "observed" and rows[C].status == "completed"
+
+
+def test_sync_counts_a_task_once_however_often_the_pages_repeat_it(
+    cli: CliRunner, api: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("generate", PROMPT).code == 0
+    real = api.service._list
+
+    def same_page(key: str, query: str) -> Any:
+        reply = real(key, "page=1&page_size=50")
+        data = json.loads(reply.body)
+        data["total"] = 10**6
+        reply.body = json.dumps(data).encode()
+        return reply
+
+    monkeypatch.setattr(api.service, "_list", same_page)
+    result = cli("history", "--sync")
+    assert result.code == 0
+    assert "synced 1 remote tasks of the last two days (0 new here)" in result.err
+    assert len([r for r in api.requests() if r.path.startswith("/v1/tasks?")]) == 2
+
+
+def test_wait_with_an_interval_chosen_polls_at_least_that_often(
+    cli: CliRunner, api: Emulator, clock: FakeClock
+) -> None:
+    task_id = cli("generate", PROMPT).out.strip()
+    assert cli("wait", task_id, "--interval", "10").code == 0
+    assert clock.sleeps and max(clock.sleeps) <= 10  # not the 60 s the estimate says
+    clock.sleeps.clear()
+    other = cli("generate", PROMPT).out.strip()
+    assert cli("wait", other).code == 0
+    assert clock.sleeps == [60.0]  # the default: the estimate decides the first poll

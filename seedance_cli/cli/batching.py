@@ -218,6 +218,7 @@ def batch(
             on_event=on_event,
             budget=budget,
             retry_failed=retry_failed,
+            strict_interval=rt.interval_chosen(interval),
         )
         try:
             run.run()

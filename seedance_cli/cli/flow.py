@@ -131,6 +131,7 @@ def finish_wait(
     destination: Destination | None = None,
     force: bool = False,
     known: Sequence[Task] = (),
+    strict_interval: bool = False,
 ) -> None:
     """Wait for every task under one deadline, show (or save) each outcome, end with the most
     serious error. ``known``: tasks as their create just answered: shown at once, and not asked
@@ -152,6 +153,7 @@ def finish_wait(
                 on_update=display.update,
                 on_error=on_error,
                 known=known,
+                strict_interval=strict_interval,
             )
     except KeyboardInterrupt:
         raise Interrupted(

@@ -196,6 +196,7 @@ def show_sync(rt: Runtime, synced: Synced) -> None:
     """What ``history --sync`` found, on stderr: how many remote tasks, and for each
     outcome-unknown create the tasks that could be it (or that none could)."""
     from ..render import local_time
+    from ..session import SYNC_PAGES
 
     if not synced.available:
         rt.out.warn(
@@ -203,7 +204,14 @@ def show_sync(rt: Runtime, synced: Synced) -> None:
             "outcome-unknown create can be checked only by its task id, if you have one"
         )
         return
-    rt.out.info(f"synced {synced.read} remote tasks of the last two days ({synced.new} new here)")
+    more = (
+        f"; the newest {synced.read} of the {synced.total} the API holds, as far back as two days"
+        if synced.total > synced.read and synced.read >= SYNC_PAGES * 50
+        else ""
+    )
+    rt.out.info(
+        f"synced {synced.read} remote tasks of the last two days ({synced.new} new here){more}"
+    )
     for key, (entry, tasks) in synced.candidates.items():
         when = local_time(entry.created_at) if entry.created_at is not None else "?"
         about = (

@@ -124,6 +124,11 @@ class Runtime:
             )
         return Destination.from_option(value, default_dir=self.settings.output_dir, several=several)
 
+    def interval_chosen(self, flag: float | None) -> bool:
+        """Whether the user chose the poll interval (``--interval`` or
+        ``SEEDANCE_POLL_INTERVAL``): then it caps every pause, the wait for an estimate too."""
+        return flag is not None or self.settings.poll_interval is not None
+
     def poll_interval(self, flag: float | None) -> float:
         from ..waiting import DEFAULT_POLL_INTERVAL
 

@@ -435,6 +435,7 @@ def generate(
             [task_id],
             timeout=timeout,
             interval=rt.poll_interval(interval),
+            strict_interval=rt.interval_chosen(interval),
             destination=destination,
             force=force,
             known=[shown] if shown is not None else [],
@@ -609,6 +610,7 @@ def wait(
             ids,
             timeout=timeout,
             interval=rt.poll_interval(interval),
+            strict_interval=rt.interval_chosen(interval),
             destination=destination,
             force=force,
         )
