@@ -290,6 +290,8 @@ batch_unavailable: set[str] = set()
 #: nothing ever depends on it.
 batch_paused: dict[str, float] = {}
 BATCH_PAUSE: Final = 60.0
+#: The most one ``POST /v1/tasks/batch`` may take before it counts as failed (and falls back).
+BATCH_BUDGET: Final = 10.0
 
 
 def replayed(headers: Mapping[str, str]) -> bool:
@@ -577,6 +579,7 @@ class Client:
                 content=lambda: [body],
                 headers={"Content-Type": "application/json"},
                 retried=False,  # a failure falls back to the GETs, which retry
+                budget=BATCH_BUDGET,  # nor may a hung one hold the polls of every task
             )
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):

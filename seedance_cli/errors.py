@@ -463,7 +463,8 @@ class OutcomeUnknown(SeedanceError):
             f"the create may have reached the server ({cause}); it was not resent",
             hint=f"idempotency key {idempotency_key}: `seedance history --sync` names the tasks "
             "that could be it (or look in your EvoLink dashboard); record what you find with "
-            f"`seedance history --settle {idempotency_key}=TASK_ID` (or =none if it made none)",
+            f"`seedance history --settle {idempotency_key}=TASK_ID` (or `{idempotency_key}=none` "
+            "if it made none)",
         )
         self.idempotency_key = idempotency_key
         self.cause = cause

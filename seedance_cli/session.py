@@ -646,12 +646,32 @@ class Session:
         return Synced(True, len(listed), new, candidates, max(total, len(listed)))
 
     def settle(self, idempotency_key: str, task_id: str | None) -> str:
-        """``history --settle``: the user's word on an outcome-unknown create. A task id is
-        first asked about (it must exist for this key: ``NotFoundError`` otherwise) and recorded
-        as seen; ``None`` forgets the row (``Ledger.settle``)."""
-        if task_id is not None:
-            self.get_task(task_id)  # it exists, and the history sees it
-        return self.ledger.settle(idempotency_key, task_id)
+        """``history --settle``: the user's word on an outcome-unknown create of this API. The
+        row is looked at first (an outcome-unknown create made with this API, else exit 2),
+        then a task id is asked about (it must exist for this key: ``NotFoundError``
+        otherwise), recorded, and the row takes it with all the answer said (status, results,
+        error, credits); ``None`` forgets the row (``Ledger.settle``)."""
+        entries = self.ledger.by_idempotency_key(idempotency_key)
+        if entries is None:
+            raise ConfigError(f"cannot read the task history in {self.ledger.path}")
+        unknown = [e for e in entries if e.state == UNKNOWN and e.task_id is None]
+        if not unknown:
+            raise UsageError(
+                f"--settle: idempotency key {idempotency_key} holds no outcome-unknown create",
+                hint="`seedance history --status outcome_unknown` lists them",
+            )
+        if not same_api(unknown[0].base_url, self.client.base_url):
+            raise UsageError(
+                f"--settle: the create with key {idempotency_key} went to another API "
+                f"({unknown[0].base_url}); settle it against that one",
+                hint=f"seedance --base-url {unknown[0].base_url} history --settle ...",
+            )
+        if task_id is None:
+            return self.ledger.settle(idempotency_key, None)
+        task = self.client.get_task(task_id)  # it exists for this key, or exit 6
+        said = self.ledger.settle(idempotency_key, task_id)
+        self.ledger.observe(task, base_url=self.client.base_url)  # the row learns what it is
+        return said
 
     def require_history(self, why: str) -> None:
         """``ConfigError`` (exit 3) when the history cannot be read, saying ``why`` it is needed;

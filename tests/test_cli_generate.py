@@ -416,7 +416,7 @@ def test_a_key_whose_create_never_answered_is_never_resent(cli: CliRunner, api: 
     assert error["error"]["hint"] == (
         "idempotency key ci-47: `seedance history --sync` names the tasks that could be it (or "
         "look in your EvoLink dashboard); record what you find with `seedance history --settle "
-        "ci-47=TASK_ID` (or =none if it made none)"
+        "ci-47=TASK_ID` (or `ci-47=none` if it made none)"
     )
     assert len(api.requests("create")) == 1
 

@@ -505,6 +505,8 @@ def test_settle_records_what_the_user_found_and_the_batch_line_moves_on(
     settled = cli("history", "--settle", f"{key}={task_id}")
     assert settled.code == 0, settled.err
     assert f"settled: key {key} made task {task_id}: recorded" in settled.err
+    (row,) = [r for r in cli("--json", "history").json if r["idempotency_key"] == key]
+    assert row["id"] == task_id and row["status"] is not None  # it learned what the task is
     again = cli("batch", "m.jsonl", "--concurrency", "1")
     assert again.code == 0, again.err
     assert f"line 1: created by an earlier run: {task_id}" in again.err
@@ -526,7 +528,12 @@ def test_settle_none_lets_the_next_run_create_it_and_refuses_what_it_cannot_be(
         refused = cli("history", "--settle", value)
         assert refused.code == 2 and message in refused.err, (value, refused.err)
     missing = cli("history", "--settle", f"k-1={MISSING}")
-    assert missing.code == 6  # asked about first: no such task
+    assert missing.code == 6  # asked about: no such task
+    stranger = cli("history", "--settle", f"k-9={other}")
+    assert stranger.code == 2
+    assert [r["id"] for r in cli("--json", "history").json].count(other) == 1  # nothing added
+    elsewhere = cli("--base-url", "http://127.0.0.1:9", "history", "--settle", f"k-1={other}")
+    assert elsewhere.code == 2 and "went to another API" in elsewhere.err
     forgotten = cli("history", "--settle", "k-1=none")
     assert forgotten.code == 0
     assert "key k-1 made no task: forgotten, the next run creates it" in forgotten.err
