@@ -183,7 +183,11 @@ def check_key(key: str) -> str:
     """The canonical (dashed) name of a config key; ``UsageError`` for an unknown one."""
     name = key.strip().lower().replace("_", "-")
     if name not in KEYS:
-        raise UsageError(f"unknown config key {key!r}", hint=f"keys: {', '.join(KEYS)}")
+        import difflib
+
+        close = difflib.get_close_matches(name, KEYS, n=1, cutoff=0.6)
+        meant = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(f"unknown config key {key!r}", hint=f"{meant}keys: {', '.join(KEYS)}")
     return name
 
 
@@ -548,6 +552,18 @@ def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
 
     rows.append(("base-url", settings.base_url, settings.base_url_source))
     rows.append(("files-url", settings.files_url, settings.files_url_source))
+    from .catalogue import DEFAULT_MODEL, spec
+
+    # Unset request defaults are the model's own (the profile's model, else the default one)
+    model = settings.model or DEFAULT_MODEL
+    found = spec(model)
+    built_in: dict[str, Any] = {
+        "duration": None if found is None else found.duration_default,
+        "quality": None if found is None else found.quality_default,
+        "aspect-ratio": None if found is None else found.aspect_ratio_default,
+        "audio": True if found is not None and found.takes("generate_audio") else None,
+        "output-dir": ".",
+    }
     for name, value in (
         ("duration", "auto" if settings.duration == AUTO_DURATION else settings.duration),
         ("quality", settings.quality),
@@ -555,8 +571,14 @@ def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
         ("audio", settings.audio),
         ("output-dir", settings.output_dir),
     ):
-        rows.append((name, value, profile_source if value is not None else "default"))
-    from .catalogue import DEFAULT_MODEL
+        if value is not None:
+            rows.append((name, value, profile_source))
+            continue
+        default = built_in[name]
+        if default == -1:
+            default = "auto"
+        said = "default (the current folder)" if name == "output-dir" else f"default ({model})"
+        rows.append((name, default, said if default is not None else "default"))
 
     rows.append(
         ("model", settings.model or DEFAULT_MODEL, profile_source if settings.model else "default")
@@ -566,7 +588,7 @@ def effective_settings(settings: Settings) -> list[tuple[str, Any, str]]:
         (
             "max-credits",
             None if budget is None else _credits(str(budget)),
-            profile_source if budget is not None else "default",
+            profile_source if budget is not None else "default (no budget)",
         )
     )
     rows.append(("live-pricing", settings.live_pricing, settings.live_pricing_source))

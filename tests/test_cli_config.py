@@ -427,3 +427,26 @@ def test_a_writer_waits_for_the_lock_and_reads_the_file_only_once_it_holds_it(
     assert tomllib.loads(path.read_text()) == {
         "profiles": {"default": {"duration": 8, "audio": False, "quality": "1080p"}}
     }
+
+
+def test_list_shows_the_built_in_defaults_of_the_model_in_use(cli: CliRunner) -> None:
+    """Unset request defaults are the model's own, shown as such rather than blank."""
+    rows = {line.split("\t")[0]: line.split("\t")[1:] for line in cli("config", "list").lines}
+    assert rows["duration"] == ["5", "default (seedance-1.5-pro)"]
+    assert rows["quality"] == ["720p", "default (seedance-1.5-pro)"]
+    assert rows["aspect-ratio"] == ["16:9", "default (seedance-1.5-pro)"]
+    assert rows["audio"] == ["true", "default (seedance-1.5-pro)"]
+    assert rows["output-dir"] == [".", "default (the current folder)"]
+    assert rows["max-credits"] == ["", "default (no budget)"]
+    assert cli("config", "set", "model", "seedance-2.0-mini-text-to-video").code == 0
+    assert cli("config", "set", "quality", "480p").code == 0
+    rows = {line.split("\t")[0]: line.split("\t")[1:] for line in cli("config", "list").lines}
+    assert rows["quality"] == ["480p", "profile 'default'"]
+    assert rows["duration"][1] == "default (seedance-2.0-mini-text-to-video)"
+    assert cli("config", "get", "duration").lines in ([], [""])  # get says what the file holds
+
+
+def test_a_mistyped_key_gets_the_closest_one(cli: CliRunner) -> None:
+    result = cli("config", "set", "qualty", "720p")
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: unknown config key 'qualty'\nhint: did you mean quality? ")
