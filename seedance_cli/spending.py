@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from . import pricing
 from .catalogue import DEFAULT_MODEL
+from .ledger import OBSERVED
 from .models import MAX_CREDITS, TaskStatus, api_origin
 
 if TYPE_CHECKING:
@@ -189,8 +190,6 @@ def counted(entry: Entry) -> bool:
 
 def seen_only(entry: Entry) -> bool:
     """Whether the history only saw the task (``status``/``wait`` of an id made elsewhere)."""
-    from .ledger import OBSERVED
-
     return entry.state == OBSERVED
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from seedance_cli import Client, RetryPolicy
@@ -128,6 +129,17 @@ def make_client(emulator: Emulator, clock: FakeClock) -> Iterator[MakeClient]:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def http(emulator: Emulator) -> Iterator[httpx.Client]:
+    """Raw HTTP to the emulator, as the client sends it (key and User-Agent), for tests of the
+    emulator's own answers."""
+    from seedance_cli import __version__
+
+    headers = {"Authorization": f"Bearer {TEST_KEY}", "User-Agent": f"seedance-cli/{__version__}"}
+    with httpx.Client(base_url=emulator.url, headers=headers) as client:
+        yield client
 
 
 @pytest.fixture

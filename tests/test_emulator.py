@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,19 +13,10 @@ from seedance_cli.emulator import Emulator, FakeClock, Fault, FaultSpecError, sa
 from seedance_cli.emulator.faults import FOREVER
 from seedance_cli.emulator.service import email_date
 
-from .conftest import TEST_KEY
 from .images import GIF_1X1, png_bytes
 
 AGENT = {"User-Agent": f"seedance-cli/{__version__}"}
 BODY = {"model": "seedance-1.5-pro", "prompt": "A cat playing piano", "duration": 8}
-
-
-@pytest.fixture
-def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emulator.url, headers={"Authorization": f"Bearer {TEST_KEY}", **AGENT}
-    ) as client:
-        yield client
 
 
 def create(http: httpx.Client, **extra: object) -> dict[str, object]:

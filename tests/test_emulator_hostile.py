@@ -5,28 +5,17 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from seedance_cli import __version__
 from seedance_cli.emulator import Emulator, FakeClock
 
 from .conftest import TEST_KEY
 from .test_conformance import CREATE, UPLOADS, conforms
 
-AGENT = {"User-Agent": f"seedance-cli/{__version__}"}
 OK = {"model": "seedance-1.5-pro", "prompt": "A cat"}
-
-
-@pytest.fixture
-def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emulator.url, headers={"Authorization": f"Bearer {TEST_KEY}", **AGENT}
-    ) as client:
-        yield client
 
 
 def raw(emulator: Emulator, head: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +24,11 @@ from seedance_cli.emulator.service import UNPRICED_CREDITS
 
 from .bodies import IDS, minimal
 from .clirunner import CliRunner
-from .conftest import TEST_KEY
 from .schemas import validate_response
 
 AGENT = {"User-Agent": f"seedance-cli/{__version__}"}
 PRO = "seedance-1.5-pro"
 T2V_25 = "seedance-2.5-text-to-video"
-
-
-@pytest.fixture
-def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emulator.url, headers={"Authorization": f"Bearer {TEST_KEY}", **AGENT}
-    ) as client:
-        yield client
 
 
 def create(http: httpx.Client, body: dict[str, Any]) -> httpx.Response:

@@ -22,20 +22,11 @@ from seedance_cli.emulator.service import UNPRICED_CREDITS
 
 from .bodies import minimal
 from .clirunner import CliRunner
-from .conftest import TEST_KEY
 from .schemas import validate_response
 
 QUERY = ("get-task-detail.json", "/v1/tasks/{task_id}", "get")
 VIDEO = "https://example.com/v.mp4"
 START = 100_000.0  # the emulator's starting balance
-
-
-@pytest.fixture
-def http(emulator: Emulator) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=emulator.url, headers={"Authorization": f"Bearer {TEST_KEY}"}
-    ) as client:
-        yield client
 
 
 def post(http: httpx.Client, body: Mapping[str, Any], key: str | None = None) -> httpx.Response:
